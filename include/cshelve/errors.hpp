@@ -1,0 +1,185 @@
+// cshelve: the errors every operation may throw.
+//
+// All of them derive from cshelve::Error, so `catch (const cshelve::Error&)` catches everything the
+// library throws on purpose. The names follow Python cshelve, so users of both find the same ones.
+// Messages name the problem (the key, file, line, option or server code) and never contain a secret.
+#ifndef CSHELVE_ERRORS_HPP
+#define CSHELVE_ERRORS_HPP
+
+#include <stdexcept>
+#include <string>
+
+namespace cshelve {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// --- Keys and flags -------------------------------------------------------------------------
+
+// The key is not in the shelf.
+class KeyNotFoundError : public Error {
+ public:
+  explicit KeyNotFoundError(std::string key);
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  std::string key_;
+};
+
+// A write on a shelf opened with Flag::read.
+class ReadOnlyError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Flag::read or Flag::write on a shelf (folder, bucket) that does not exist.
+class DBDoesNotExistError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Flag::create or Flag::truncate could not create the shelf; the message carries the reason.
+class CanNotCreateDBError : public Error {
+ public:
+  using Error::Error;
+};
+
+// An operation on a shelf that was closed (or moved from).
+class ClosedShelfError : public Error {
+ public:
+  using Error::Error;
+};
+
+// --- Configuration --------------------------------------------------------------------------
+
+// A broken configuration: missing file, malformed line, missing section or option, missing
+// environment variable, unknown provider parameter.
+class ConfigurationError : public Error {
+ public:
+  using Error::Error;
+};
+
+// `provider = ...` names no provider this library has.
+class UnknownProviderError : public ConfigurationError {
+ public:
+  using ConfigurationError::ConfigurationError;
+};
+
+// `auth_type = ...` is not one the provider accepts.
+class AuthTypeError : public ConfigurationError {
+ public:
+  using ConfigurationError::ConfigurationError;
+};
+
+// An authentication option the auth_type needs is missing or empty.
+class AuthArgumentError : public ConfigurationError {
+ public:
+  using ConfigurationError::ConfigurationError;
+};
+
+// `[compression] algorithm = ...` is not one this library has.
+class UnknownCompressionAlgorithmError : public ConfigurationError {
+ public:
+  using ConfigurationError::ConfigurationError;
+};
+
+// `[encryption] algorithm = ...` is not one this library has.
+class UnknownEncryptionAlgorithmError : public ConfigurationError {
+ public:
+  using ConfigurationError::ConfigurationError;
+};
+
+// `[encryption]` without a usable key (no `key`, or `environment_key` naming an unset variable),
+// or a key whose length is not 16, 24 or 32 bytes.
+class MissingEncryptionKeyError : public ConfigurationError {
+ public:
+  using ConfigurationError::ConfigurationError;
+};
+
+// --- Stored data ----------------------------------------------------------------------------
+
+// A stored record that cannot be decoded: bad framing, truncation, damaged compressed data.
+class DataCorruptionError : public Error {
+ public:
+  using Error::Error;
+};
+
+// An encrypted record whose tag does not verify (damaged data or the wrong key), or whose
+// encryption header is malformed.
+class EncryptedDataCorruptionError : public DataCorruptionError {
+ public:
+  using DataCorruptionError::DataCorruptionError;
+};
+
+// A record needs a processing step (compression, encryption) that this shelf is not configured for.
+class DataProcessingSignatureError : public DataCorruptionError {
+ public:
+  using DataCorruptionError::DataCorruptionError;
+};
+
+// --- Storage and network --------------------------------------------------------------------
+
+// The storage failed: a file system error, the network, or the server.
+class StorageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The server could not be reached or did not answer in time (after every retry).
+class NetworkError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+// An S3 server answered with an error.
+class S3Error : public StorageError {
+ public:
+  S3Error(const std::string& what, int http_status, std::string code, std::string server_message,
+          std::string request_id);
+  int http_status() const noexcept { return http_status_; }
+  const std::string& code() const noexcept { return code_; }
+  const std::string& server_message() const noexcept { return server_message_; }
+  const std::string& request_id() const noexcept { return request_id_; }
+
+ private:
+  int http_status_;
+  std::string code_;
+  std::string server_message_;
+  std::string request_id_;
+};
+
+// S3 NoSuchKey.
+class NoSuchKeyError : public S3Error {
+ public:
+  using S3Error::S3Error;
+};
+
+// S3 NoSuchBucket.
+class NoSuchBucketError : public S3Error {
+ public:
+  using S3Error::S3Error;
+};
+
+// S3 AccessDenied.
+class AccessDeniedError : public S3Error {
+ public:
+  using S3Error::S3Error;
+};
+
+// S3 SignatureDoesNotMatch or InvalidAccessKeyId: check key_id, key_secret and the clock.
+class AuthenticationError : public S3Error {
+ public:
+  using S3Error::S3Error;
+};
+
+// A reply the client cannot understand (malformed or truncated XML, missing fields).
+class MalformedResponseError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+}  // namespace cshelve
+
+#endif

@@ -1,0 +1,43 @@
+// cshelve: how a shelf is opened.
+#ifndef CSHELVE_OPTIONS_HPP
+#define CSHELVE_OPTIONS_HPP
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace cshelve {
+
+// The open flags of Python's dbm, which Python cshelve keeps.
+enum class Flag {
+  read,      // 'r': open an existing shelf; every write throws ReadOnlyError
+  write,     // 'w': open an existing shelf for reading and writing
+  create,    // 'c': open for reading and writing, creating the shelf when missing (the default)
+  truncate,  // 'n': create when missing, and start empty
+};
+
+// Reads a flag from its one-letter name ("r", "w", "c", "n"); throws ConfigurationError otherwise.
+Flag parse_flag(std::string_view letter);
+
+enum class LogLevel { debug, info, warning, error };
+
+std::string_view to_string(LogLevel level) noexcept;
+
+// Receives the library's log lines. Lines never contain a secret.
+using Logger = std::function<void(LogLevel, std::string_view message)>;
+
+// Provider parameters: from code here, and from the INI's [provider_params] (the INI wins).
+using ProviderParams = std::map<std::string, std::string, std::less<>>;
+
+struct Options {
+  ProviderParams provider_params;
+  // Cache the values read and written; writes reach the storage on sync() or close().
+  bool writeback = false;
+  Logger logger;                      // silent when empty
+  LogLevel log_level = LogLevel::info;  // lines below this level are not produced
+};
+
+}  // namespace cshelve
+
+#endif

@@ -1,0 +1,58 @@
+// The stored record format shared with Python cshelve 1.x.
+//
+//   record   = version (0x00) || envelope
+//   envelope = signature length S (1 byte) || data length N (u64 little-endian) || S signature bytes
+//              || N data bytes
+// The signature names the processing steps, outermost first: 'c' zlib, 'e' AES-EAX.
+// A first byte above 0 marks a legacy record: the whole object is the payload.
+#ifndef CSHELVE_CODEC_RECORD_HPP
+#define CSHELVE_CODEC_RECORD_HPP
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cshelve::codec {
+
+// What a shelf applies to its values, read from the INI's [compression] and [encryption].
+struct Processing {
+  std::optional<int> zlib_level;  // set: compress with zlib at this level (-1: zlib's default)
+  std::string encryption_key;     // non-empty: AES-EAX with this key (16, 24 or 32 bytes)
+
+  Processing() = default;
+  Processing(const Processing&) = default;
+  Processing& operator=(const Processing&) = default;
+  ~Processing();  // wipes the key
+};
+
+using Section = std::map<std::string, std::string>;
+
+// Builds the processing from the two INI sections (values already expanded; nullptr when the
+// section is absent). Throws UnknownCompressionAlgorithmError, UnknownEncryptionAlgorithmError,
+// MissingEncryptionKeyError, ConfigurationError (a bad level).
+Processing processing_from_config(const Section* compression, const Section* encryption);
+
+// An encoded record as pieces to be written one after the other, so a plain value is stored
+// without being copied: `pieces()` refers to `header`, `processed` and the caller's payload.
+struct EncodedRecord {
+  std::string header;                 // version byte and envelope header
+  std::string processed;              // the processed data, when any step applied
+  std::string_view data;              // the data that follows the header
+  std::vector<std::string_view> pieces() const { return {header, data}; }
+  std::size_t size() const { return header.size() + data.size(); }
+};
+
+// Encodes a payload. `payload` must outlive the result when no processing applies.
+// `nonce` (tests only) fixes the 16-byte EAX nonce; empty draws one from the CSPRNG.
+EncodedRecord encode_record(std::string_view payload, const Processing& processing,
+                            std::string_view nonce = {});
+
+// Decodes a stored record into its payload, reusing the record's storage where it can.
+// Throws DataCorruptionError, EncryptedDataCorruptionError, DataProcessingSignatureError.
+std::string decode_record(std::string record, const Processing& processing);
+
+}  // namespace cshelve::codec
+
+#endif

@@ -1,0 +1,83 @@
+// AWS Signature Version 4 for S3 requests, over OpenSSL (SHA-256, HMAC).
+//
+// S3 differs from the other AWS services in two ways that matter here: paths are never normalized
+// (`.`, `..` and `//` are part of a key) and each path segment is percent-encoded exactly once.
+// The signer therefore takes the path *unencoded* and produces the encoded form itself, and the
+// caller sends exactly that encoded form on the wire, so what is signed is what is sent.
+#ifndef CSHELVE_S3_SIGV4_HPP
+#define CSHELVE_S3_SIGV4_HPP
+
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cshelve::s3 {
+
+struct Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;  // empty when none
+};
+
+// Percent-encodes every byte outside A-Z a-z 0-9 - _ . ~ as %XX (upper-case hex).
+// With keep_slash, '/' is kept as it is (path segments); otherwise it becomes %2F.
+std::string uri_encode(std::string_view raw, bool keep_slash);
+
+// Lower-case hex SHA-256 of the concatenation of the pieces.
+std::string sha256_hex(const std::vector<std::string_view>& pieces);
+inline std::string sha256_hex(std::string_view data) { return sha256_hex(std::vector<std::string_view>{data}); }
+
+// The hash S3 accepts in place of the payload's when the body is not signed (https only).
+inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
+
+struct RequestToSign {
+  std::string method;                                     // "GET", "PUT", ...
+  std::string path;                                       // unencoded, starts with '/': "/bucket/a b/c"
+  std::vector<std::pair<std::string, std::string>> query; // unencoded; repeated keys allowed; "" = valueless
+  std::vector<std::pair<std::string, std::string>> headers;  // as sent; must include "host"
+  std::string payload_sha256;                             // hex SHA-256 of the body, or kUnsignedPayload
+};
+
+struct SignedRequest {
+  std::string encoded_path;    // the path to put on the wire, encoded exactly as signed
+  std::string encoded_query;   // canonical query string, without '?' (empty when none)
+  // The headers to send: the request's own, plus x-amz-date, x-amz-content-sha256,
+  // x-amz-security-token (with a session token) and authorization.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Intermediate steps, for tests and debugging (they contain no secret).
+  std::string canonical_request;
+  std::string string_to_sign;
+  std::string signature;
+};
+
+// "20130524T000000Z" for a UNIX time.
+std::string amz_date(std::time_t when);
+
+class Signer {
+ public:
+  Signer(Credentials credentials, std::string region, std::string service = "s3");
+
+  // Signs the request as of `when` (UNIX time, UTC).
+  SignedRequest sign(const RequestToSign& request, std::time_t when) const;
+
+  // The derived signing key for a date ("20130524"), as raw bytes; cached per date.
+  std::string signing_key(std::string_view yyyymmdd) const;
+
+  const std::string& region() const noexcept { return region_; }
+
+ private:
+  Credentials credentials_;
+  std::string region_;
+  std::string service_;
+  mutable std::mutex cache_mutex_;
+  mutable std::string cached_date_;
+  mutable std::string cached_key_;
+};
+
+}  // namespace cshelve::s3
+
+#endif
