@@ -1,0 +1,130 @@
+// cshelve: the shelf, a persistent dictionary from UTF-8 keys to byte values.
+#ifndef CSHELVE_SHELF_HPP
+#define CSHELVE_SHELF_HPP
+
+#include <cshelve/options.hpp>
+#include <cshelve/value_codec.hpp>
+
+#include <cstddef>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace cshelve {
+
+// A handle on an open shelf. Move-only; closing happens on destruction if close() was not called
+// (errors at that point go to the logger, so call close() to see them).
+//
+// Thread safety: one Shelf must not be used by several threads at once without a lock of yours.
+// Separate Shelf objects, even on the same storage, may be used from separate threads.
+class Shelf {
+ public:
+  class KeyIterator;
+
+  Shelf(Shelf&&) noexcept;
+  Shelf& operator=(Shelf&&) noexcept;
+  Shelf(const Shelf&) = delete;
+  Shelf& operator=(const Shelf&) = delete;
+  ~Shelf();
+
+  // --- Values as bytes ---
+  // Stores `value` under `key`, replacing any value there. Throws ReadOnlyError under Flag::read.
+  void set(std::string_view key, std::string_view value);
+  // The value under `key`; throws KeyNotFoundError when there is none.
+  std::string get(std::string_view key) const;
+  // The value under `key`, or nullopt.
+  std::optional<std::string> find(std::string_view key) const;
+  // Whether `key` has a value, without downloading it.
+  bool contains(std::string_view key) const;
+  // Removes `key`. Throws KeyNotFoundError when the storage can tell the key was absent (local
+  // and in-memory shelves); S3 cannot tell, so there deleting a missing key does nothing.
+  void erase(std::string_view key);
+  // The number of keys.
+  std::size_t size() const;
+  bool empty() const { return size() == 0; }
+
+  // --- Values of your own types (see value_codec.hpp) ---
+  template <class T, std::enable_if_t<!std::is_convertible_v<const T&, std::string_view>, int> = 0>
+  void set(std::string_view key, const T& value) {
+    const std::string bytes = ValueCodec<T>::encode(value);
+    set(key, std::string_view(bytes));
+  }
+  template <class T>
+  T get(std::string_view key) const {
+    return ValueCodec<T>::decode(get(key));
+  }
+  template <class T>
+  std::optional<T> find(std::string_view key) const {
+    std::optional<std::string> bytes = find(key);
+    if (!bytes) return std::nullopt;
+    return ValueCodec<T>::decode(*bytes);
+  }
+
+  // --- Many keys at once (faster on S3: requests run side by side) ---
+  void set_many(const std::vector<std::pair<std::string, std::string>>& items);
+  // One entry per key, nullopt where a key has no value.
+  std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys) const;
+  // Removes the keys; missing ones are ignored.
+  void erase_many(const std::vector<std::string>& keys);
+
+  // --- Keys ---
+  // Iterates the keys lazily, a page at a time, in the storage's order. The iterators must not
+  // outlive the shelf. With writeback, pending writes are sent first.
+  KeyIterator begin() const;
+  KeyIterator end() const;
+
+  // Writes back the values cached with writeback (a no-op otherwise).
+  void sync();
+  // Writes back, then releases the storage. Further calls throw ClosedShelfError.
+  void close();
+  bool is_open() const noexcept;
+
+  Flag flag() const noexcept;
+
+  class KeyIterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = std::string;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const std::string*;
+    using reference = const std::string&;
+
+    KeyIterator() = default;  // the end
+    reference operator*() const;
+    pointer operator->() const { return &**this; }
+    KeyIterator& operator++();
+    void operator++(int) { ++*this; }
+    friend bool operator==(const KeyIterator& a, const KeyIterator& b) noexcept { return a.cursor_ == b.cursor_; }
+    friend bool operator!=(const KeyIterator& a, const KeyIterator& b) noexcept { return !(a == b); }
+
+   private:
+    friend class Shelf;
+    struct Cursor;
+    explicit KeyIterator(std::shared_ptr<Cursor> cursor) : cursor_(std::move(cursor)) {}
+    std::shared_ptr<Cursor> cursor_;  // null at the end
+  };
+
+  struct Impl;
+
+ private:
+  explicit Shelf(std::unique_ptr<Impl> impl);
+  friend Shelf open(std::string_view, Flag, Options);
+  Impl& live() const;
+
+  std::unique_ptr<Impl> impl_;
+};
+
+// Opens a shelf. A path ending in ".ini" is a configuration file naming a provider (aws-s3,
+// in-memory, local); any other path is a folder on the local disk.
+// Throws ConfigurationError (and its kinds), DBDoesNotExistError, CanNotCreateDBError,
+// StorageError.
+Shelf open(std::string_view path, Flag flag = Flag::create, Options options = {});
+
+}  // namespace cshelve
+
+#endif

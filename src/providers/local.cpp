@@ -1,0 +1,316 @@
+// The local provider: one file per key in a folder.
+//
+// A key becomes a file name by keeping `a-z 0-9 - _` and writing every other byte as %XX
+// (upper-case hex). Upper-case letters and dots are encoded too, so names never clash on
+// case-insensitive file systems and never read as `.` or `..`. Encoded names longer than one file
+// name may be are cut into 200-byte pieces: every piece but the last is a folder whose name ends in
+// '+', a character the encoding never produces, so `k` (a file) and `k+` (a folder of longer keys)
+// live side by side. The empty key is the file `%`. Writes go to a temporary file (names starting
+// with '.', which the encoding never produces) that is synced and renamed into place, so a reader
+// sees the old record or the new one, never a part.
+#include "providers/provider.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace cshelve::providers {
+namespace {
+
+constexpr std::size_t kPieceBytes = 200;
+constexpr std::size_t kMaxKeyBytes = 1024;  // S3's own limit, so every shelf can move to S3
+constexpr char kFolderMark = '+';
+
+std::string system_reason() { return std::strerror(errno); }
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now, reporting failure (a failed close can mean lost data).
+  bool close() {
+    const int fd = fd_;
+    fd_ = -1;
+    return ::close(fd) == 0;
+  }
+
+ private:
+  int fd_;
+};
+
+class Directory {
+ public:
+  explicit Directory(const std::string& path) : dir_(::opendir(path.c_str())) {}
+  Directory(const Directory&) = delete;
+  Directory& operator=(const Directory&) = delete;
+  ~Directory() {
+    if (dir_ != nullptr) ::closedir(dir_);
+  }
+  DIR* get() const { return dir_; }
+
+ private:
+  DIR* dir_;
+};
+
+bool is_kept(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+std::string encode_key(std::string_view key) {
+  if (key.empty()) return "%";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(key.size() * 3);
+  for (const char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_kept(c)) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// nullopt for names this provider did not write (they are not keys).
+std::optional<std::string> decode_name(std::string_view encoded) {
+  if (encoded == "%") return std::string();
+  std::string key;
+  key.reserve(encoded.size());
+  for (std::size_t i = 0; i < encoded.size(); ++i) {
+    const auto c = static_cast<unsigned char>(encoded[i]);
+    if (is_kept(c)) {
+      key += encoded[i];
+      continue;
+    }
+    if (c != '%' || i + 2 >= encoded.size()) return std::nullopt;
+    const int high = hex_value(encoded[i + 1]);
+    const int low = hex_value(encoded[i + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    const auto byte = static_cast<unsigned char>(high * 16 + low);
+    if (is_kept(byte)) return std::nullopt;  // not the canonical encoding
+    key += static_cast<char>(byte);
+    i += 2;
+  }
+  return key;
+}
+
+class LocalProvider final : public Provider {
+ public:
+  explicit LocalProvider(std::string folder) : root_(std::move(folder)) {
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  }
+
+  bool exists() override {
+    struct stat info {};
+    return ::stat(root_.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+  }
+
+  void create() override {
+    if (exists()) return;
+    std::string reason;
+    if (!make_folders(root_, reason)) {
+      throw CanNotCreateDBError("cannot create local shelf folder '" + root_ + "': " + reason);
+    }
+  }
+
+  std::optional<std::string> get(std::string_view key) override {
+    const std::string path = path_of(key);
+    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (file.get() < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+      throw StorageError("cannot read '" + path + "': " + system_reason());
+    }
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0) throw StorageError("cannot read '" + path + "': " + system_reason());
+    std::string record;
+    record.resize(static_cast<std::size_t>(info.st_size));
+    std::size_t filled = 0;
+    for (;;) {
+      if (filled == record.size()) record.resize(record.size() + 4096);  // the file grew meanwhile
+      const ssize_t got = ::read(file.get(), record.data() + filled, record.size() - filled);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        throw StorageError("cannot read '" + path + "': " + system_reason());
+      }
+      if (got == 0) break;
+      filled += static_cast<std::size_t>(got);
+    }
+    record.resize(filled);
+    return record;
+  }
+
+  void put(std::string_view key, const Pieces& body) override {
+    const std::string path = path_of(key);
+    const std::string folder = path.substr(0, path.rfind('/'));
+    std::string reason;
+    if (!make_folders(folder, reason)) throw StorageError("cannot write key '" + std::string(key) + "': " + reason);
+
+    const std::string temporary = folder + "/.tmp-" + random_suffix();
+    try {
+      write_synced(temporary, body);
+      // A concurrent erase may remove the emptied folder between make_folders and rename.
+      for (int attempt = 0;; ++attempt) {
+        if (::rename(temporary.c_str(), path.c_str()) == 0) break;
+        if (errno == ENOENT && attempt < 3 && make_folders(folder, reason)) continue;
+        throw StorageError("cannot write key '" + std::string(key) + "': " + system_reason());
+      }
+      sync_folder(folder);
+    } catch (...) {
+      ::unlink(temporary.c_str());
+      throw;
+    }
+  }
+
+  Erased erase(std::string_view key) override {
+    const std::string path = path_of(key);
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return Erased::absent;
+      throw StorageError("cannot delete key '" + std::string(key) + "': " + system_reason());
+    }
+    std::string folder = path.substr(0, path.rfind('/'));
+    sync_folder(folder);
+    // Remove the piece folders the key leaves empty; rmdir refuses non-empty ones.
+    while (folder.size() > root_.size() && ::rmdir(folder.c_str()) == 0) folder.resize(folder.rfind('/'));
+    return Erased::existed;
+  }
+
+  bool contains(std::string_view key) override {
+    struct stat info {};
+    return ::stat(path_of(key).c_str(), &info) == 0 && S_ISREG(info.st_mode);
+  }
+
+  KeyPage list(const std::string&) override {
+    KeyPage page;
+    walk(root_, std::string(), page.keys);
+    return page;
+  }
+
+  void clear() override {
+    KeyPage all = list({});
+    for (const auto& key : all.keys) erase(key);
+  }
+
+ private:
+  std::string path_of(std::string_view key) const {
+    if (key.size() > kMaxKeyBytes) {
+      throw StorageError("key of " + std::to_string(key.size()) + " bytes is longer than the " +
+                         std::to_string(kMaxKeyBytes) + " bytes a shelf key may have");
+    }
+    const std::string encoded = encode_key(key);
+    std::string path = root_;
+    std::size_t at = 0;
+    // Never cut inside a %XX escape: pieces must decode on their own.
+    while (encoded.size() - at > kPieceBytes) {
+      std::size_t cut = at + kPieceBytes;
+      if (encoded[cut - 1] == '%') cut -= 1;
+      else if (encoded[cut - 2] == '%') cut -= 2;
+      path += '/';
+      path.append(encoded, at, cut - at);
+      path += kFolderMark;
+      at = cut;
+    }
+    path += '/';
+    path.append(encoded, at, std::string::npos);
+    return path;
+  }
+
+  void walk(const std::string& folder, const std::string& encoded_prefix, std::vector<std::string>& keys) const {
+    Directory dir(folder);
+    if (dir.get() == nullptr) {
+      if (folder == root_) throw StorageError("cannot list local shelf '" + root_ + "': " + system_reason());
+      return;  // removed meanwhile
+    }
+    while (const dirent* entry = ::readdir(dir.get())) {
+      const std::string name = entry->d_name;
+      if (name.empty() || name[0] == '.') continue;
+      const std::string child = folder + "/" + name;
+      struct stat info {};
+      if (::lstat(child.c_str(), &info) != 0) continue;
+      if (S_ISDIR(info.st_mode) && name.back() == kFolderMark) {
+        walk(child, encoded_prefix + name.substr(0, name.size() - 1), keys);
+      } else if (S_ISREG(info.st_mode)) {
+        if (auto key = decode_name(encoded_prefix + name)) {
+          keys.push_back(std::move(*key));
+        }
+      }
+    }
+  }
+
+  static bool make_folders(const std::string& path, std::string& reason) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0) {
+      if (S_ISDIR(info.st_mode)) return true;
+      reason = "'" + path + "' exists and is not a folder";
+      return false;
+    }
+    const auto slash = path.rfind('/');
+    if (slash != std::string::npos && slash > 0 && !make_folders(path.substr(0, slash), reason)) return false;
+    if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) {
+      reason = "cannot create folder '" + path + "': " + system_reason();
+      return false;
+    }
+    return true;
+  }
+
+  static void write_synced(const std::string& path, const Pieces& body) {
+    FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+    if (file.get() < 0) throw StorageError("cannot create '" + path + "': " + system_reason());
+    for (auto piece : body) {
+      while (!piece.empty()) {
+        const ssize_t written = ::write(file.get(), piece.data(), piece.size());
+        if (written < 0) {
+          if (errno == EINTR) continue;
+          throw StorageError("cannot write '" + path + "': " + system_reason());
+        }
+        piece.remove_prefix(static_cast<std::size_t>(written));
+      }
+    }
+    if (::fsync(file.get()) != 0) throw StorageError("cannot sync '" + path + "': " + system_reason());
+    if (!file.close()) throw StorageError("cannot close '" + path + "': " + system_reason());
+  }
+
+  // Makes a rename or unlink durable: the folder entry itself must reach the disk.
+  static void sync_folder(const std::string& folder) {
+    FileDescriptor dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() >= 0) ::fsync(dir.get());
+  }
+
+  static std::string random_suffix() {
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    auto bits = generator();
+    for (int i = 0; i < 16; ++i, bits >>= 4) out += kDigits[bits & 0xF];
+    return out;
+  }
+
+  std::string root_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> make_local_provider(const std::string& folder) {
+  return std::make_unique<LocalProvider>(folder);
+}
+
+}  // namespace cshelve::providers

@@ -1,0 +1,43 @@
+#include "providers/provider.hpp"
+
+namespace cshelve::providers {
+
+std::size_t Provider::count() {
+  std::size_t total = 0;
+  std::string token;
+  do {
+    KeyPage page = list(token);
+    total += page.keys.size();
+    token = std::move(page.next);
+  } while (!token.empty());
+  return total;
+}
+
+void Provider::erase_many(const std::vector<std::string>& keys) {
+  for (const auto& key : keys) erase(key);
+}
+
+std::vector<std::optional<std::string>> Provider::get_many(const std::vector<std::string>& keys) {
+  std::vector<std::optional<std::string>> values;
+  values.reserve(keys.size());
+  for (const auto& key : keys) values.push_back(get(key));
+  return values;
+}
+
+void Provider::put_many(const std::vector<std::pair<std::string, Pieces>>& items) {
+  for (const auto& [key, body] : items) put(key, body);
+}
+
+void Provider::clear() {
+  // Collect first: deleting while paging could make a listing skip keys.
+  std::vector<std::string> keys;
+  std::string token;
+  do {
+    KeyPage page = list(token);
+    for (auto& key : page.keys) keys.push_back(std::move(key));
+    token = std::move(page.next);
+  } while (!token.empty());
+  erase_many(keys);
+}
+
+}  // namespace cshelve::providers

@@ -1,0 +1,81 @@
+// The one interface every storage backend implements. A provider stores opaque records under
+// UTF-8 keys; it knows nothing of flags, caching or the record format.
+#ifndef CSHELVE_PROVIDERS_PROVIDER_HPP
+#define CSHELVE_PROVIDERS_PROVIDER_HPP
+
+#include <cshelve/options.hpp>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cshelve::config {
+struct Ini;
+}
+
+namespace cshelve::providers {
+
+// One page of a key listing. An empty `next` means the listing is complete.
+struct KeyPage {
+  std::vector<std::string> keys;
+  std::string next;
+};
+
+// What a delete learnt about the key.
+enum class Erased { existed, absent, unknown };
+
+// A record body as pieces stored one after the other, so a large value is never concatenated.
+using Pieces = std::vector<std::string_view>;
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+
+  // Whether the storage (folder, bucket, in-memory store) exists.
+  virtual bool exists() = 0;
+  // Creates the storage; succeeds when it already exists. Throws CanNotCreateDBError.
+  virtual void create() = 0;
+
+  virtual std::optional<std::string> get(std::string_view key) = 0;
+  virtual void put(std::string_view key, const Pieces& body) = 0;
+  virtual Erased erase(std::string_view key) = 0;
+  virtual bool contains(std::string_view key) = 0;
+
+  // A page of keys, in no particular order; `token` is empty for the first page and the previous
+  // page's `next` after that.
+  virtual KeyPage list(const std::string& token) = 0;
+
+  // Batches: the defaults loop; a provider that can do better (concurrency, bulk requests) does.
+  virtual std::size_t count();
+  virtual void erase_many(const std::vector<std::string>& keys);
+  virtual std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys);
+  virtual void put_many(const std::vector<std::pair<std::string, Pieces>>& items);
+  // Removes every key.
+  virtual void clear();
+
+  // Releases connections or files; further calls are not made.
+  virtual void close() {}
+};
+
+struct ProviderContext {
+  const config::Ini* ini = nullptr;  // the whole configuration (nullptr for a local folder)
+  ProviderParams params;             // merged provider_params (INI wins)
+  Logger log;                        // already filtered by level; never empty
+};
+
+// Builds the provider an INI names. Throws UnknownProviderError and the provider's own
+// configuration errors.
+std::unique_ptr<Provider> make_provider(const std::string& name, const ProviderContext& context);
+
+std::unique_ptr<Provider> make_local_provider(const std::string& folder);
+std::unique_ptr<Provider> make_memory_provider(const ProviderContext& context);
+std::unique_ptr<Provider> make_aws_s3_provider(const ProviderContext& context);
+
+}  // namespace cshelve::providers
+
+#endif

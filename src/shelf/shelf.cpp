@@ -1,0 +1,391 @@
+// The shelf facade: flags, the writeback cache, and the record format between the caller's values
+// and the provider's records.
+#include <cshelve/cshelve.hpp>
+
+#include "codec/record.hpp"
+#include "config/ini.hpp"
+#include "providers/provider.hpp"
+
+#include <map>
+
+namespace cshelve {
+
+std::string_view version() noexcept { return CSHELVE_VERSION; }
+
+Flag parse_flag(std::string_view letter) {
+  if (letter == "r") return Flag::read;
+  if (letter == "w") return Flag::write;
+  if (letter == "c") return Flag::create;
+  if (letter == "n") return Flag::truncate;
+  throw ConfigurationError("unknown flag '" + std::string(letter) + "' (use r, w, c or n)");
+}
+
+std::string_view to_string(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warning: return "warning";
+    case LogLevel::error: return "error";
+  }
+  return "?";
+}
+
+namespace {
+
+char flag_letter(Flag flag) {
+  switch (flag) {
+    case Flag::read: return 'r';
+    case Flag::write: return 'w';
+    case Flag::create: return 'c';
+    case Flag::truncate: return 'n';
+  }
+  return '?';
+}
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+LogLevel parse_level(const std::string& word, const std::string& origin) {
+  if (word == "debug") return LogLevel::debug;
+  if (word == "info") return LogLevel::info;
+  if (word == "warning") return LogLevel::warning;
+  if (word == "error") return LogLevel::error;
+  throw ConfigurationError(origin + ": [logging] level must be debug, info, warning or error, not '" + word + "'");
+}
+
+}  // namespace
+
+// A cached value: `value` empty with `dirty` set is a pending delete.
+struct CacheEntry {
+  std::optional<std::string> value;
+  bool dirty = false;
+};
+
+struct Shelf::Impl {
+  std::string name;  // the path given to open(), for messages
+  Flag flag = Flag::create;
+  bool writeback = false;
+  Logger logger;  // filtered by level; never empty
+  codec::Processing processing;
+  std::unique_ptr<providers::Provider> provider;
+  std::map<std::string, CacheEntry, std::less<>> cache;
+
+  void require_writable() const {
+    if (flag == Flag::read) {
+      throw ReadOnlyError("shelf '" + name + "' is open read-only (flag r): writes are refused");
+    }
+  }
+
+  std::optional<std::string> load(std::string_view key) {
+    if (writeback) {
+      if (const auto it = cache.find(key); it != cache.end()) return it->second.value;
+    }
+    std::optional<std::string> record = provider->get(key);
+    if (!record) return std::nullopt;
+    std::string payload = codec::decode_record(std::move(*record), processing);
+    if (writeback) cache[std::string(key)] = CacheEntry{payload, false};
+    return payload;
+  }
+
+  void store(std::string_view key, std::string_view value) {
+    require_writable();
+    if (writeback) {
+      cache.insert_or_assign(std::string(key), CacheEntry{std::string(value), true});
+      return;
+    }
+    const codec::EncodedRecord record = codec::encode_record(value, processing);
+    provider->put(key, record.pieces());
+  }
+
+  void flush() {
+    if (!writeback || flag == Flag::read) return;
+    std::vector<std::string> removed;
+    std::vector<std::string> written_keys;
+    std::vector<codec::EncodedRecord> records;
+    for (auto& [key, entry] : cache) {
+      if (!entry.dirty) continue;
+      if (entry.value) {
+        written_keys.push_back(key);
+        records.push_back(codec::encode_record(*entry.value, processing));
+      } else {
+        removed.push_back(key);
+      }
+    }
+    if (!records.empty()) {
+      std::vector<std::pair<std::string, providers::Pieces>> items;
+      items.reserve(records.size());
+      for (std::size_t i = 0; i < records.size(); ++i) items.emplace_back(written_keys[i], records[i].pieces());
+      provider->put_many(items);
+    }
+    if (!removed.empty()) provider->erase_many(removed);
+    log(LogLevel::debug, "writeback: wrote " + std::to_string(records.size()) + " values, deleted " +
+                             std::to_string(removed.size()) + " keys");
+    // Deleted keys leave the cache; written ones stay, now clean.
+    for (auto it = cache.begin(); it != cache.end();) {
+      if (it->second.dirty && !it->second.value) {
+        it = cache.erase(it);
+      } else {
+        it->second.dirty = false;
+        ++it;
+      }
+    }
+  }
+
+  void log(LogLevel level, const std::string& message) const {
+    logger(level, message);
+  }
+};
+
+struct Shelf::KeyIterator::Cursor {
+  providers::Provider* provider = nullptr;
+  providers::KeyPage page;
+  std::size_t index = 0;
+};
+
+Shelf::Shelf(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Shelf::Shelf(Shelf&&) noexcept = default;
+
+Shelf& Shelf::operator=(Shelf&& other) noexcept {
+  if (this != &other) {
+    if (impl_) {
+      try {
+        close();
+      } catch (...) {
+        // Reported through the logger by close(); an assignment cannot throw.
+      }
+    }
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+Shelf::~Shelf() {
+  if (!impl_) return;
+  try {
+    close();
+  } catch (const std::exception& error) {
+    if (impl_ && impl_->logger) impl_->logger(LogLevel::error, std::string("closing the shelf failed: ") + error.what());
+  } catch (...) {
+  }
+}
+
+Shelf::Impl& Shelf::live() const {
+  if (!impl_ || !impl_->provider) throw ClosedShelfError("the shelf is closed");
+  return *impl_;
+}
+
+void Shelf::set(std::string_view key, std::string_view value) { live().store(key, value); }
+
+std::string Shelf::get(std::string_view key) const {
+  std::optional<std::string> value = live().load(key);
+  if (!value) throw KeyNotFoundError(std::string(key));
+  return std::move(*value);
+}
+
+std::optional<std::string> Shelf::find(std::string_view key) const { return live().load(key); }
+
+bool Shelf::contains(std::string_view key) const {
+  Impl& impl = live();
+  if (impl.writeback) {
+    if (const auto it = impl.cache.find(key); it != impl.cache.end()) return it->second.value.has_value();
+  }
+  return impl.provider->contains(key);
+}
+
+void Shelf::erase(std::string_view key) {
+  Impl& impl = live();
+  impl.require_writable();
+  if (impl.writeback) {
+    const auto it = impl.cache.find(key);
+    const bool known_absent = it != impl.cache.end() ? !it->second.value : !impl.provider->contains(key);
+    if (known_absent) throw KeyNotFoundError(std::string(key));
+    impl.cache.insert_or_assign(std::string(key), CacheEntry{std::nullopt, true});
+    return;
+  }
+  if (impl.provider->erase(key) == providers::Erased::absent) throw KeyNotFoundError(std::string(key));
+}
+
+std::size_t Shelf::size() const {
+  Impl& impl = live();
+  impl.flush();
+  return impl.provider->count();
+}
+
+void Shelf::set_many(const std::vector<std::pair<std::string, std::string>>& items) {
+  Impl& impl = live();
+  impl.require_writable();
+  if (impl.writeback) {
+    for (const auto& [key, value] : items) impl.cache.insert_or_assign(key, CacheEntry{value, true});
+    return;
+  }
+  std::vector<codec::EncodedRecord> records;
+  records.reserve(items.size());
+  std::vector<std::pair<std::string, providers::Pieces>> bodies;
+  bodies.reserve(items.size());
+  for (const auto& [key, value] : items) {
+    records.push_back(codec::encode_record(value, impl.processing));
+    bodies.emplace_back(key, records.back().pieces());
+  }
+  impl.provider->put_many(bodies);
+}
+
+std::vector<std::optional<std::string>> Shelf::get_many(const std::vector<std::string>& keys) const {
+  Impl& impl = live();
+  std::vector<std::optional<std::string>> values(keys.size());
+  std::vector<std::string> missing;
+  std::vector<std::size_t> missing_at;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (impl.writeback) {
+      if (const auto it = impl.cache.find(keys[i]); it != impl.cache.end()) {
+        values[i] = it->second.value;
+        continue;
+      }
+    }
+    missing.push_back(keys[i]);
+    missing_at.push_back(i);
+  }
+  std::vector<std::optional<std::string>> records = impl.provider->get_many(missing);
+  for (std::size_t j = 0; j < records.size(); ++j) {
+    if (!records[j]) continue;
+    std::string payload = codec::decode_record(std::move(*records[j]), impl.processing);
+    if (impl.writeback) impl.cache[missing[j]] = CacheEntry{payload, false};
+    values[missing_at[j]] = std::move(payload);
+  }
+  return values;
+}
+
+void Shelf::erase_many(const std::vector<std::string>& keys) {
+  Impl& impl = live();
+  impl.require_writable();
+  if (impl.writeback) {
+    for (const auto& key : keys) impl.cache.insert_or_assign(key, CacheEntry{std::nullopt, true});
+    return;
+  }
+  impl.provider->erase_many(keys);
+}
+
+Shelf::KeyIterator Shelf::begin() const {
+  Impl& impl = live();
+  impl.flush();
+  auto cursor = std::make_shared<KeyIterator::Cursor>();
+  cursor->provider = impl.provider.get();
+  cursor->page = impl.provider->list({});
+  // A page may come back empty while more follow (a server's choice); skip such pages.
+  while (cursor->page.keys.empty() && !cursor->page.next.empty()) {
+    cursor->page = impl.provider->list(cursor->page.next);
+  }
+  if (cursor->page.keys.empty()) return end();
+  return KeyIterator(std::move(cursor));
+}
+
+Shelf::KeyIterator Shelf::end() const { return KeyIterator(); }
+
+const std::string& Shelf::KeyIterator::operator*() const { return cursor_->page.keys[cursor_->index]; }
+
+Shelf::KeyIterator& Shelf::KeyIterator::operator++() {
+  Cursor& cursor = *cursor_;
+  if (++cursor.index < cursor.page.keys.size()) return *this;
+  while (!cursor.page.next.empty()) {
+    cursor.page = cursor.provider->list(cursor.page.next);
+    cursor.index = 0;
+    if (!cursor.page.keys.empty()) return *this;
+  }
+  cursor_.reset();
+  return *this;
+}
+
+void Shelf::sync() { live().flush(); }
+
+void Shelf::close() {
+  if (!impl_ || !impl_->provider) return;
+  Impl& impl = *impl_;
+  // Release the provider even when the last writes fail, then report the failure.
+  struct Release {
+    Impl& impl;
+    ~Release() {
+      try {
+        impl.provider->close();
+      } catch (...) {
+      }
+      impl.provider.reset();
+      impl.cache.clear();
+    }
+  } release{impl};
+  impl.flush();
+}
+
+bool Shelf::is_open() const noexcept { return impl_ && impl_->provider; }
+
+Flag Shelf::flag() const noexcept { return impl_ ? impl_->flag : Flag::read; }
+
+Shelf open(std::string_view path_view, Flag flag, Options options) {
+  const std::string path(path_view);
+  auto impl = std::make_unique<Shelf::Impl>();
+  impl->name = path;
+  impl->flag = flag;
+  impl->writeback = options.writeback;
+
+  LogLevel threshold = options.log_level;
+  std::optional<config::Ini> ini;
+  if (ends_with(path, ".ini")) {
+    ini = config::read_ini(path);
+    if (const config::Section* logging = ini->find("logging")) {
+      if (const auto it = logging->find("level"); it != logging->end()) threshold = parse_level(it->second, path);
+    }
+  }
+  if (options.logger) {
+    impl->logger = [sink = options.logger, threshold](LogLevel level, std::string_view message) {
+      if (level >= threshold) sink(level, message);
+    };
+  } else {
+    impl->logger = [](LogLevel, std::string_view) {};
+  }
+
+  std::string provider_name = "local";
+  if (ini) {
+    const config::Section* defaults = ini->find("default");
+    if (defaults == nullptr) throw ConfigurationError(path + ": missing section [default]");
+    const auto it = defaults->find("provider");
+    if (it == defaults->end() || it->second.empty()) {
+      throw ConfigurationError(path + ": section [default] must name a provider (provider = aws-s3, in-memory or local)");
+    }
+    provider_name = it->second;
+    impl->processing = codec::processing_from_config(ini->find("compression"), ini->find("encryption"));
+    providers::ProviderContext context;
+    context.ini = &*ini;
+    context.params = config::merge_provider_params(options.provider_params, ini->find("provider_params"));
+    context.log = impl->logger;
+    impl->provider = providers::make_provider(provider_name, context);
+  } else {
+    impl->provider = providers::make_local_provider(path);
+  }
+
+  const bool exists = impl->provider->exists();
+  switch (flag) {
+    case Flag::read:
+    case Flag::write:
+      if (!exists) {
+        throw DBDoesNotExistError("shelf '" + path + "' does not exist (flag " + flag_letter(flag) +
+                                  " opens only an existing shelf; use c to create it)");
+      }
+      break;
+    case Flag::create:
+    case Flag::truncate:
+      if (!exists) {
+        try {
+          impl->provider->create();
+        } catch (const CanNotCreateDBError&) {
+          throw;
+        } catch (const Error& error) {
+          throw CanNotCreateDBError("cannot create shelf '" + path + "': " + error.what());
+        }
+      }
+      if (flag == Flag::truncate) impl->provider->clear();
+      break;
+  }
+  impl->log(LogLevel::info, "opened " + provider_name + " shelf '" + path + "' with flag " + flag_letter(flag));
+  return Shelf(std::move(impl));
+}
+
+}  // namespace cshelve
