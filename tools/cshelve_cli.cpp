@@ -1,1 +1,325 @@
-int main() { return 0; }
+// cshelve: the command-line tool over the library's public API.
+#include <cshelve/cshelve.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Exit codes, documented in --help.
+constexpr int kOk = 0;
+constexpr int kKeyAbsent = 1;
+constexpr int kUsage = 2;
+constexpr int kConfiguration = 3;
+constexpr int kStorage = 4;
+
+// Files are read and written this many at a time, so a bulk command holds a bounded amount of
+// data while the shelf can still send a batch's requests side by side.
+constexpr std::size_t kBatch = 64;
+
+constexpr const char* kHelp = R"(Usage: cshelve [OPTIONS] PATH COMMAND [ARGS]
+
+PATH is a configuration file ending in .ini (naming a provider: aws-s3, in-memory, local)
+or a folder holding a local shelf.
+
+Commands:
+  get KEY           write the value's bytes to standard output, unchanged
+  set KEY [VALUE]   store VALUE, or standard input when VALUE is absent or '-'
+  del KEY           delete KEY
+  has KEY           exit 0 when KEY is present, 1 when absent
+  len               print the number of keys
+  keys              print the keys, one per line
+  import DIR        store every regular file under DIR, keyed by its path relative to DIR
+                    ('/'-separated)
+  export DIR        write every key as a file under DIR (keys that are unsafe as paths,
+                    such as ones with '..' or empty segments, are refused and reported)
+
+Options:
+  -f, --flag r|w|c|n      open flag: r read-only, w existing shelf, c create when missing,
+                          n create and empty it. Default: r for get/has/len/keys/export,
+                          c for the others.
+  -p, --param NAME=VALUE  a provider parameter (repeatable), e.g. -p endpoint_url=http://...;
+                          the INI's [provider_params] wins over these
+  -v, --verbose           log what the library does to standard error
+  -q, --quiet             print no progress or notes
+      --writeback         cache values and write them back at the end
+  -h, --help              show this help
+      --version           print the version
+
+Exit status: 0 success, 1 key absent (get, has, del), 2 usage error (including a write with
+flag r), 3 configuration error, 4 storage, network or data error.
+)";
+
+struct Arguments {
+  std::optional<cshelve::Flag> flag;
+  cshelve::ProviderParams params;
+  bool verbose = false;
+  bool quiet = false;
+  bool writeback = false;
+  std::string path;
+  std::string command;
+  std::vector<std::string> rest;
+};
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+Arguments parse_arguments(int argc, char** argv) {
+  Arguments args;
+  std::vector<std::string> positional;
+  bool options_done = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    auto next_value = [&](const std::string& option) {
+      if (i + 1 >= argc) throw UsageError("option " + option + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (options_done || word.empty() || word[0] != '-' || word == "-") {
+      positional.push_back(word);
+      // Options may come before the command only, so values like "-1" stay values.
+      if (positional.size() >= 2) options_done = true;
+      continue;
+    }
+    if (word == "--") {
+      options_done = true;
+    } else if (word == "-f" || word == "--flag") {
+      const std::string letter = next_value(word);
+      try {
+        args.flag = cshelve::parse_flag(letter);
+      } catch (const cshelve::Error&) {
+        throw UsageError("flag must be r, w, c or n, not '" + letter + "'");
+      }
+    } else if (word == "-p" || word == "--param") {
+      const std::string pair = next_value(word);
+      const auto equals = pair.find('=');
+      if (equals == std::string::npos || equals == 0) throw UsageError("-p takes NAME=VALUE, not '" + pair + "'");
+      args.params[pair.substr(0, equals)] = pair.substr(equals + 1);
+    } else if (word == "-v" || word == "--verbose") {
+      args.verbose = true;
+    } else if (word == "-q" || word == "--quiet") {
+      args.quiet = true;
+    } else if (word == "--writeback") {
+      args.writeback = true;
+    } else {
+      throw UsageError("unknown option '" + word + "'");
+    }
+  }
+  if (positional.size() < 2) throw UsageError("expected PATH and COMMAND");
+  args.path = positional[0];
+  args.command = positional[1];
+  args.rest.assign(positional.begin() + 2, positional.end());
+  return args;
+}
+
+void expect_arguments(const Arguments& args, std::size_t least, std::size_t most) {
+  if (args.rest.size() < least || args.rest.size() > most) {
+    throw UsageError("wrong number of arguments for '" + args.command + "'");
+  }
+}
+
+std::string read_all(std::istream& in) {
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw cshelve::StorageError("cannot read '" + path.string() + "'");
+  return read_all(in);
+}
+
+void write_stdout(const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t written = ::write(STDOUT_FILENO, bytes.data() + done, bytes.size() - done);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw cshelve::StorageError(std::string("cannot write to standard output: ") + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(written);
+  }
+}
+
+// A key is written under DIR only when it cannot escape DIR or clash with its own folders.
+bool safe_as_path(const std::string& key) {
+  if (key.empty() || key.front() == '/' || key.back() == '/') return false;
+  if (key.find('\0') != std::string::npos) return false;
+  std::size_t start = 0;
+  while (start <= key.size()) {
+    auto end = key.find('/', start);
+    if (end == std::string::npos) end = key.size();
+    const std::string segment = key.substr(start, end - start);
+    if (segment.empty() || segment == "." || segment == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+int run_import(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
+  if (!fs::is_directory(folder)) throw UsageError("'" + folder.string() + "' is not a folder");
+  std::vector<std::pair<std::string, std::string>> batch;
+  std::size_t imported = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+    if (!entry.is_regular_file()) continue;
+    batch.emplace_back(entry.path().lexically_relative(folder).generic_string(), read_file(entry.path()));
+    if (batch.size() == kBatch) {
+      shelf.set_many(batch);
+      imported += batch.size();
+      batch.clear();
+    }
+  }
+  shelf.set_many(batch);
+  imported += batch.size();
+  if (!quiet) std::cerr << "imported " << imported << " files\n";
+  return kOk;
+}
+
+void write_batch(cshelve::Shelf& shelf, const fs::path& folder, const std::vector<std::string>& keys) {
+  const auto values = shelf.get_many(keys);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (!values[i]) continue;  // deleted since it was listed
+    const fs::path target = folder / fs::u8path(keys[i]);
+    fs::create_directories(target.parent_path());
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
+    out.write(values[i]->data(), static_cast<std::streamsize>(values[i]->size()));
+    out.close();
+    if (!out) throw cshelve::StorageError("cannot write '" + target.string() + "'");
+  }
+}
+
+int run_export(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
+  fs::create_directories(folder);
+  std::vector<std::string> batch;
+  std::size_t exported = 0;
+  std::size_t refused = 0;
+  for (const std::string& key : shelf) {
+    if (!safe_as_path(key)) {
+      std::cerr << "cshelve: refusing key unsafe as a path: '" << key << "'\n";
+      ++refused;
+      continue;
+    }
+    batch.push_back(key);
+    if (batch.size() == kBatch) {
+      write_batch(shelf, folder, batch);
+      exported += batch.size();
+      batch.clear();
+    }
+  }
+  write_batch(shelf, folder, batch);
+  exported += batch.size();
+  if (!quiet) std::cerr << "exported " << exported << " keys" << (refused ? ", refused " + std::to_string(refused) : "") << "\n";
+  return refused == 0 ? kOk : kStorage;
+}
+
+bool reads_only(const std::string& command) {
+  return command == "get" || command == "has" || command == "len" || command == "keys" || command == "export";
+}
+
+int run(const Arguments& args) {
+  static const char* const kCommands[] = {"get", "set", "del", "has", "len", "keys", "import", "export"};
+  bool known = false;
+  for (const char* name : kCommands) known = known || args.command == name;
+  if (!known) throw UsageError("unknown command '" + args.command + "'");
+
+  cshelve::Options options;
+  options.provider_params = args.params;
+  options.writeback = args.writeback;
+  if (args.verbose) {
+    options.log_level = cshelve::LogLevel::debug;
+    options.logger = [](cshelve::LogLevel level, std::string_view message) {
+      std::cerr << "cshelve: " << cshelve::to_string(level) << ": " << message << '\n';
+    };
+  }
+  const cshelve::Flag flag = args.flag.value_or(reads_only(args.command) ? cshelve::Flag::read : cshelve::Flag::create);
+
+  const auto& command = args.command;
+  if (command == "get" || command == "has" || command == "del") expect_arguments(args, 1, 1);
+  if (command == "set") expect_arguments(args, 1, 2);
+  if (command == "len" || command == "keys") expect_arguments(args, 0, 0);
+  if (command == "import" || command == "export") expect_arguments(args, 1, 1);
+
+  cshelve::Shelf shelf = cshelve::open(args.path, flag, options);
+  int status = kOk;
+  if (command == "get") {
+    write_stdout(shelf.get(args.rest[0]));
+  } else if (command == "set") {
+    const bool from_stdin = args.rest.size() == 1 || args.rest[1] == "-";
+    shelf.set(args.rest[0], from_stdin ? read_all(std::cin) : args.rest[1]);
+  } else if (command == "del") {
+    shelf.erase(args.rest[0]);
+  } else if (command == "has") {
+    status = shelf.contains(args.rest[0]) ? kOk : kKeyAbsent;
+  } else if (command == "len") {
+    std::cout << shelf.size() << '\n';
+  } else if (command == "keys") {
+    for (const std::string& key : shelf) std::cout << key << '\n';
+  } else if (command == "import") {
+    status = run_import(shelf, args.rest[0], args.quiet);
+  } else if (command == "export") {
+    status = run_export(shelf, args.rest[0], args.quiet);
+  }
+  shelf.close();
+  std::cout.flush();
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  std::cin.tie(nullptr);
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "-h" || word == "--help") {
+      std::cout << kHelp;
+      return kOk;
+    }
+    if (word == "--version") {
+      std::cout << "cshelve " << cshelve::version() << '\n';
+      return kOk;
+    }
+  }
+  try {
+    return run(parse_arguments(argc, argv));
+  } catch (const UsageError& error) {
+    std::cerr << "cshelve: " << error.what() << " (see cshelve --help)\n";
+    return kUsage;
+  } catch (const cshelve::KeyNotFoundError& error) {
+    std::cerr << "cshelve: " << error.what() << '\n';
+    return kKeyAbsent;
+  } catch (const cshelve::ReadOnlyError& error) {
+    std::cerr << "cshelve: " << error.what() << " (open with -f w or -f c to write)\n";
+    return kUsage;
+  } catch (const cshelve::ConfigurationError& error) {
+    std::cerr << "cshelve: configuration error: " << error.what() << '\n';
+    return kConfiguration;
+  } catch (const cshelve::AuthenticationError& error) {
+    std::cerr << "cshelve: " << error.what() << " (check key_id, key_secret and the clock)\n";
+    return kStorage;
+  } catch (const cshelve::NetworkError& error) {
+    std::cerr << "cshelve: " << error.what() << " (check endpoint_url and the network)\n";
+    return kStorage;
+  } catch (const cshelve::Error& error) {
+    std::cerr << "cshelve: " << error.what() << '\n';
+    return kStorage;
+  } catch (const fs::filesystem_error& error) {
+    std::cerr << "cshelve: " << error.what() << '\n';
+    return kStorage;
+  } catch (const std::exception& error) {
+    std::cerr << "cshelve: unexpected error: " << error.what() << '\n';
+    return kStorage;
+  }
+}

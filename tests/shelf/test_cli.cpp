@@ -1,0 +1,184 @@
+// The command-line tool, run as a user runs it: a separate process, with real files.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "test_support.hpp"
+
+using cshelve_test::read_text;
+using cshelve_test::TempDir;
+using cshelve_test::write_text;
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string shell_quote(const std::string& word) {
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// Runs the tool with `args`, feeding `input` on standard input.
+Result cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& input = "") {
+  const std::string in = dir / ".stdin", out = dir / ".stdout", err = dir / ".stderr";
+  write_text(in, input);
+  std::string command = shell_quote(CSHELVE_CLI_PATH);
+  for (const auto& arg : args) command += " " + shell_quote(arg);
+  command += " < " + shell_quote(in) + " > " + shell_quote(out) + " 2> " + shell_quote(err);
+  const int raw = std::system(command.c_str());
+  Result result;
+  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  result.out = read_text(out);
+  result.err = read_text(err);
+  return result;
+}
+
+std::set<std::string> lines_of(const std::string& text) {
+  std::set<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.insert(line);
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("cli: set, get, has, len, keys, del on a local shelf") {
+  TempDir dir;
+  const std::string shelf = dir / "shelf";
+  CHECK(cli(dir, {shelf, "set", "greeting", "hello"}).status == 0);
+  const std::string binary("\0\x01\xff\n\r binary", 12);
+  CHECK(cli(dir, {shelf, "set", "blob"}, binary).status == 0);
+  CHECK(cli(dir, {shelf, "set", "dash", "-"}, "from stdin").status == 0);
+  CHECK(cli(dir, {shelf, "set", "negative", "-1"}).status == 0);
+
+  auto got = cli(dir, {shelf, "get", "greeting"});
+  CHECK(got.status == 0);
+  CHECK(got.out == "hello");
+  CHECK(cli(dir, {shelf, "get", "blob"}).out == binary);
+  CHECK(cli(dir, {shelf, "get", "dash"}).out == "from stdin");
+  CHECK(cli(dir, {shelf, "get", "negative"}).out == "-1");
+
+  CHECK(cli(dir, {shelf, "has", "greeting"}).status == 0);
+  CHECK(cli(dir, {shelf, "has", "nothing"}).status == 1);
+  CHECK(cli(dir, {shelf, "len"}).out == "4\n");
+  CHECK(lines_of(cli(dir, {shelf, "keys"}).out) == std::set<std::string>{"greeting", "blob", "dash", "negative"});
+
+  CHECK(cli(dir, {shelf, "del", "greeting"}).status == 0);
+  const auto absent = cli(dir, {shelf, "get", "greeting"});
+  CHECK(absent.status == 1);
+  CHECK(absent.err.find("greeting") != std::string::npos);
+  CHECK(absent.out.empty());
+  CHECK(cli(dir, {shelf, "del", "greeting"}).status == 1);
+}
+
+TEST_CASE("cli: flags, with read commands defaulting to r") {
+  TempDir dir;
+  const std::string shelf = dir / "flags";
+  const auto missing = cli(dir, {shelf, "keys"});
+  CHECK(missing.status == 4);
+  CHECK(missing.err.find("does not exist") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(shelf));  // reading never creates
+
+  CHECK(cli(dir, {"-f", "w", shelf, "set", "k", "v"}).status == 4);
+  CHECK(cli(dir, {shelf, "set", "k", "v"}).status == 0);
+  const auto read_only = cli(dir, {"-f", "r", shelf, "set", "k", "v2"});
+  CHECK(read_only.status == 2);
+  CHECK(read_only.err.find("read-only") != std::string::npos);
+  CHECK(cli(dir, {"--flag", "n", shelf, "len"}).out == "0\n");
+}
+
+TEST_CASE("cli: usage errors exit 2 with one line on stderr") {
+  TempDir dir;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{}, {dir / "s"}, {dir / "s", "frobnicate"}, {dir / "s", "get"},
+        {dir / "s", "get", "a", "b"}, {"-f", "x", dir / "s", "len"}, {"--bogus", dir / "s", "len"},
+        {"-p", "novalue", dir / "s", "len"}, {"-f"}}) {
+    CAPTURE(args.size());
+    const auto result = cli(dir, args);
+    CHECK(result.status == 2);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("cli: --help and --version") {
+  TempDir dir;
+  const auto help = cli(dir, {"--help"});
+  CHECK(help.status == 0);
+  for (const char* word : {"get KEY", "set KEY", "del KEY", "has KEY", "len", "keys", "import DIR", "export DIR",
+                           "-p", "--writeback", "-v", "Exit status"}) {
+    CHECK(help.out.find(word) != std::string::npos);
+  }
+  const auto version = cli(dir, {"--version"});
+  CHECK(version.status == 0);
+  CHECK(version.out.rfind("cshelve ", 0) == 0);
+}
+
+TEST_CASE("cli: configuration errors exit 3 and name the problem") {
+  TempDir dir;
+  write_text(dir / "broken.ini", "[default]\nprovider in-memory\n");
+  const auto broken = cli(dir, {dir / "broken.ini", "len"});
+  CHECK(broken.status == 3);
+  CHECK(broken.err.find("broken.ini:2") != std::string::npos);
+  write_text(dir / "unknown.ini", "[default]\nprovider = tape\n");
+  CHECK(cli(dir, {dir / "unknown.ini", "len"}).status == 3);
+  write_text(dir / "env.ini", "[default]\nprovider = in-memory\nkey_id = $CSHELVE_SURELY_UNSET_VAR\n");
+  const auto env = cli(dir, {dir / "env.ini", "len"});
+  CHECK(env.status == 3);
+  CHECK(env.err.find("CSHELVE_SURELY_UNSET_VAR") != std::string::npos);
+}
+
+TEST_CASE("cli: import and export round-trip a tree of files") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "tree/sub/deeper");
+  write_text(dir / "tree/top.txt", "top");
+  write_text(dir / "tree/sub/mid.bin", std::string("\0\1\2", 3));
+  write_text(dir / "tree/sub/deeper/leaf with space.txt", "leaf");
+  write_text(dir / "tree/sub/empty", "");
+  for (int i = 0; i < 150; ++i) write_text(dir / ("tree/many-" + std::to_string(i)), std::to_string(i));
+
+  const std::string shelf = dir / "shelf";
+  const auto imported = cli(dir, {shelf, "import", dir / "tree"});
+  CHECK(imported.status == 0);
+  CHECK(cli(dir, {shelf, "len"}).out == "154\n");
+  CHECK(cli(dir, {shelf, "get", "sub/deeper/leaf with space.txt"}).out == "leaf");
+
+  CHECK(cli(dir, {shelf, "export", dir / "out"}).status == 0);
+  for (const char* name : {"top.txt", "sub/mid.bin", "sub/deeper/leaf with space.txt", "sub/empty", "many-149"}) {
+    CAPTURE(name);
+    CHECK(read_text(dir / ("out/" + std::string(name))) == read_text(dir / ("tree/" + std::string(name))));
+  }
+  CHECK(cli(dir, {"-q", shelf, "export", dir / "out2"}).err.empty());
+}
+
+TEST_CASE("cli: export refuses keys unsafe as paths and writes nothing outside DIR") {
+  TempDir dir;
+  const std::string shelf = dir / "unsafe";
+  for (const char* key : {"../escape", "/absolute", "a//b", "a/./b", "ok/file", "trailing/"}) {
+    REQUIRE(cli(dir, {shelf, "set", key, "x"}).status == 0);
+  }
+  std::filesystem::create_directories(dir / "out/inner");
+  const auto result = cli(dir, {shelf, "export", dir / "out/inner"});
+  CHECK(result.status == 4);
+  CHECK(result.err.find("'../escape'") != std::string::npos);
+  CHECK(result.err.find("'/absolute'") != std::string::npos);
+  CHECK(read_text(dir / "out/inner/ok/file") == "x");
+  CHECK_FALSE(std::filesystem::exists(dir / "out/escape"));
+  CHECK_FALSE(std::filesystem::exists(dir / "out/inner/a/b"));
+}
+
+TEST_CASE("cli: -p passes provider parameters and --writeback, -v work") {
+  TempDir dir;
+  write_text(dir / "mem.ini", "[default]\nprovider = in-memory\n");
+  const auto verbose = cli(dir, {"-v", "--writeback", "-p", "region_name=eu-west-3", dir / "mem.ini", "set", "k", "v"});
+  CHECK(verbose.status == 0);
+  CHECK(verbose.err.find("opened in-memory shelf") != std::string::npos);
+}
