@@ -1,1 +1,473 @@
-// placeholder
+#include "s3/client.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <utility>
+#include <variant>
+
+#include "s3/http.hpp"
+#include "s3/xml.hpp"
+
+namespace cshelve::s3 {
+namespace {
+
+constexpr std::size_t kMaxKeysPerDelete = 1000;  // S3's limit for one DeleteObjects request
+constexpr std::chrono::milliseconds kBackoffBase{100};
+constexpr std::chrono::milliseconds kBackoffCap{20000};
+
+struct Endpoint {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // lower case; an IPv6 address keeps its brackets
+  std::string port;    // empty when the scheme's default
+};
+
+Endpoint parse_endpoint(const std::string& url) {
+  const auto fail = [&](const std::string& why) -> Endpoint {
+    throw ConfigurationError("S3 endpoint_url '" + url + "' " + why);
+  };
+  Endpoint endpoint;
+  const auto separator = url.find("://");
+  if (separator == std::string::npos) return fail("has no scheme (http:// or https://)");
+  endpoint.scheme = url.substr(0, separator);
+  std::transform(endpoint.scheme.begin(), endpoint.scheme.end(), endpoint.scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (endpoint.scheme != "http" && endpoint.scheme != "https") {
+    return fail("has a scheme other than http:// or https://");
+  }
+  const std::string rest = url.substr(separator + 3);
+  const auto authority_end = rest.find_first_of("/?#");
+  const std::string authority = rest.substr(0, authority_end);
+  if (authority_end != std::string::npos && rest.substr(authority_end) != "/") {
+    return fail("has a path, query or fragment; only scheme, host and port are used");
+  }
+  if (authority.find('@') != std::string::npos) return fail("has user information");
+
+  std::string host;
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return fail("has an unclosed IPv6 address");
+    host = authority.substr(0, close + 1);
+    const std::string after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return fail("has text after its IPv6 address");
+      port = after.substr(1);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return fail("has no host");
+  for (char c : host) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (!std::isalnum(byte) && std::string_view("-._[]:").find(c) == std::string_view::npos) {
+      return fail("has a character a host name cannot hold");
+    }
+  }
+  if (port.size() > 5 || (!port.empty() && port.find_first_not_of("0123456789") != std::string::npos)) {
+    return fail("has an invalid port");
+  }
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  endpoint.host = host;
+  const bool default_port = (endpoint.scheme == "http" && port == "80") ||
+                            (endpoint.scheme == "https" && port == "443");
+  // Servers compare the signed Host header with the one received, and HTTP clients leave the
+  // default port out of it: so must the signature.
+  if (!default_port) endpoint.port = port;
+  return endpoint;
+}
+
+Endpoint aws_endpoint(const std::string& region) {
+  const bool china = region.rfind("cn-", 0) == 0;
+  return Endpoint{"https", "s3." + region + (china ? ".amazonaws.com.cn" : ".amazonaws.com"), ""};
+}
+
+// A bucket name that can be the first label of a host name under a TLS wildcard certificate:
+// S3's DNS-compatible names, without dots (a dotted name would not match *.s3.region...).
+bool fits_in_host_name(std::string_view bucket) {
+  if (bucket.size() < 3 || bucket.size() > 63) return false;
+  for (char c : bucket) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return bucket.front() != '-' && bucket.back() != '-';
+}
+
+std::string base64(const unsigned char* data, std::size_t size) {
+  std::string encoded(4 * ((size + 2) / 3), '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()), data,
+                                      static_cast<int>(size));
+  encoded.resize(static_cast<std::size_t>(std::max(0, written)));
+  return encoded;
+}
+
+struct MessageDigestContextDeleter {
+  void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
+};
+
+std::string md5(std::string_view data) {
+  std::unique_ptr<EVP_MD_CTX, MessageDigestContextDeleter> context(EVP_MD_CTX_new());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!context || EVP_DigestInit_ex(context.get(), EVP_md5(), nullptr) != 1 ||
+      EVP_DigestUpdate(context.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context.get(), digest, &length) != 1) {
+    throw StorageError("MD5 is not available from OpenSSL");
+  }
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    text += kDigits[byte >> 4];
+    text += kDigits[byte & 0x0F];
+  }
+  return text;
+}
+
+// One S3 call, as the request path sees it.
+struct Call {
+  Call(std::string_view operation_name, std::string http_method, std::string_view bucket_name,
+       std::optional<std::string_view> object_key)
+      : operation(operation_name), method(std::move(http_method)), bucket(bucket_name),
+        key(object_key) {}
+
+  std::string_view operation;  // "GetObject": for messages
+  std::string method;
+  std::string_view bucket;
+  std::optional<std::string_view> key;  // object operations
+  std::vector<std::pair<std::string, std::string>> query;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides host and the signer's
+  std::vector<std::string_view> body;
+  bool expects_xml = false;          // a 2xx reply body is an XML document
+  bool verify_object_body = false;   // GetObject: check the body against its headers
+};
+
+enum class FailureKind { network, server, malformed };
+
+// Why one attempt failed.
+struct Failure {
+  FailureKind kind = FailureKind::network;
+  bool retryable = false;
+  long status = 0;
+  ErrorReply reply;     // for FailureKind::server
+  std::string summary;  // one line, no secret
+};
+
+bool is_retryable_reply(long status, const std::string& code) {
+  if (status == 500 || status == 502 || status == 503 || status == 504) return true;
+  // RequestTimeout comes with a 400, yet only says the connection was too slow.
+  return code == "InternalError" || code == "SlowDown" || code == "RequestTimeout";
+}
+
+Failure server_failure(long status, std::optional<ErrorReply> reply) {
+  Failure failure;
+  failure.kind = FailureKind::server;
+  failure.status = status;
+  if (reply) failure.reply = std::move(*reply);
+  failure.retryable = is_retryable_reply(status, failure.reply.code);
+  failure.summary = "HTTP " + std::to_string(status);
+  if (!failure.reply.code.empty()) failure.summary += " " + failure.reply.code;
+  if (!failure.reply.message.empty()) failure.summary += ": " + failure.reply.message;
+  if (!reply) failure.summary += " without an S3 error document";
+  return failure;
+}
+
+// Checks a GetObject body against Content-Length and, when the ETag is the body's MD5, the ETag.
+std::optional<Failure> check_object_body(const HttpResponse& response) {
+  const auto malformed = [](std::string summary) {
+    Failure failure;
+    failure.kind = FailureKind::malformed;
+    failure.retryable = true;  // a body damaged on the way may arrive whole next time
+    failure.summary = std::move(summary);
+    return failure;
+  };
+  if (const std::string* length = response.header("content-length")) {
+    if (*length != std::to_string(response.body.size())) {
+      return malformed("body of " + std::to_string(response.body.size()) +
+                       " bytes where Content-Length says " + *length);
+    }
+  }
+  const std::string* etag_header = response.header("etag");
+  if (etag_header == nullptr) return std::nullopt;
+  std::string etag = *etag_header;
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  std::transform(etag.begin(), etag.end(), etag.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // Multipart ETags (with '-') are not an MD5 of the body, nor are those of objects encrypted
+  // with KMS or a customer key.
+  const std::string* encryption = response.header("x-amz-server-side-encryption");
+  const bool etag_not_md5 =
+      (encryption != nullptr && encryption->rfind("aws:kms", 0) == 0) ||
+      response.header("x-amz-server-side-encryption-customer-algorithm") != nullptr;
+  if (etag_not_md5 || etag.size() != 32 ||
+      etag.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return std::nullopt;
+  }
+  if (hex(md5(response.body)) != etag) {
+    return malformed("body whose MD5 differs from its ETag");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct Client::Impl {
+  explicit Impl(ClientConfig configuration)
+      : config(std::move(configuration)),
+        endpoint(config.endpoint_url.empty() ? aws_endpoint(config.region)
+                                             : parse_endpoint(config.endpoint_url)),
+        signer(config.credentials, config.region),
+        pool(HttpSettings{config.verify_tls, config.ca_bundle, config.connect_timeout_ms,
+                          config.read_timeout_ms},
+             config.max_pool_connections),
+        random(std::random_device{}()) {
+    // The secret now lives in the signer only.
+    config.credentials = Credentials{};
+  }
+
+  ClientConfig config;
+  Endpoint endpoint;
+  Signer signer;
+  HttpConnectionPool pool;
+  std::mutex random_mutex;
+  std::mt19937_64 random;
+
+  void log(LogLevel level, const std::string& line) const {
+    if (config.logger && level >= config.log_level) config.logger(level, line);
+  }
+
+  bool virtual_hosted(std::string_view bucket) const {
+    switch (config.addressing) {
+      case Addressing::path: return false;
+      case Addressing::virtual_hosted: return true;
+      case Addressing::automatic: break;
+    }
+    return config.endpoint_url.empty() && fits_in_host_name(bucket);
+  }
+
+  std::string describe(const Call& call) const {
+    std::string text = "S3 " + std::string(call.operation);
+    if (call.key) text += " of key '" + std::string(*call.key) + "'";
+    text += (call.key ? " in" : " on");
+    text += " bucket '" + std::string(call.bucket) + "'";
+    return text;
+  }
+
+  // The whole request path: address, sign, send, read the reply, retry.
+  HttpResponse execute(const Call& call) {
+    const bool in_host = virtual_hosted(call.bucket);
+    if (in_host && !fits_in_host_name(call.bucket)) {
+      throw ConfigurationError("bucket name '" + std::string(call.bucket) +
+                               "' cannot be part of a host name (virtual-hosted addressing)");
+    }
+    std::string host = (in_host ? std::string(call.bucket) + "." : std::string()) + endpoint.host;
+    if (!endpoint.port.empty()) host += ":" + endpoint.port;
+
+    RequestToSign to_sign;
+    to_sign.method = call.method;
+    to_sign.path = in_host ? "/" : "/" + std::string(call.bucket);
+    if (call.key) to_sign.path += (in_host ? "" : "/") + std::string(*call.key);
+    to_sign.query = call.query;
+    to_sign.headers.emplace_back("host", host);
+    for (const auto& header : call.headers) to_sign.headers.push_back(header);
+    to_sign.payload_sha256 = sha256_hex(call.body);
+
+    const int max_attempts = std::max(1, config.max_attempts);
+    std::vector<std::string> failures;
+    for (int attempt = 1;; ++attempt) {
+      std::variant<HttpResponse, Failure> result = attempt_once(call, to_sign);
+      if (auto* response = std::get_if<HttpResponse>(&result)) return std::move(*response);
+      Failure& failure = std::get<Failure>(result);
+      failures.push_back(failure.summary);
+      if (!failure.retryable || attempt >= max_attempts) throw_error(call, failure, failures);
+      const auto delay = backoff(attempt);
+      log(LogLevel::warning, describe(call) + ": attempt " + std::to_string(attempt) + " of " +
+                                 std::to_string(max_attempts) + " failed (" + failure.summary +
+                                 "); retrying in " + std::to_string(delay.count()) + " ms");
+      std::this_thread::sleep_for(delay);
+    }
+  }
+
+  std::variant<HttpResponse, Failure> attempt_once(const Call& call, const RequestToSign& to_sign) {
+    // Signed anew for each attempt, so a retry after a long wait still carries a fresh date.
+    SignedRequest signed_request = signer.sign(to_sign, std::time(nullptr));
+    HttpRequest request;
+    request.method = call.method;
+    request.url = endpoint.scheme + "://" + to_sign.headers.front().second + signed_request.encoded_path;
+    if (!signed_request.encoded_query.empty()) request.url += "?" + signed_request.encoded_query;
+    request.headers = std::move(signed_request.headers);
+    request.body_pieces = call.body;
+
+    HttpOutcome outcome;
+    {
+      HttpConnectionPool::Lease connection = pool.acquire();
+      outcome = connection->perform(request);
+    }
+    log(LogLevel::debug,
+        call.method + " " + to_sign.headers.front().second + signed_request.encoded_path + " -> " +
+            (outcome.failure ? "failed" : std::to_string(outcome.response.status)) + " in " +
+            std::to_string(static_cast<long>(outcome.seconds * 1000)) + " ms");
+
+    if (outcome.failure) {
+      Failure failure;
+      failure.kind = FailureKind::network;
+      failure.retryable = outcome.failure->retryable;
+      failure.summary = (outcome.failure->timed_out ? "timed out: " : "network error: ") +
+                        outcome.failure->message;
+      return failure;
+    }
+    HttpResponse& response = outcome.response;
+    if (response.status < 200 || response.status >= 300) {
+      return server_failure(response.status, parse_error(response.body));
+    }
+    if (call.expects_xml) {
+      // S3 may answer 200 and still report an error in the body once it has started replying.
+      if (auto reply = parse_error(response.body)) return server_failure(response.status, std::move(reply));
+    }
+    if (call.verify_object_body) {
+      if (auto failure = check_object_body(response)) return std::move(*failure);
+    }
+    return std::move(response);
+  }
+
+  // Exponential backoff with full jitter: a random wait below a bound that doubles each attempt.
+  std::chrono::milliseconds backoff(int attempt) {
+    const int doublings = std::min(attempt - 1, 20);
+    const auto bound = std::min<std::chrono::milliseconds>(
+        kBackoffCap, std::chrono::milliseconds(kBackoffBase.count() << doublings));
+    std::lock_guard<std::mutex> lock(random_mutex);
+    std::uniform_int_distribution<long long> pick(0, bound.count());
+    return std::chrono::milliseconds(pick(random));
+  }
+
+  [[noreturn]] void throw_error(const Call& call, const Failure& last,
+                                const std::vector<std::string>& failures) const {
+    std::string message = describe(call) + " failed";
+    if (failures.size() == 1) {
+      message += ": " + failures.front();
+    } else {
+      message += " after " + std::to_string(failures.size()) + " attempts";
+      for (std::size_t i = 0; i < failures.size(); ++i) {
+        message += (i == 0 ? ": " : "; ");
+        message += "attempt " + std::to_string(i + 1) + ": " + failures[i];
+      }
+    }
+    const ErrorReply& reply = last.reply;
+    if (!reply.request_id.empty()) message += " (request id " + reply.request_id + ")";
+
+    switch (last.kind) {
+      case FailureKind::network: throw NetworkError(message);
+      case FailureKind::malformed: throw MalformedResponseError(message);
+      case FailureKind::server: break;
+    }
+    const std::string& code = reply.code;
+    const auto status = static_cast<int>(last.status);
+    if (code == "NoSuchKey") throw NoSuchKeyError(message, status, code, reply.message, reply.request_id);
+    if (code == "NoSuchBucket") {
+      throw NoSuchBucketError(message, status, code, reply.message, reply.request_id);
+    }
+    if (code == "AccessDenied") {
+      throw AccessDeniedError(message, status, code, reply.message, reply.request_id);
+    }
+    if (code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId") {
+      throw AuthenticationError(message, status, code, reply.message, reply.request_id);
+    }
+    throw S3Error(message, status, code, reply.message, reply.request_id);
+  }
+};
+
+Client::Client(ClientConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Client::~Client() = default;
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+
+void Client::put_object(std::string_view bucket, std::string_view key,
+                        const std::vector<std::string_view>& body_pieces) {
+  Call call{"PutObject", "PUT", bucket, key};
+  call.body = body_pieces;
+  impl_->execute(call);
+}
+
+std::string Client::get_object(std::string_view bucket, std::string_view key) {
+  Call call{"GetObject", "GET", bucket, key};
+  call.verify_object_body = true;
+  return std::move(impl_->execute(call).body);
+}
+
+void Client::delete_object(std::string_view bucket, std::string_view key) {
+  impl_->execute(Call{"DeleteObject", "DELETE", bucket, key});
+}
+
+ListResult Client::list_objects_v2(std::string_view bucket, const ListRequest& request) {
+  Call call{"ListObjectsV2", "GET", bucket, std::nullopt};
+  call.expects_xml = true;
+  call.query.emplace_back("list-type", "2");
+  // Raw keys could hold characters XML 1.0 cannot carry; encoded, every key comes back intact.
+  call.query.emplace_back("encoding-type", "url");
+  if (!request.prefix.empty()) call.query.emplace_back("prefix", request.prefix);
+  if (request.max_keys > 0) call.query.emplace_back("max-keys", std::to_string(request.max_keys));
+  if (!request.continuation_token.empty()) {
+    call.query.emplace_back("continuation-token", request.continuation_token);
+  }
+  if (!request.start_after.empty()) call.query.emplace_back("start-after", request.start_after);
+  HttpResponse response = impl_->execute(call);
+  try {
+    return parse_list_objects_v2(response.body);
+  } catch (const MalformedResponseError& error) {
+    throw MalformedResponseError(impl_->describe(call) + ": " + error.what());
+  }
+}
+
+void Client::create_bucket(std::string_view bucket) {
+  const std::string configuration = create_bucket_configuration(impl_->config.region);
+  Call call{"CreateBucket", "PUT", bucket, std::nullopt};
+  if (!configuration.empty()) call.body.push_back(configuration);
+  try {
+    impl_->execute(call);
+  } catch (const S3Error& error) {
+    if (error.code() != "BucketAlreadyOwnedByYou") throw;
+  }
+}
+
+DeleteResult Client::delete_objects(std::string_view bucket, const std::vector<std::string>& keys) {
+  DeleteResult result;
+  for (std::size_t first = 0; first < keys.size(); first += kMaxKeysPerDelete) {
+    const std::size_t count = std::min(kMaxKeysPerDelete, keys.size() - first);
+    const std::string body = delete_request(keys, first, count, /*quiet=*/true);
+    const std::string digest = md5(body);
+    Call call{"DeleteObjects", "POST", bucket, std::nullopt};
+    call.query.emplace_back("delete", "");
+    // S3 refuses a DeleteObjects request without a checksum of its body.
+    call.headers.emplace_back(
+        "content-md5", base64(reinterpret_cast<const unsigned char*>(digest.data()), digest.size()));
+    call.body.push_back(body);
+    call.expects_xml = true;
+    HttpResponse response = impl_->execute(call);
+    try {
+      for (DeleteFailure& failure : parse_delete_result(response.body)) {
+        result.failures.push_back(std::move(failure));
+      }
+    } catch (const MalformedResponseError& error) {
+      throw MalformedResponseError(impl_->describe(call) + ": " + error.what());
+    }
+  }
+  return result;
+}
+
+}  // namespace cshelve::s3

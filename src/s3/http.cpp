@@ -1,1 +1,354 @@
-// placeholder
+#include "s3/http.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <new>
+
+namespace cshelve::s3 {
+namespace {
+
+void initialise_libcurl_once() {
+  // curl_global_init is not thread-safe in every libcurl this may run with, and must run before
+  // any easy handle exists: do it once, whoever gets here first.
+  static std::once_flag once;
+  static CURLcode status = CURLE_OK;
+  std::call_once(once, [] { status = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (status != CURLE_OK) {
+    throw StorageError(std::string("libcurl could not be initialised: ") +
+                       curl_easy_strerror(status));
+  }
+}
+
+struct SlistDeleter {
+  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+};
+using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
+
+void append_header(HeaderList& list, const std::string& line) {
+  curl_slist* extended = curl_slist_append(list.get(), line.c_str());
+  if (extended == nullptr) throw std::bad_alloc();
+  list.release();  // curl_slist_append returned the same list, now one longer
+  list.reset(extended);
+}
+
+// State shared with libcurl's callbacks for one transfer. The callbacks are called from C, so
+// they never let an exception out: they note what went wrong and tell libcurl to stop.
+struct Transfer {
+  const std::vector<std::string_view>* body_pieces = nullptr;
+  std::size_t piece = 0;   // the piece being sent
+  std::size_t offset = 0;  // bytes of it already sent
+  HttpResponse* response = nullptr;
+  bool out_of_memory = false;
+};
+
+std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const std::size_t room = size * count;
+  std::size_t written = 0;
+  const auto& pieces = *transfer.body_pieces;
+  while (written < room && transfer.piece < pieces.size()) {
+    std::string_view piece = pieces[transfer.piece];
+    const std::size_t n = std::min(room - written, piece.size() - transfer.offset);
+    if (n > 0) std::memcpy(buffer + written, piece.data() + transfer.offset, n);
+    written += n;
+    transfer.offset += n;
+    if (transfer.offset == piece.size()) {
+      ++transfer.piece;
+      transfer.offset = 0;
+    }
+  }
+  return written;
+}
+
+// libcurl rewinds the body when it must send the request again on a fresh connection (a kept-
+// alive one that the server had closed); without this, that case fails the request.
+int seek_body(void* user, curl_off_t position, int origin) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || position < 0) return CURL_SEEKFUNC_CANTSEEK;
+  auto remaining = static_cast<std::size_t>(position);
+  const auto& pieces = *transfer.body_pieces;
+  std::size_t piece = 0;
+  while (piece < pieces.size() && remaining >= pieces[piece].size()) {
+    remaining -= pieces[piece].size();
+    ++piece;
+  }
+  if (piece == pieces.size() && remaining > 0) return CURL_SEEKFUNC_FAIL;
+  transfer.piece = piece;
+  transfer.offset = remaining;
+  return CURL_SEEKFUNC_OK;
+}
+
+std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  try {
+    transfer.response->body.append(data, n);
+  } catch (...) {
+    transfer.out_of_memory = true;
+    return 0;  // anything but n aborts the transfer
+  }
+  return n;
+}
+
+std::string_view trim(std::string_view text) {
+  const char* spaces = " \t\r\n";
+  const auto first = text.find_first_not_of(spaces);
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(spaces);
+  return text.substr(first, last - first + 1);
+}
+
+void reserve_for_content_length(std::string& body, std::string_view value) noexcept {
+  if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return;
+  if (value.size() > 18) return;  // beyond any length this process could hold
+  unsigned long long length = 0;
+  for (char digit : value) length = length * 10 + static_cast<unsigned>(digit - '0');
+  if (length > body.max_size()) return;
+  try {
+    body.reserve(static_cast<std::size_t>(length));
+  } catch (...) {
+    // A length too large to reserve is left to grow as the bytes arrive, and fail there if it must.
+  }
+}
+
+std::size_t receive_header(char* data, std::size_t size, std::size_t count, void* user) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  std::string_view line(data, n);
+  try {
+    HttpResponse& response = *transfer.response;
+    if (line.rfind("HTTP/", 0) == 0) {
+      // A new status line: whatever came before belonged to an interim (1xx) reply.
+      response.headers.clear();
+      return n;
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return n;  // the blank line that ends the headers
+    std::string name(trim(line.substr(0, colon)));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string_view value = trim(line.substr(colon + 1));
+    if (name == "content-length") reserve_for_content_length(response.body, value);
+    response.headers.emplace_back(std::move(name), std::string(value));
+  } catch (...) {
+    transfer.out_of_memory = true;
+    return 0;
+  }
+  return n;
+}
+
+bool is_retryable(CURLcode code) {
+  switch (code) {
+    // Mistakes in the request or the set-up, and TLS trust failures: the next attempt would
+    // fail the same way.
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_ABORTED_BY_CALLBACK:
+    case CURLE_WRITE_ERROR:
+    case CURLE_READ_ERROR:
+    case CURLE_SEND_FAIL_REWIND:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// Sets libcurl options and remembers the first one libcurl refused.
+class OptionSetter {
+ public:
+  explicit OptionSetter(CURL* handle) : handle_(handle) {}
+
+  template <typename Value>
+  void operator()(CURLoption option, Value value) {
+    const CURLcode code = curl_easy_setopt(handle_, option, value);
+    if (code != CURLE_OK && first_error_ == CURLE_OK) first_error_ = code;
+  }
+  CURLcode first_error() const noexcept { return first_error_; }
+
+ private:
+  CURL* handle_;
+  CURLcode first_error_ = CURLE_OK;
+};
+
+long whole_seconds_at_least_one(long milliseconds) {
+  if (milliseconds <= 0) return 1;
+  return std::max(1L, (milliseconds + 999) / 1000);
+}
+
+}  // namespace
+
+const std::string* HttpResponse::header(std::string_view lower_case_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) return &value;
+  }
+  return nullptr;
+}
+
+void HttpConnection::EasyHandleDeleter::operator()(void* handle) const noexcept {
+  curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
+HttpConnection::HttpConnection(const HttpSettings& settings) : settings_(settings) {
+  initialise_libcurl_once();
+  handle_.reset(curl_easy_init());
+  if (!handle_) throw StorageError("libcurl could not create a connection handle");
+}
+
+HttpConnection::~HttpConnection() = default;
+
+HttpOutcome HttpConnection::perform(const HttpRequest& request) {
+  CURL* curl = static_cast<CURL*>(handle_.get());
+  // A reset clears every option of the previous request but keeps the handle's open
+  // connections, which is what makes reuse cheap.
+  curl_easy_reset(curl);
+
+  HttpOutcome outcome;
+  Transfer transfer;
+  transfer.body_pieces = &request.body_pieces;
+  transfer.response = &outcome.response;
+  char error_text[CURL_ERROR_SIZE] = {};
+
+  curl_off_t body_size = 0;
+  for (std::string_view piece : request.body_pieces) body_size += static_cast<curl_off_t>(piece.size());
+
+  HeaderList headers;
+  for (const auto& [name, value] : request.headers) append_header(headers, name + ": " + value);
+  // libcurl would otherwise ask for 100-continue before larger bodies, a round trip for nothing
+  // (and some S3-compatible servers handle it badly).
+  append_header(headers, "Expect:");
+
+  OptionSetter set(curl);
+  set(CURLOPT_URL, request.url.c_str());
+  // The path must reach the server byte for byte as it was signed: without this libcurl would
+  // resolve "/./" and "/../" segments, which are ordinary parts of S3 keys.
+  set(CURLOPT_PATH_AS_IS, 1L);
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  set(CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM, so other threads are undisturbed
+  set(CURLOPT_TCP_KEEPALIVE, 1L);
+  set(CURLOPT_ERRORBUFFER, error_text);
+  set(CURLOPT_HTTPHEADER, headers.get());
+  set(CURLOPT_CONNECTTIMEOUT_MS, std::max(0L, settings_.connect_timeout_ms));
+  // A read timeout in libcurl's terms: fewer than 1 byte per second for that many seconds.
+  set(CURLOPT_LOW_SPEED_LIMIT, 1L);
+  set(CURLOPT_LOW_SPEED_TIME, whole_seconds_at_least_one(settings_.read_timeout_ms));
+  if (settings_.verify_tls) {
+    set(CURLOPT_SSL_VERIFYPEER, 1L);
+    set(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!settings_.ca_bundle.empty()) set(CURLOPT_CAINFO, settings_.ca_bundle.c_str());
+  } else {
+    set(CURLOPT_SSL_VERIFYPEER, 0L);
+    set(CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+
+  set(CURLOPT_HEADERFUNCTION, &receive_header);
+  set(CURLOPT_HEADERDATA, &transfer);
+  set(CURLOPT_WRITEFUNCTION, &write_body);
+  set(CURLOPT_WRITEDATA, &transfer);
+
+  if (request.method == "GET") {
+    set(CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "PUT" || request.method == "POST" || body_size > 0) {
+    // The upload mode sends the body from the read callback with a Content-Length, for any
+    // method; POST's own mode would add a form Content-Type nobody asked for.
+    set(CURLOPT_UPLOAD, 1L);
+    set(CURLOPT_INFILESIZE_LARGE, body_size);
+    set(CURLOPT_READFUNCTION, &read_body);
+    set(CURLOPT_READDATA, &transfer);
+    set(CURLOPT_SEEKFUNCTION, &seek_body);
+    set(CURLOPT_SEEKDATA, &transfer);
+    if (request.method != "PUT") set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  } else {
+    set(CURLOPT_HTTPGET, 1L);
+    set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+
+  if (set.first_error() != CURLE_OK) {
+    outcome.failure = TransportFailure{
+        std::string("libcurl refused an option: ") + curl_easy_strerror(set.first_error()), false,
+        false};
+    return outcome;
+  }
+
+  const CURLcode code = curl_easy_perform(curl);
+  double seconds = 0;
+  if (curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &seconds) == CURLE_OK) outcome.seconds = seconds;
+  // The error buffer lives on this stack frame: libcurl must not keep pointing at it.
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+
+  if (transfer.out_of_memory) throw std::bad_alloc();
+  if (code != CURLE_OK) {
+    std::string message = error_text[0] != '\0' ? std::string(error_text) : curl_easy_strerror(code);
+    outcome.failure = TransportFailure{std::move(message), code == CURLE_OPERATION_TIMEDOUT,
+                                       is_retryable(code)};
+    return outcome;
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  outcome.response.status = status;
+  return outcome;
+}
+
+HttpConnectionPool::HttpConnectionPool(HttpSettings settings, int max_connections)
+    : settings_(std::move(settings)),
+      max_connections_(static_cast<std::size_t>(std::max(1, max_connections))) {}
+
+HttpConnectionPool::Lease::Lease(HttpConnectionPool& pool,
+                                 std::unique_ptr<HttpConnection> connection)
+    : pool_(pool), connection_(std::move(connection)) {}
+
+HttpConnectionPool::Lease::~Lease() { pool_.give_back(std::move(connection_)); }
+
+HttpConnectionPool::Lease HttpConnectionPool::acquire() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  returned_.wait(lock, [this] { return !idle_.empty() || created_ < max_connections_; });
+  if (!idle_.empty()) {
+    std::unique_ptr<HttpConnection> connection = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(*this, std::move(connection));
+  }
+  ++created_;
+  lock.unlock();
+  try {
+    return Lease(*this, std::make_unique<HttpConnection>(settings_));
+  } catch (...) {
+    lock.lock();
+    --created_;
+    returned_.notify_one();
+    throw;
+  }
+}
+
+void HttpConnectionPool::give_back(std::unique_ptr<HttpConnection> connection) noexcept {
+  if (!connection) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(std::move(connection));  // never reallocates past max_connections_ entries
+  }
+  returned_.notify_one();
+}
+
+}  // namespace cshelve::s3

@@ -1,0 +1,111 @@
+// A small S3 client: the six operations a shelf needs, signed with SigV4, over libcurl.
+//
+// It knows nothing of shelves. Every S3 error reply becomes one of the typed exceptions of
+// <cshelve/errors.hpp> (NoSuchKeyError, NoSuchBucketError, AccessDeniedError, AuthenticationError,
+// S3Error); a server that cannot be reached or stops answering gives NetworkError, and a reply
+// that cannot be understood MalformedResponseError. Transient failures (connection problems,
+// timeouts, HTTP 500/502/503/504, InternalError, SlowDown, RequestTimeout) are retried, up to
+// `max_attempts` attempts in all, each attempt signed anew.
+//
+// A Client may be used from several threads at once: each request borrows one of at most
+// `max_pool_connections` connections, and waits for one when all are busy.
+#ifndef CSHELVE_S3_CLIENT_HPP
+#define CSHELVE_S3_CLIENT_HPP
+
+#include <cshelve/options.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "s3/sigv4.hpp"
+
+namespace cshelve::s3 {
+
+enum class Addressing {
+  automatic,       // virtual-hosted on AWS's own endpoints when the bucket name allows it; else path
+  path,            // https://host/bucket/key
+  virtual_hosted,  // https://bucket.host/key
+};
+
+struct ClientConfig {
+  // "http://127.0.0.1:4568" or "https://minio.example:9000"; empty: AWS's endpoint for `region`.
+  std::string endpoint_url;
+  std::string region = "us-east-1";
+  Addressing addressing = Addressing::automatic;
+  Credentials credentials;
+  bool verify_tls = true;
+  std::string ca_bundle;  // a PEM file of trusted CAs; empty: the system's
+  long connect_timeout_ms = 60000;
+  // A transfer that receives no byte for this long is abandoned (whole seconds; at least one).
+  long read_timeout_ms = 60000;
+  int max_attempts = 3;  // attempts in all, the first one included
+  int max_pool_connections = 10;
+  Logger logger;  // silent when empty
+  LogLevel log_level = LogLevel::info;
+};
+
+struct ListRequest {
+  std::string prefix;
+  int max_keys = 1000;  // not sent when 0 or less: the server's default (1,000) applies
+  std::string continuation_token;
+  std::string start_after;
+};
+
+struct ListResult {
+  std::vector<std::string> keys;
+  bool is_truncated = false;
+  std::string next_continuation_token;  // set when is_truncated
+  std::size_t key_count = 0;
+};
+
+struct DeleteFailure {
+  std::string key;
+  std::string code;     // S3's code, e.g. "AccessDenied"
+  std::string message;  // S3's message
+};
+
+struct DeleteResult {
+  std::vector<DeleteFailure> failures;  // empty when every key was deleted
+};
+
+class Client {
+ public:
+  // Throws ConfigurationError for an endpoint_url it cannot use.
+  explicit Client(ClientConfig config);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // PutObject; the pieces are sent one after another, as one body.
+  void put_object(std::string_view bucket, std::string_view key,
+                  const std::vector<std::string_view>& body_pieces);
+
+  // GetObject; NoSuchKeyError when the key is absent.
+  std::string get_object(std::string_view bucket, std::string_view key);
+
+  // DeleteObject; deleting an absent key succeeds, as in S3.
+  void delete_object(std::string_view bucket, std::string_view key);
+
+  // ListObjectsV2, one page. Keys come back exactly as stored, whatever characters they hold.
+  ListResult list_objects_v2(std::string_view bucket, const ListRequest& request);
+
+  // CreateBucket in the client's region; a bucket the caller already owns is success.
+  void create_bucket(std::string_view bucket);
+
+  // DeleteObjects in quiet mode, 1,000 keys per request; keys S3 could not delete are reported,
+  // not thrown. An error for a whole request throws.
+  DeleteResult delete_objects(std::string_view bucket, const std::vector<std::string>& keys);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cshelve::s3
+
+#endif

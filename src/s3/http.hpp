@@ -1,0 +1,112 @@
+// HTTP over libcurl, just what the S3 client needs: one request at a time per connection, the
+// body sent from pieces and the reply written straight into a string, connections kept alive
+// between requests, and a pool of connections shared by the threads of one client.
+#ifndef CSHELVE_S3_HTTP_HPP
+#define CSHELVE_S3_HTTP_HPP
+
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cshelve::s3 {
+
+struct HttpSettings {
+  bool verify_tls = true;
+  std::string ca_bundle;          // empty: the system's CAs
+  long connect_timeout_ms = 60000;
+  long read_timeout_ms = 60000;   // no byte moved for this long ends the transfer
+};
+
+struct HttpRequest {
+  std::string method;  // GET, PUT, POST, DELETE
+  // The full URL, path and query already encoded: it is sent exactly as given.
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // sent as given, Host included
+  std::vector<std::string_view> body_pieces;                 // sent one after another
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
+  std::string body;
+
+  // The first header of that (lower-case) name; nullptr when absent.
+  const std::string* header(std::string_view lower_case_name) const;
+};
+
+// Why a request got no complete reply.
+struct TransportFailure {
+  std::string message;  // libcurl's description; names host and port, never a header
+  bool timed_out = false;
+  bool retryable = false;  // transient (refused, reset, timed out...), not a TLS or usage error
+};
+
+struct HttpOutcome {
+  HttpResponse response;                  // complete when `failure` is empty
+  std::optional<TransportFailure> failure;
+  double seconds = 0;                     // time the request took
+};
+
+// One libcurl easy handle. Reusing it for the next request reuses its open connection.
+class HttpConnection {
+ public:
+  explicit HttpConnection(const HttpSettings& settings);
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  HttpOutcome perform(const HttpRequest& request);
+
+ private:
+  struct EasyHandleDeleter {
+    void operator()(void* handle) const noexcept;
+  };
+  HttpSettings settings_;
+  std::unique_ptr<void, EasyHandleDeleter> handle_;
+};
+
+// Up to `max_connections` connections, created when first needed and kept for reuse.
+class HttpConnectionPool {
+ public:
+  HttpConnectionPool(HttpSettings settings, int max_connections);
+  HttpConnectionPool(const HttpConnectionPool&) = delete;
+  HttpConnectionPool& operator=(const HttpConnectionPool&) = delete;
+
+  // A connection borrowed from the pool, given back when the lease ends.
+  class Lease {
+   public:
+    Lease(HttpConnectionPool& pool, std::unique_ptr<HttpConnection> connection);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    HttpConnection& operator*() const noexcept { return *connection_; }
+    HttpConnection* operator->() const noexcept { return connection_.get(); }
+
+   private:
+    HttpConnectionPool& pool_;
+    std::unique_ptr<HttpConnection> connection_;
+  };
+
+  // Waits while every connection is in use.
+  Lease acquire();
+
+ private:
+  void give_back(std::unique_ptr<HttpConnection> connection) noexcept;
+
+  HttpSettings settings_;
+  std::size_t max_connections_;
+  std::mutex mutex_;
+  std::condition_variable returned_;
+  std::vector<std::unique_ptr<HttpConnection>> idle_;
+  std::size_t created_ = 0;
+};
+
+}  // namespace cshelve::s3
+
+#endif
