@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever the build, the tests and the demo need and the machine
+# lacks. Asks apt only when something is missing, so a second run is quick and offline.
+set -euo pipefail
+
+packages=(g++ meson ninja-build pkg-config cmake
+          libcurl4-openssl-dev libssl-dev libpugixml-dev zlib1g-dev doctest-dev)
+if [ "${1:-}" = "--tests" ]; then
+  # The local S3 server runs on Node.js; the signature gate uses Debian's botocore.
+  packages+=(python3 python3-botocore python3-boto3)
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
