@@ -1,0 +1,211 @@
+#include "scripted_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <stdexcept>
+
+namespace cshelve::testing {
+namespace {
+
+std::string reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 409: return "Conflict";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+  }
+}
+
+// Waits for the socket to become readable; false when stopping or after `timeout_ms`.
+bool wait_readable(int socket, const std::atomic<bool>& stopping, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!stopping.load()) {
+    pollfd descriptor{socket, POLLIN, 0};
+    if (::poll(&descriptor, 1, 50) > 0) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+  }
+  return false;
+}
+
+void send_all(int socket, const std::string& data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = ::send(socket, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+ScriptedReply http_reply(int status, std::string body,
+                         std::vector<std::pair<std::string, std::string>> headers,
+                         long content_length) {
+  std::string raw = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+  for (const auto& [name, value] : headers) raw += name + ": " + value + "\r\n";
+  raw += "Content-Length: " +
+         std::to_string(content_length >= 0 ? static_cast<std::size_t>(content_length) : body.size()) +
+         "\r\n\r\n";
+  raw += body;
+  return ScriptedReply{ScriptedReply::Kind::answer, std::move(raw)};
+}
+
+ScriptedReply s3_error_reply(int status, const std::string& code, const std::string& message,
+                             const std::string& request_id) {
+  return http_reply(status,
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code +
+                        "</Code><Message>" + message + "</Message><RequestId>" + request_id +
+                        "</RequestId></Error>",
+                    {{"Content-Type", "application/xml"}});
+}
+
+ScriptedReply truncated_reply(int status, std::string body, long declared_length,
+                              std::vector<std::pair<std::string, std::string>> headers) {
+  ScriptedReply reply = http_reply(status, std::move(body), std::move(headers), declared_length);
+  reply.kind = ScriptedReply::Kind::answer_then_close;
+  return reply;
+}
+
+ScriptedReply close_reply() { return ScriptedReply{ScriptedReply::Kind::close, {}}; }
+ScriptedReply stall_reply() { return ScriptedReply{ScriptedReply::Kind::stall, {}}; }
+
+std::string ReceivedRequest::header(const std::string& lower_case_name, bool* present) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) {
+      if (present) *present = true;
+      return value;
+    }
+  }
+  if (present) *present = false;
+  return {};
+}
+
+ScriptedServer::ScriptedServer(std::vector<ScriptedReply> script)
+    : script_(script.begin(), script.end()) {
+  listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (listener_ < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listener_, 16) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ::close(listener_);
+    throw std::runtime_error("cannot listen on 127.0.0.1");
+  }
+  port_ = ntohs(address.sin_port);
+  acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+ScriptedServer::~ScriptedServer() {
+  stopping_ = true;
+  acceptor_.join();
+  for (std::thread& worker : workers_) worker.join();
+  ::close(listener_);
+}
+
+std::vector<ReceivedRequest> ScriptedServer::requests() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return requests_;
+}
+
+ScriptedReply ScriptedServer::next_reply() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (script_.empty()) return http_reply(599, "the script has no more replies");
+  ScriptedReply reply = std::move(script_.front());
+  script_.pop_front();
+  return reply;
+}
+
+void ScriptedServer::accept_loop() {
+  while (wait_readable(listener_, stopping_, 1 << 30)) {
+    const int socket = ::accept(listener_, nullptr, nullptr);
+    if (socket < 0) continue;
+    const int connection = ++connections_;
+    workers_.emplace_back([this, socket, connection] {
+      serve(socket, connection);
+      ::close(socket);
+    });
+  }
+}
+
+void ScriptedServer::serve(int socket, int connection) {
+  std::string buffer;
+  char chunk[65536];
+  const auto receive_more = [&] {
+    if (!wait_readable(socket, stopping_, 30000)) return false;
+    const ssize_t n = ::recv(socket, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  };
+  for (;;) {
+    std::size_t head_end;
+    while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+      if (!receive_more()) return;
+    }
+    ReceivedRequest request;
+    request.connection = connection;
+    const std::string head = buffer.substr(0, head_end);
+    buffer.erase(0, head_end + 4);
+    std::size_t line_end = head.find("\r\n");
+    const std::string request_line = head.substr(0, line_end);
+    const auto first_space = request_line.find(' ');
+    const auto second_space = request_line.rfind(' ');
+    request.method = request_line.substr(0, first_space);
+    request.target = request_line.substr(first_space + 1, second_space - first_space - 1);
+    std::size_t content_length = 0;
+    while (line_end != std::string::npos) {
+      const std::size_t start = line_end + 2;
+      line_end = head.find("\r\n", start);
+      const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos
+                                                                                 : line_end - start);
+      const auto colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string name = line.substr(0, colon);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      if (name == "content-length") content_length = std::stoul(value);
+      request.headers.emplace_back(std::move(name), std::move(value));
+    }
+    while (buffer.size() < content_length) {
+      if (!receive_more()) return;
+    }
+    request.body = buffer.substr(0, content_length);
+    buffer.erase(0, content_length);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      requests_.push_back(std::move(request));
+    }
+    ScriptedReply reply = next_reply();
+    switch (reply.kind) {
+      case ScriptedReply::Kind::answer: send_all(socket, reply.raw); break;
+      case ScriptedReply::Kind::answer_then_close: send_all(socket, reply.raw); return;
+      case ScriptedReply::Kind::close: return;
+      case ScriptedReply::Kind::stall:
+        // Hold on until the client closes its end (or the test ends).
+        while (wait_readable(socket, stopping_, 60000)) {
+          if (::recv(socket, chunk, sizeof chunk, 0) <= 0) return;
+        }
+        return;
+    }
+  }
+}
+
+}  // namespace cshelve::testing
