@@ -150,30 +150,38 @@ class GateHandler(proxycore.ProxyHandler):
         if path == proxycore.HEALTH_PATH:
             self.send_local_response(200, b'ok\n', [('Content-Type', 'text/plain')])
             return
+        # Logged before the answer goes out, so a client that got its answer finds the line.
         record = {'method': self.command, 'path': path, 'query': query,
                   'status': None, 'forwarded': False, 'error': None}
         try:
             self.verify_and_forward(target, path, query, record)
         except Refusal as refusal:
             record['status'], record['error'] = refusal.status, refusal.code
+            self.log_once(record)
             self.send_s3_error(refusal.status, refusal.code, refusal.message, refusal.details)
         except proxycore.BadRequest as problem:
             record['status'], record['error'] = 400, 'BadRequest'
+            self.log_once(record)
             self.send_s3_error(400, 'BadRequest', str(problem))
         except (ConnectionError, TimeoutError) as problem:
-            record['error'] = 'ConnectionLost: %s' % type(problem).__name__
+            if not record['forwarded']:
+                record['error'] = 'ConnectionLost: %s' % type(problem).__name__
             self.close_connection = True
         finally:
-            self.request_log.write(record)
+            self.log_once(record)
+
+    def log_once(self, record):
+        if not record.get('logged'):
+            record['logged'] = True
+            self.request_log.write({name: value for name, value in record.items() if name != 'logged'})
 
     def verify_and_forward(self, target, path, query, record):
         if not target.startswith('/'):
             raise Refusal(400, 'InvalidURI', 'The request target must be an absolute path.')
-        signer, canonical_inputs = self.verify_signature(path, query)
+        declared_hash = self.verify_signature(path, query)
         if self.is_chunked_request():
             raise Refusal(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.')
         content_length = self.request_content_length()
-        declared_hash = canonical_inputs['x-amz-content-sha256']
 
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES,
                                            dir=self.spool_directory) as spool:
@@ -198,17 +206,17 @@ class GateHandler(proxycore.ProxyHandler):
                           % type(problem).__name__)
         record['forwarded'] = True
         record['status'] = response.status
+        self.log_once(record)
         try:
             self.relay_response(response)
         except proxycore.http.client.HTTPException:
             # s3rver broke off its answer after the head was relayed: only closing tells the client.
-            record['error'] = 'UpstreamResponseIncomplete'
             self.close_connection = True
         finally:
             connection.close()
 
     def verify_signature(self, path, query):
-        """Checks everything a V4 header signature covers; returns the signer on success."""
+        """Checks everything a V4 header signature covers; returns x-amz-content-sha256."""
         if 'X-Amz-Algorithm=' in query or 'X-Amz-Signature=' in query:
             raise Refusal(403, 'AccessDenied',
                           'Presigned (query-string) requests are not accepted by this gate.')
@@ -293,7 +301,7 @@ class GateHandler(proxycore.ProxyHandler):
                 'Compare your canonical request with the one below.',
                 {'AWSAccessKeyId': key_id, 'SignatureProvided': provided_signature,
                  'StringToSign': string_to_sign, 'CanonicalRequest': canonical_request})
-        return signer, {'x-amz-content-sha256': declared_hash}
+        return declared_hash
 
 
 def main():
