@@ -1,11 +1,248 @@
+// The aws-s3 provider: a shelf in one S3 bucket, one object per key, over the six operations of
+// the S3 client. Object keys are the shelf keys' UTF-8 bytes, as Python cshelve stores them.
+#include "config/ini.hpp"
 #include "providers/provider.hpp"
+#include "s3/client.hpp"
 
 #include <cshelve/errors.hpp>
 
-namespace cshelve::providers {
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <thread>
 
-std::unique_ptr<Provider> make_aws_s3_provider(const ProviderContext&) {
-  throw UnknownProviderError("provider 'aws-s3' is not available in this build");
+namespace cshelve::providers {
+namespace {
+
+const char* const kKnownParams[] = {"endpoint_url",     "region_name",  "addressing_style",
+                                    "aws_session_token", "verify",       "connect_timeout",
+                                    "read_timeout",      "max_attempts", "max_pool_connections"};
+
+std::string required(const config::Section& defaults, const std::string& origin, const std::string& option) {
+  const auto it = defaults.find(option);
+  if (it == defaults.end() || it->second.empty()) {
+    throw ConfigurationError(origin + ": provider aws-s3 needs '" + option + "' in [default]");
+  }
+  return it->second;
+}
+
+long parse_seconds_as_ms(const std::string& value, const std::string& name) {
+  try {
+    std::size_t used = 0;
+    const double seconds = std::stod(value, &used);
+    if (used == value.size() && std::isfinite(seconds) && seconds > 0 && seconds < 1e7) {
+      return static_cast<long>(std::ceil(seconds * 1000));
+    }
+  } catch (const std::exception&) {
+  }
+  throw ConfigurationError("provider parameter " + name + " must be a positive number of seconds, not '" + value + "'");
+}
+
+int parse_positive(const std::string& value, const std::string& name) {
+  try {
+    std::size_t used = 0;
+    const long number = std::stol(value, &used);
+    if (used == value.size() && number > 0 && number <= 1000) return static_cast<int>(number);
+  } catch (const std::exception&) {
+  }
+  throw ConfigurationError("provider parameter " + name + " must be a whole number from 1 to 1000, not '" + value + "'");
+}
+
+s3::ClientConfig client_config(const config::Section& defaults, const std::string& origin,
+                               const ProviderParams& params, const Logger& log) {
+  s3::ClientConfig config;
+  const auto auth = defaults.find("auth_type");
+  if (auth == defaults.end() || auth->second != "access_key") {
+    throw AuthTypeError(origin + ": provider aws-s3 needs auth_type = access_key" +
+                        (auth == defaults.end() ? std::string(" (auth_type is missing)")
+                                                : " (not '" + auth->second + "')"));
+  }
+  for (const char* option : {"key_id", "key_secret"}) {
+    const auto it = defaults.find(option);
+    if (it == defaults.end() || it->second.empty()) {
+      throw AuthArgumentError(origin + ": auth_type access_key needs '" + option + "' in [default]" +
+                              (it == defaults.end() ? "" : " (it is empty)"));
+    }
+  }
+  config.credentials.access_key_id = defaults.at("key_id");
+  config.credentials.secret_access_key = defaults.at("key_secret");
+
+  for (const auto& [name, value] : params) {
+    bool known = false;
+    for (const char* candidate : kKnownParams) known = known || name == candidate;
+    if (!known) {
+      throw ConfigurationError("unknown provider parameter '" + name +
+                               "' for aws-s3 (known: endpoint_url, region_name, addressing_style, "
+                               "aws_session_token, verify, connect_timeout, read_timeout, max_attempts, "
+                               "max_pool_connections)");
+    }
+  }
+  auto param = [&](const char* name) -> const std::string* {
+    const auto it = params.find(name);
+    return it == params.end() ? nullptr : &it->second;
+  };
+  if (auto value = param("endpoint_url")) config.endpoint_url = *value;
+  if (auto value = param("region_name"); value && !value->empty()) config.region = *value;
+  if (auto value = param("addressing_style")) {
+    if (*value == "auto") config.addressing = s3::Addressing::automatic;
+    else if (*value == "path") config.addressing = s3::Addressing::path;
+    else if (*value == "virtual") config.addressing = s3::Addressing::virtual_hosted;
+    else throw ConfigurationError("provider parameter addressing_style must be auto, path or virtual, not '" + *value + "'");
+  }
+  if (auto value = param("aws_session_token")) config.credentials.session_token = *value;
+  if (auto value = param("verify")) {
+    // boto3's `verify`: true, false, or the path of a CA bundle.
+    const std::string& text = *value;
+    if (text == "true" || text == "True" || text == "1") config.verify_tls = true;
+    else if (text == "false" || text == "False" || text == "0") config.verify_tls = false;
+    else config.ca_bundle = text;
+  }
+  if (auto value = param("connect_timeout")) config.connect_timeout_ms = parse_seconds_as_ms(*value, "connect_timeout");
+  if (auto value = param("read_timeout")) config.read_timeout_ms = parse_seconds_as_ms(*value, "read_timeout");
+  if (auto value = param("max_attempts")) config.max_attempts = parse_positive(*value, "max_attempts");
+  if (auto value = param("max_pool_connections")) {
+    config.max_pool_connections = parse_positive(*value, "max_pool_connections");
+  }
+  config.logger = log;
+  config.log_level = LogLevel::debug;  // the shelf's logger filters already
+  return config;
+}
+
+// Runs body(i) for i in [0, count) on up to `width` threads; the first exception is rethrown
+// once every thread has stopped.
+template <class Body>
+void parallel_for(std::size_t count, std::size_t width, Body body) {
+  if (count == 0) return;
+  width = std::max<std::size_t>(1, std::min(width, count));
+  if (width == 1) {
+    for (std::size_t i = 0; i < count; ++i) body(i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  auto worker = [&] {
+    for (std::size_t i; !failed && (i = next++) < count;) {
+      try {
+        body(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(width - 1);
+  for (std::size_t t = 1; t < width; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& thread : threads) thread.join();
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+class AwsS3Provider final : public Provider {
+ public:
+  AwsS3Provider(std::string bucket, s3::ClientConfig config, Logger log)
+      : bucket_(std::move(bucket)),
+        width_(static_cast<std::size_t>(config.max_pool_connections)),
+        log_(std::move(log)),
+        client_(std::move(config)) {}
+
+  bool exists() override {
+    try {
+      s3::ListRequest request;
+      request.max_keys = 1;
+      client_.list_objects_v2(bucket_, request);
+      return true;
+    } catch (const NoSuchBucketError&) {
+      return false;
+    }
+  }
+
+  void create() override {
+    try {
+      client_.create_bucket(bucket_);
+    } catch (const StorageError& error) {
+      throw CanNotCreateDBError("cannot create bucket '" + bucket_ + "': " + error.what());
+    }
+  }
+
+  std::optional<std::string> get(std::string_view key) override {
+    try {
+      return client_.get_object(bucket_, key);
+    } catch (const NoSuchKeyError&) {
+      return std::nullopt;
+    }
+  }
+
+  void put(std::string_view key, const Pieces& body) override { client_.put_object(bucket_, key, body); }
+
+  Erased erase(std::string_view key) override {
+    client_.delete_object(bucket_, key);
+    return Erased::unknown;  // S3 answers the same whether the key was there or not
+  }
+
+  bool contains(std::string_view key) override {
+    // The key itself sorts first among the keys it prefixes, so one listed key tells.
+    s3::ListRequest request;
+    request.prefix = std::string(key);
+    request.max_keys = 1;
+    const s3::ListResult result = client_.list_objects_v2(bucket_, request);
+    return !result.keys.empty() && result.keys.front() == key;
+  }
+
+  KeyPage list(const std::string& token) override {
+    s3::ListRequest request;
+    request.continuation_token = token;
+    s3::ListResult result = client_.list_objects_v2(bucket_, request);
+    KeyPage page;
+    page.keys = std::move(result.keys);
+    if (result.is_truncated) {
+      if (result.next_continuation_token.empty()) {
+        throw MalformedResponseError("listing bucket '" + bucket_ + "': truncated page without a continuation token");
+      }
+      page.next = std::move(result.next_continuation_token);
+    }
+    return page;
+  }
+
+  void erase_many(const std::vector<std::string>& keys) override {
+    const s3::DeleteResult result = client_.delete_objects(bucket_, keys);
+    if (!result.failures.empty()) {
+      const auto& first = result.failures.front();
+      throw StorageError("deleting from bucket '" + bucket_ + "': " + std::to_string(result.failures.size()) +
+                         " keys could not be deleted, the first '" + first.key + "': " + first.code + " " +
+                         first.message);
+    }
+  }
+
+  std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys) override {
+    std::vector<std::optional<std::string>> values(keys.size());
+    parallel_for(keys.size(), width_, [&](std::size_t i) { values[i] = get(keys[i]); });
+    return values;
+  }
+
+  void put_many(const std::vector<std::pair<std::string, Pieces>>& items) override {
+    parallel_for(items.size(), width_, [&](std::size_t i) { put(items[i].first, items[i].second); });
+  }
+
+ private:
+  std::string bucket_;
+  std::size_t width_;
+  Logger log_;
+  s3::Client client_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> make_aws_s3_provider(const ProviderContext& context) {
+  const config::Section& defaults = *context.ini->find("default");
+  const std::string& origin = context.ini->origin;
+  std::string bucket = required(defaults, origin, "bucket_name");
+  s3::ClientConfig config = client_config(defaults, origin, context.params, context.log);
+  return std::make_unique<AwsS3Provider>(std::move(bucket), std::move(config), context.log);
 }
 
 }  // namespace cshelve::providers

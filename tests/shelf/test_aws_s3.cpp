@@ -1,0 +1,410 @@
+// The aws-s3 provider end to end, against the local S3 server behind the signature gate
+// (tests/s3/with-server.sh starts both and exports CSHELVE_TEST_S3_*).
+#include <cshelve/cshelve.hpp>
+
+#include "s3/client.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <atomic>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "test_support.hpp"
+
+using namespace cshelve;
+using cshelve_test::read_text;
+using cshelve_test::ScopedEnv;
+using cshelve_test::TempDir;
+using cshelve_test::write_text;
+
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    FAIL("environment variable " << name << " is not set: run through tests/s3/with-server.sh");
+  }
+  return value;
+}
+
+std::string endpoint() { return env("CSHELVE_TEST_S3_ENDPOINT"); }
+
+std::string fresh_bucket() {
+  static std::atomic<int> counter{0};
+  return "shelf-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+// An INI naming the bucket, credentials in the file, endpoint in [provider_params].
+std::string s3_ini(const TempDir& dir, const std::string& bucket, const std::string& extra_default = "",
+                   const std::string& extra_sections = "") {
+  const std::string path = dir / (bucket + ".ini");
+  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = " + bucket +
+                       "\nauth_type = access_key\nkey_id = " + env("CSHELVE_TEST_S3_KEY_ID") +
+                       "\nkey_secret = " + env("CSHELVE_TEST_S3_KEY_SECRET") + "\n" + extra_default +
+                       "\n[provider_params]\nendpoint_url = " + endpoint() + "\n" + extra_sections);
+  return path;
+}
+
+s3::Client raw_client() {
+  s3::ClientConfig config;
+  config.endpoint_url = endpoint();
+  config.credentials.access_key_id = env("CSHELVE_TEST_S3_KEY_ID");
+  config.credentials.secret_access_key = env("CSHELVE_TEST_S3_KEY_SECRET");
+  return s3::Client(config);
+}
+
+struct LoggedRequest {
+  std::string method;
+  std::string path;
+  std::string query;
+  int status = 0;
+};
+
+// The requests the gate saw from the moment of construction on.
+class RequestWatch {
+ public:
+  RequestWatch() : path_(env("CSHELVE_TEST_S3_REQUEST_LOG")), start_(read_text(path_).size()) {}
+
+  std::vector<LoggedRequest> since() const {
+    const std::string text = read_text(path_).substr(start_);
+    static const std::regex field_method("\"method\": *\"([A-Z]+)\"");
+    static const std::regex field_path("\"path\": *\"([^\"]*)\"");
+    static const std::regex field_query("\"query\": *\"([^\"]*)\"");
+    static const std::regex field_status("\"status\": *([0-9]+)");
+    std::vector<LoggedRequest> requests;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      LoggedRequest request;
+      if (std::regex_search(line, m, field_method)) request.method = m[1];
+      if (std::regex_search(line, m, field_path)) request.path = m[1];
+      if (std::regex_search(line, m, field_query)) request.query = m[1];
+      if (std::regex_search(line, m, field_status)) request.status = std::stoi(m[1]);
+      requests.push_back(request);
+    }
+    return requests;
+  }
+
+  std::set<std::string> methods() const {
+    std::set<std::string> out;
+    for (const auto& request : since()) out.insert(request.method);
+    return out;
+  }
+
+ private:
+  std::string path_;
+  std::size_t start_;
+};
+
+std::set<std::string> keys_of(const Shelf& shelf) {
+  std::set<std::string> keys;
+  for (const std::string& key : shelf) CHECK(keys.insert(key).second);
+  return keys;
+}
+
+std::string fixed_width_key(int i) {
+  char key[16];
+  std::snprintf(key, sizeof key, "k/%05d", i);
+  return key;
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("aws-s3: the documented INI with the endpoint passed from code") {
+  TempDir dir;
+  ScopedEnv id("AWS_KEY_ID", env("CSHELVE_TEST_S3_KEY_ID"));
+  ScopedEnv secret("AWS_KEY_SECRET", env("CSHELVE_TEST_S3_KEY_SECRET"));
+  const std::string bucket = fresh_bucket();
+  const std::string ini = dir / "aws-s3.ini";
+  write_text(ini, replace_all(read_text(CSHELVE_TEST_SOURCE_DIR "/../examples/aws-s3.ini"), "= cshelve", "= " + bucket));
+  Options options;
+  options.provider_params["endpoint_url"] = endpoint();
+  auto db = open(ini, Flag::create, options);
+  db.set("hello", "world");
+  CHECK(db.get("hello") == "world");
+  CHECK(db.size() == 1);
+}
+
+TEST_CASE("aws-s3: the documented INI with a quoted endpoint_url in [provider_params]") {
+  TempDir dir;
+  ScopedEnv id("AWS_KEY_ID", env("CSHELVE_TEST_S3_KEY_ID"));
+  ScopedEnv secret("AWS_KEY_SECRET", env("CSHELVE_TEST_S3_KEY_SECRET"));
+  const std::string documented = read_text(CSHELVE_TEST_SOURCE_DIR "/../examples/aws-s3-endpoint.ini");
+  REQUIRE(documented.find("endpoint_url = \"http://localhost:9000\"") != std::string::npos);
+  const std::string bucket = fresh_bucket();
+  const std::string ini = dir / "aws-s3-endpoint.ini";
+  write_text(ini, replace_all(replace_all(documented, "http://localhost:9000", endpoint()), "= cshelve", "= " + bucket));
+  {
+    auto db = open(ini);
+    db.set("dir/ünï key", std::string("\0\1", 2));
+  }
+  auto db = open(ini, Flag::read);
+  CHECK(db.get("dir/ünï key") == std::string("\0\1", 2));
+  CHECK(keys_of(db) == std::set<std::string>{"dir/ünï key"});
+}
+
+TEST_CASE("aws-s3: the INI's provider_params win over those from code") {
+  TempDir dir;
+  const std::string ini = s3_ini(dir, fresh_bucket());
+  Options options;
+  options.provider_params["endpoint_url"] = "http://127.0.0.1:9";  // nothing listens there
+  options.provider_params["region_name"] = "us-east-1";
+  auto db = open(ini, Flag::create, options);
+  db.set("k", "v");
+  CHECK(db.get("k") == "v");
+}
+
+TEST_CASE("aws-s3: get, set, find, contains, erase, size") {
+  TempDir dir;
+  auto db = open(s3_ini(dir, fresh_bucket()));
+  const std::vector<std::string> keys = {"plain", "with space", "ünïcödé/漢字/🦀", "+ = & % ~ ! ' \" * ( )",
+                                         "nested/path/key", "sémantique", "k~tilde"};
+  for (const auto& key : keys) db.set(key, "value of " + key);
+  for (const auto& key : keys) {
+    CAPTURE(key);
+    CHECK(db.get(key) == "value of " + key);
+    CHECK(db.contains(key));
+  }
+  CHECK(db.size() == keys.size());
+  CHECK(keys_of(db) == std::set<std::string>(keys.begin(), keys.end()));
+  CHECK_FALSE(db.contains("nested/path"));  // a prefix of a key is not the key
+  CHECK_FALSE(db.contains("absent"));
+  CHECK_FALSE(db.find("absent").has_value());
+  CHECK_THROWS_AS(db.get("absent"), KeyNotFoundError);
+  db.set("empty", "");
+  CHECK(db.get("empty").empty());
+  db.erase("plain");
+  CHECK_FALSE(db.contains("plain"));
+  CHECK_NOTHROW(db.erase("plain"));  // S3 cannot tell a missing key: nothing is raised
+  CHECK(db.size() == keys.size());
+}
+
+TEST_CASE("aws-s3: objects hold the shelf key as their key and the record format as their body") {
+  TempDir dir;
+  const std::string bucket = fresh_bucket();
+  open(s3_ini(dir, bucket)).set("dir/ünï key", "value");
+  auto client = raw_client();
+  CHECK(client.get_object(bucket, "dir/ünï key") == std::string("\0\0\5\0\0\0\0\0\0\0value", 15));
+}
+
+TEST_CASE("aws-s3: 2,500 keys for size, iteration and purge with flag n") {
+  TempDir dir;
+  const std::string ini = s3_ini(dir, fresh_bucket());
+  std::set<std::string> expected;
+  {
+    auto db = open(ini);
+    std::vector<std::pair<std::string, std::string>> items;
+    for (int i = 0; i < 2500; ++i) {
+      items.emplace_back(fixed_width_key(i), std::to_string(i));
+      expected.insert(fixed_width_key(i));
+    }
+    db.set_many(items);
+    CHECK(db.size() == 2500);
+    CHECK(keys_of(db) == expected);
+    const auto values = db.get_many({fixed_width_key(7), fixed_width_key(2499), "k/absent"});
+    CHECK(values[0] == std::optional<std::string>("7"));
+    CHECK(values[1] == std::optional<std::string>("2499"));
+    CHECK_FALSE(values[2].has_value());
+  }
+  RequestWatch watch;
+  auto db = open(ini, Flag::truncate);
+  CHECK(db.size() == 0);
+  int bulk_deletes = 0;
+  for (const auto& request : watch.since()) {
+    CHECK(request.method != "DELETE");  // never one DELETE per key
+    if (request.method == "POST" && request.query.find("delete") != std::string::npos && request.status == 200) {
+      ++bulk_deletes;
+    }
+  }
+  // 1,000 + 1,000 + 500; the local server sometimes answers a batch with a 500, which is retried.
+  CHECK(bulk_deletes == 3);
+}
+
+TEST_CASE("aws-s3: flag r opens an existing bucket and only ever sends GET") {
+  TempDir dir;
+  const std::string bucket = fresh_bucket();
+  const std::string ini = s3_ini(dir, bucket);
+  {
+    RequestWatch watch;
+    CHECK_THROWS_AS(open(ini, Flag::read), DBDoesNotExistError);
+    CHECK(watch.methods() == std::set<std::string>{"GET"});
+  }
+  open(ini).set("k", "v");
+  RequestWatch watch;
+  auto db = open(ini, Flag::read);
+  CHECK(db.get("k") == "v");
+  CHECK(db.contains("k"));
+  CHECK_FALSE(db.find("nope"));
+  CHECK(db.size() == 1);
+  CHECK(keys_of(db).size() == 1);
+  CHECK_THROWS_AS(db.set("k", "w"), ReadOnlyError);
+  CHECK_THROWS_AS(db.erase("k"), ReadOnlyError);
+  db.close();
+  CHECK(watch.methods() == std::set<std::string>{"GET"});
+}
+
+TEST_CASE("aws-s3: flag w requires the bucket and never tries to create it") {
+  TempDir dir;
+  const std::string ini = s3_ini(dir, fresh_bucket());
+  RequestWatch watch;
+  try {
+    open(ini, Flag::write);
+    FAIL("no error");
+  } catch (const DBDoesNotExistError& error) {
+    CHECK(std::string(error.what()).find(ini) != std::string::npos);
+  }
+  CHECK(watch.methods() == std::set<std::string>{"GET"});
+  open(ini, Flag::create).set("k", "v");
+  auto db = open(ini, Flag::write);
+  db.set("k2", "v2");
+  CHECK(db.size() == 2);
+}
+
+TEST_CASE("aws-s3: flag c creates the bucket when missing, once") {
+  TempDir dir;
+  const std::string bucket = fresh_bucket();
+  const std::string ini = s3_ini(dir, bucket);
+  {
+    RequestWatch watch;
+    open(ini, Flag::create).set("k", "v");
+    int creations = 0;
+    for (const auto& request : watch.since()) creations += request.method == "PUT" && request.path == "/" + bucket;
+    CHECK(creations == 1);
+  }
+  RequestWatch watch;
+  CHECK(open(ini, Flag::create).get("k") == "v");  // existing: kept, not created again
+  for (const auto& request : watch.since()) CHECK_FALSE((request.method == "PUT" && request.path == "/" + bucket));
+}
+
+TEST_CASE("aws-s3: a bucket that cannot be created is CanNotCreateDBError with the server's reason") {
+  TempDir dir;
+  const std::string ini = s3_ini(dir, "Invalid_Bucket_Name!");
+  try {
+    open(ini, Flag::create);
+    FAIL("no error");
+  } catch (const CanNotCreateDBError& error) {
+    CHECK(std::string(error.what()).find("InvalidBucketName") != std::string::npos);
+  }
+}
+
+TEST_CASE("aws-s3: writeback writes on sync and close") {
+  TempDir dir;
+  const std::string ini = s3_ini(dir, fresh_bucket());
+  Options options;
+  options.writeback = true;
+  auto db = open(ini, Flag::create, options);
+  for (int i = 0; i < 50; ++i) db.set(fixed_width_key(i), "v" + std::to_string(i));
+  CHECK_FALSE(open(ini, Flag::read).contains(fixed_width_key(0)));
+  db.sync();
+  CHECK(open(ini, Flag::read).get(fixed_width_key(49)) == "v49");
+  db.erase(fixed_width_key(0));
+  db.set("late", "x");
+  db.close();
+  auto check = open(ini, Flag::read);
+  CHECK_FALSE(check.contains(fixed_width_key(0)));
+  CHECK(check.get("late") == "x");
+  CHECK(check.size() == 50);
+}
+
+TEST_CASE("aws-s3: configuration errors name the option, never the secret") {
+  TempDir dir;
+  const std::string secret = "Sup3rS3cretValue";
+  auto expect_message = [&](const std::string& ini_text, auto error_type, const std::string& must_contain) {
+    using Expected = decltype(error_type);
+    const std::string path = dir / "bad.ini";
+    write_text(path, ini_text);
+    try {
+      open(path);
+      FAIL("no error for " << must_contain);
+    } catch (const Expected& error) {
+      const std::string message = error.what();
+      CHECK(message.find(must_contain) != std::string::npos);
+      CHECK(message.find(secret) == std::string::npos);
+    }
+  };
+  const std::string head = "[default]\nprovider = aws-s3\n";
+  const std::string creds = "key_id = id\nkey_secret = " + secret + "\n";
+  expect_message(head + "auth_type = access_key\n" + creds, ConfigurationError{""}, "bucket_name");
+  expect_message(head + "bucket_name = b\n" + creds, AuthTypeError{""}, "access_key");
+  expect_message(head + "bucket_name = b\nauth_type = passport\n" + creds, AuthTypeError{""}, "access_key");
+  expect_message(head + "bucket_name = b\nauth_type = access_key\nkey_secret = " + secret + "\n", AuthArgumentError{""},
+                 "key_id");
+  expect_message(head + "bucket_name = b\nauth_type = access_key\nkey_id = id\n", AuthArgumentError{""}, "key_secret");
+  expect_message(head + "bucket_name = b\nauth_type = access_key\nkey_id = id\nkey_secret =\n", AuthArgumentError{""},
+                 "key_secret");
+  expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds + "[provider_params]\nbogus = 1\n",
+                 ConfigurationError{""}, "bogus");
+  expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds +
+                     "[provider_params]\naddressing_style = sideways\n",
+                 ConfigurationError{""}, "addressing_style");
+  expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds + "[provider_params]\nmax_attempts = 0\n",
+                 ConfigurationError{""}, "max_attempts");
+  expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds +
+                     "[provider_params]\nread_timeout = soon\n",
+                 ConfigurationError{""}, "read_timeout");
+}
+
+TEST_CASE("aws-s3: a wrong secret is an authentication error, and the secret stays out of it") {
+  TempDir dir;
+  const std::string path = dir / "wrong.ini";
+  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = " + fresh_bucket() +
+                       "\nauth_type = access_key\nkey_id = " + env("CSHELVE_TEST_S3_KEY_ID") +
+                       "\nkey_secret = NotTheRightSecret\n[provider_params]\nendpoint_url = " + endpoint() + "\n");
+  try {
+    open(path);
+    FAIL("no error");
+  } catch (const AuthenticationError& error) {
+    CHECK(error.http_status() == 403);
+    CHECK(std::string(error.what()).find("NotTheRightSecret") == std::string::npos);
+  }
+}
+
+TEST_CASE("aws-s3: nothing listening is a NetworkError") {
+  TempDir dir;
+  const std::string path = dir / "down.ini";
+  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = b\nauth_type = access_key\nkey_id = a\nkey_secret = "
+                   "b\n[provider_params]\nendpoint_url = http://127.0.0.1:9\nmax_attempts = 1\nconnect_timeout = 2\n");
+  CHECK_THROWS_AS(open(path), NetworkError);
+}
+
+TEST_CASE("aws-s3: the command-line tool works on an aws-s3 INI as on a local shelf") {
+  TempDir dir;
+  const std::string bucket = fresh_bucket();
+  const std::string ini = dir / "cli.ini";
+  write_text(ini, replace_all(read_text(CSHELVE_TEST_SOURCE_DIR "/../examples/aws-s3.ini"), "= cshelve", "= " + bucket));
+  ScopedEnv id("AWS_KEY_ID", env("CSHELVE_TEST_S3_KEY_ID"));
+  ScopedEnv secret("AWS_KEY_SECRET", env("CSHELVE_TEST_S3_KEY_SECRET"));
+  const std::string tool = std::string("'") + CSHELVE_CLI_PATH + "' -p endpoint_url=" + endpoint() + " '" + ini + "' ";
+  auto run = [&](const std::string& args) {
+    const std::string out = dir / "out";
+    const int raw = std::system((tool + args + " > '" + out + "' 2>&1").c_str());
+    return std::make_pair(WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_text(out));
+  };
+  CHECK(run("set 'a key' 'a value'").first == 0);
+  CHECK(run("set other x").first == 0);
+  CHECK(run("get 'a key'") == std::make_pair(0, std::string("a value")));
+  CHECK(run("has 'a key'").first == 0);
+  CHECK(run("has nope").first == 1);
+  CHECK(run("len") == std::make_pair(0, std::string("2\n")));
+  const auto keys = run("keys");
+  CHECK((keys.second == "a key\nother\n" || keys.second == "other\na key\n"));
+  CHECK(run("del other").first == 0);
+  CHECK(run("len").second == "1\n");
+  std::filesystem::create_directories(dir / "tree/sub");
+  write_text(dir / "tree/sub/f.txt", "file");
+  CHECK(run("import '" + (dir / "tree") + "'").first == 0);
+  CHECK(run("get sub/f.txt").second == "file");
+  CHECK(run("export '" + (dir / "exported") + "'").first == 0);
+  CHECK(read_text(dir / "exported/sub/f.txt") == "file");
+}
