@@ -75,9 +75,22 @@ stop_servers() {
         rm -rf "$work_dir"
     fi
 }
+command_pid=
+# Bash runs traps only between commands, so COMMAND runs in the background and the script waits
+# for it: a signal then reaches the trap at once instead of after COMMAND ends.
+on_signal() {
+    local signal_name=$1 exit_status=$2
+    if [[ -n "$command_pid" ]] && kill -0 "$command_pid" 2>/dev/null; then
+        # A terminal's Ctrl-C reached COMMAND too (same process group): let it finish on its own.
+        [[ "$signal_name" == TERM ]] && kill -TERM "$command_pid" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$command_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -TERM "$command_pid" 2>/dev/null || true
+    fi
+    exit "$exit_status"
+}
 trap stop_servers EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
 
 NODE_OPTIONS=--openssl-legacy-provider node "$HARNESS_DIR/s3rver-start.js" \
     --directory "$work_dir/data" --port-file "$work_dir/s3rver.port" --parent-pid $$ &
@@ -136,8 +149,12 @@ export CSHELVE_TEST_S3_REGION=us-east-1
 export CSHELVE_TEST_S3_REQUEST_LOG="$work_dir/requests.jsonl"
 export CSHELVE_TEST_S3_FAULT_STATS="$work_dir/fault-stats.json"
 
+# An asynchronous command would ignore SIGINT and read /dev/null; both are undone here.
+( trap - INT QUIT; exec "$@" ) <&0 &
+command_pid=$!
 set +e
-"$@"
+wait "$command_pid"
 command_status=$?
 set -e
+command_pid=
 exit "$command_status"

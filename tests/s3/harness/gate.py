@@ -255,6 +255,9 @@ class GateHandler(proxycore.ProxyHandler):
             raise signature_mismatch('SignedHeaders must be lower-case, sorted and without '
                                      'repeats; received %r.' % signed_list)
         present_names = {name.lower() for name in self.headers.keys()}
+        if 'x-amz-content-sha256' not in present_names:
+            raise Refusal(400, 'InvalidRequest',
+                          'Missing required header for this request: x-amz-content-sha256.')
         for required in ('host', 'x-amz-content-sha256', 'x-amz-date'):
             if required not in signed_names:
                 raise signature_mismatch('The %s header must be signed; SignedHeaders is %r.'

@@ -25,7 +25,7 @@ import traceback
 # S3 request can ever collide with it; it is neither logged nor subject to faults.
 HEALTH_PATH = '/__harness/health'
 
-IO_CHUNK = 256 * 1024
+IO_CHUNK = 1024 * 1024
 UPSTREAM_TIMEOUT_SECONDS = 600
 CLIENT_IDLE_TIMEOUT_SECONDS = 120
 # How long a connection whose request body we refused to read is kept draining, so that the
