@@ -1,1 +1,423 @@
-// placeholder
+#include "s3/sigv4.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "cshelve/errors.hpp"
+
+namespace cshelve::s3 {
+namespace {
+
+constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
+constexpr std::size_t kSha256Size = 32;
+
+// --- OpenSSL handles ------------------------------------------------------------------------
+
+struct EvpMdDeleter {
+  void operator()(EVP_MD* md) const noexcept { EVP_MD_free(md); }
+};
+struct EvpMdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
+};
+struct EvpMacDeleter {
+  void operator()(EVP_MAC* mac) const noexcept { EVP_MAC_free(mac); }
+};
+struct EvpMacCtxDeleter {
+  void operator()(EVP_MAC_CTX* ctx) const noexcept { EVP_MAC_CTX_free(ctx); }
+};
+using EvpMd = std::unique_ptr<EVP_MD, EvpMdDeleter>;
+using EvpMdCtx = std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter>;
+using EvpMac = std::unique_ptr<EVP_MAC, EvpMacDeleter>;
+using EvpMacCtx = std::unique_ptr<EVP_MAC_CTX, EvpMacCtxDeleter>;
+
+// Wipes a buffer that held key material when the scope ends, however it ends.
+class ScopedCleanse {
+ public:
+  ScopedCleanse(void* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  ~ScopedCleanse() { OPENSSL_cleanse(data_, size_); }
+  ScopedCleanse(const ScopedCleanse&) = delete;
+  ScopedCleanse& operator=(const ScopedCleanse&) = delete;
+
+ private:
+  void* data_;
+  std::size_t size_;
+};
+
+// Fetching an algorithm searches OpenSSL's provider store; doing it once per process instead of
+// once per hash keeps signing cheap.
+const EVP_MD* sha256_algorithm() {
+  static const EvpMd algorithm(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  if (!algorithm) throw Error("SigV4: OpenSSL provides no SHA-256");
+  return algorithm.get();
+}
+
+// An HMAC context with its digest already set. Each HMAC starts from a copy of it, which spares the
+// digest lookup that setting the digest parameter would cost every time.
+const EVP_MAC_CTX* hmac_sha256_template() {
+  static const EvpMacCtx context = [] {
+    const EvpMac hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    if (!hmac) return EvpMacCtx();
+    EvpMacCtx ctx(EVP_MAC_CTX_new(hmac.get()));  // holds its own reference to the algorithm
+    char digest_name[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (ctx && EVP_MAC_CTX_set_params(ctx.get(), params) != 1) ctx.reset();
+    return ctx;
+  }();
+  if (!context) throw Error("SigV4: OpenSSL provides no HMAC-SHA256");
+  return context.get();
+}
+
+using Digest = std::array<unsigned char, kSha256Size>;
+
+void hmac_sha256(const unsigned char* key, std::size_t key_size, std::string_view data, Digest& out) {
+  const EvpMacCtx ctx(EVP_MAC_CTX_dup(hmac_sha256_template()));
+  std::size_t written = 0;
+  if (!ctx || EVP_MAC_init(ctx.get(), key, key_size, nullptr) != 1 ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), out.data(), &written, out.size()) != 1 || written != out.size()) {
+    throw Error("SigV4: HMAC-SHA256 failed in OpenSSL");
+  }
+}
+
+void hmac_sha256(const Digest& key, std::string_view data, Digest& out) {
+  hmac_sha256(key.data(), key.size(), data, out);
+}
+
+void sha256(const std::string_view* pieces, std::size_t count, Digest& out) {
+  const EvpMdCtx ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_algorithm(), nullptr) != 1) {
+    throw Error("SigV4: SHA-256 failed in OpenSSL");
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    if (EVP_DigestUpdate(ctx.get(), pieces[i].data(), pieces[i].size()) != 1) {
+      throw Error("SigV4: SHA-256 failed in OpenSSL");
+    }
+  }
+  unsigned int written = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), out.data(), &written) != 1 || written != out.size()) {
+    throw Error("SigV4: SHA-256 failed in OpenSSL");
+  }
+}
+
+void append_hex(std::string& out, const unsigned char* bytes, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < size; ++i) {
+    out.push_back(kDigits[bytes[i] >> 4]);
+    out.push_back(kDigits[bytes[i] & 0x0F]);
+  }
+}
+
+// --- Encoding -------------------------------------------------------------------------------
+
+constexpr bool is_unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         c == '.' || c == '~';
+}
+
+void append_uri_encoded(std::string& out, std::string_view raw, bool keep_slash) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";  // SigV4 wants upper-case hex here
+  for (const char ch : raw) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_unreserved(c) || (keep_slash && c == '/')) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kDigits[c >> 4]);
+      out.push_back(kDigits[c & 0x0F]);
+    }
+  }
+}
+
+std::string canonical_query_string(const std::vector<std::pair<std::string, std::string>>& query) {
+  if (query.empty()) return {};
+  std::vector<std::pair<std::string, std::string>> encoded;
+  encoded.reserve(query.size());
+  std::size_t total = 0;
+  for (const auto& [key, value] : query) {
+    std::string encoded_key;
+    encoded_key.reserve(key.size());
+    append_uri_encoded(encoded_key, key, false);
+    std::string encoded_value;
+    encoded_value.reserve(value.size());
+    append_uri_encoded(encoded_value, value, false);
+    total += encoded_key.size() + encoded_value.size() + 2;
+    encoded.emplace_back(std::move(encoded_key), std::move(encoded_value));
+  }
+  // By encoded key, then encoded value: repeated keys must come out in one defined order.
+  std::sort(encoded.begin(), encoded.end());
+  std::string out;
+  out.reserve(total);
+  for (const auto& [key, value] : encoded) {
+    if (!out.empty()) out.push_back('&');
+    out.append(key).append(1, '=').append(value);
+  }
+  return out;
+}
+
+// --- Headers --------------------------------------------------------------------------------
+
+constexpr bool is_header_name_char(unsigned char c) {  // RFC 9110 "tchar"
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+void check_header(std::string_view name, std::string_view value) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
+        return is_header_name_char(static_cast<unsigned char>(c));
+      })) {
+    throw Error("SigV4: invalid header name '" + std::string(name) + "'");
+  }
+  // A line break would let the value end the header early on the wire; its text is not quoted
+  // because it may be a credential.
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    throw Error("SigV4: header '" + std::string(name) + "' has a line break or NUL in its value");
+  }
+}
+
+std::string lower_ascii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Headers that proxies and HTTP stacks are known to add or rewrite: signing them would make the
+// signature depend on the path the request takes. The AWS SDKs leave the same ones unsigned.
+bool is_never_signed(std::string_view lower_name) {
+  return lower_name == "user-agent" || lower_name == "expect" || lower_name == "x-amzn-trace-id";
+}
+
+constexpr bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+// Leading and trailing blanks dropped, inner runs of blanks written as one space (the "Trimall" of
+// the SigV4 specification; HTTP itself allows tabs wherever it allows spaces).
+void append_trimmed(std::string& out, std::string_view value) {
+  bool blank_pending = false;
+  bool wrote_any = false;
+  for (const char c : value) {
+    if (is_blank(c)) {
+      blank_pending = true;
+      continue;
+    }
+    if (blank_pending && wrote_any) out.push_back(' ');
+    blank_pending = false;
+    wrote_any = true;
+    out.push_back(c);
+  }
+}
+
+struct HeaderToSign {
+  std::string lower_name;
+  std::string_view value;
+};
+
+void check_payload_hash(std::string_view payload_sha256) {
+  const bool printable =
+      std::all_of(payload_sha256.begin(), payload_sha256.end(), [](char c) { return c > ' ' && c < 0x7F; });
+  if (payload_sha256.empty() || !printable) {
+    throw Error("SigV4: the payload hash must be the hex SHA-256 of the body or UNSIGNED-PAYLOAD");
+  }
+}
+
+void derive_signing_key(std::string_view secret, std::string_view date, std::string_view region,
+                        std::string_view service, Digest& key) {
+  std::string seed;
+  seed.reserve(4 + secret.size());  // no reallocation, so no unwiped copy of the secret is left
+  seed.append("AWS4").append(secret);
+  const ScopedCleanse wipe_seed(seed.data(), seed.size());
+  Digest date_key;
+  Digest region_key;
+  Digest service_key;
+  const ScopedCleanse wipe_date_key(date_key.data(), date_key.size());
+  const ScopedCleanse wipe_region_key(region_key.data(), region_key.size());
+  const ScopedCleanse wipe_service_key(service_key.data(), service_key.size());
+  hmac_sha256(reinterpret_cast<const unsigned char*>(seed.data()), seed.size(), date, date_key);
+  hmac_sha256(date_key, region, region_key);
+  hmac_sha256(region_key, service, service_key);
+  hmac_sha256(service_key, "aws4_request", key);
+}
+
+void wipe(std::string& text) noexcept { OPENSSL_cleanse(text.data(), text.size()); }
+
+}  // namespace
+
+std::string uri_encode(std::string_view raw, bool keep_slash) {
+  std::string out;
+  out.reserve(raw.size() + raw.size() / 2);
+  append_uri_encoded(out, raw, keep_slash);
+  return out;
+}
+
+std::string sha256_hex(const std::vector<std::string_view>& pieces) {
+  Digest digest;
+  sha256(pieces.data(), pieces.size(), digest);
+  std::string out;
+  out.reserve(2 * digest.size());
+  append_hex(out, digest.data(), digest.size());
+  return out;
+}
+
+std::string amz_date(std::time_t when) {
+  std::tm utc{};
+  if (gmtime_r(&when, &utc) == nullptr) throw Error("SigV4: the request time is out of range");
+  char text[sizeof "20130524T000000Z"];
+  // Anything but 16 characters (a year before 1000 or after 9999) has no valid SigV4 form.
+  if (std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc) != sizeof text - 1) {
+    throw Error("SigV4: the request time is out of range");
+  }
+  return std::string(text, sizeof text - 1);
+}
+
+Signer::Signer(Credentials credentials, std::string region, std::string service,
+               ContentSha256Header content_sha256_header)
+    : credentials_(std::move(credentials)),
+      region_(std::move(region)),
+      service_(std::move(service)),
+      content_sha256_header_(content_sha256_header) {
+  // Room for the key up front: later assignments overwrite it in place instead of leaving an
+  // unwiped copy behind in freed memory.
+  cached_key_.reserve(kSha256Size);
+}
+
+Signer::~Signer() {
+  wipe(credentials_.secret_access_key);
+  wipe(credentials_.session_token);
+  wipe(cached_key_);
+}
+
+void Signer::copy_signing_key(std::string_view yyyymmdd, KeyBytes& key) const {
+  const std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (cached_key_.size() == key.size() && cached_date_ == yyyymmdd) {
+    std::memcpy(key.data(), cached_key_.data(), key.size());
+    return;
+  }
+  derive_signing_key(credentials_.secret_access_key, yyyymmdd, region_, service_, key);
+  cached_date_.assign(yyyymmdd);
+  cached_key_.assign(reinterpret_cast<const char*>(key.data()), key.size());
+}
+
+std::string Signer::signing_key(std::string_view yyyymmdd) const {
+  KeyBytes key;
+  const ScopedCleanse wipe_key(key.data(), key.size());
+  copy_signing_key(yyyymmdd, key);
+  return std::string(reinterpret_cast<const char*>(key.data()), key.size());
+}
+
+SignedRequest Signer::sign(const RequestToSign& request, std::time_t when) const {
+  if (request.path.empty() || request.path.front() != '/') {
+    throw Error("SigV4: the path to sign must start with '/'");
+  }
+  check_payload_hash(request.payload_sha256);
+  const std::string date_time = amz_date(when);
+  const std::string_view date = std::string_view(date_time).substr(0, 8);
+  const bool send_content_sha256 = content_sha256_header_ == ContentSha256Header::send;
+  const bool has_token = !credentials_.session_token.empty();
+
+  SignedRequest out;
+  out.encoded_path = uri_encode(request.path, true);
+  out.encoded_query = canonical_query_string(request.query);
+
+  // --- Headers: what is sent, and the subset that is signed.
+  out.headers.reserve(request.headers.size() + 4);
+  std::vector<HeaderToSign> to_sign;
+  to_sign.reserve(request.headers.size() + 3);
+  bool has_host = false;
+  for (const auto& [name, value] : request.headers) {
+    check_header(name, value);
+    std::string lower_name = lower_ascii(name);
+    const bool owned_by_signer = lower_name == "authorization" || lower_name == "x-amz-date" ||
+                                 (send_content_sha256 && lower_name == "x-amz-content-sha256") ||
+                                 (has_token && lower_name == "x-amz-security-token");
+    if (owned_by_signer) continue;
+    out.headers.emplace_back(name, value);
+    if (is_never_signed(lower_name)) continue;
+    has_host = has_host || lower_name == "host";
+    to_sign.push_back({std::move(lower_name), value});
+  }
+  if (!has_host) throw Error("SigV4: the request has no host header");
+  to_sign.push_back({"x-amz-date", date_time});
+  if (send_content_sha256) to_sign.push_back({"x-amz-content-sha256", request.payload_sha256});
+  if (has_token) to_sign.push_back({"x-amz-security-token", credentials_.session_token});
+  // Stable: the values of a repeated header are joined in the order they were given.
+  std::stable_sort(to_sign.begin(), to_sign.end(),
+                   [](const HeaderToSign& a, const HeaderToSign& b) { return a.lower_name < b.lower_name; });
+
+  std::string signed_headers;
+  std::size_t headers_size = 0;
+  for (const HeaderToSign& header : to_sign) {
+    headers_size += header.lower_name.size() + header.value.size() + 2;
+  }
+  signed_headers.reserve(headers_size);
+  // --- Canonical request.
+  std::string& canonical = out.canonical_request;
+  canonical.reserve(request.method.size() + out.encoded_path.size() + out.encoded_query.size() +
+                    2 * headers_size + request.payload_sha256.size() + 8);
+  canonical.append(request.method).append(1, '\n');
+  canonical.append(out.encoded_path).append(1, '\n');
+  canonical.append(out.encoded_query).append(1, '\n');
+  for (std::size_t i = 0; i < to_sign.size(); ++i) {
+    const bool same_as_previous = i > 0 && to_sign[i].lower_name == to_sign[i - 1].lower_name;
+    if (same_as_previous) {
+      canonical.push_back(',');
+    } else {
+      if (i > 0) {
+        canonical.push_back('\n');
+        signed_headers.push_back(';');
+      }
+      canonical.append(to_sign[i].lower_name).append(1, ':');
+      signed_headers.append(to_sign[i].lower_name);
+    }
+    append_trimmed(canonical, to_sign[i].value);
+  }
+  canonical.append("\n\n");
+  canonical.append(signed_headers).append(1, '\n');
+  canonical.append(request.payload_sha256);
+
+  // --- String to sign.
+  std::string scope;
+  scope.reserve(date.size() + region_.size() + service_.size() + 16);
+  scope.append(date).append(1, '/').append(region_).append(1, '/').append(service_).append("/aws4_request");
+  Digest canonical_hash;
+  const std::string_view canonical_view = canonical;
+  sha256(&canonical_view, 1, canonical_hash);
+  std::string& string_to_sign = out.string_to_sign;
+  string_to_sign.reserve(kAlgorithm.size() + date_time.size() + scope.size() + 2 * kSha256Size + 3);
+  string_to_sign.append(kAlgorithm).append(1, '\n');
+  string_to_sign.append(date_time).append(1, '\n');
+  string_to_sign.append(scope).append(1, '\n');
+  append_hex(string_to_sign, canonical_hash.data(), canonical_hash.size());
+
+  // --- Signature and the headers that carry it.
+  {
+    KeyBytes key;
+    const ScopedCleanse wipe_key(key.data(), key.size());
+    copy_signing_key(date, key);
+    Digest signature;
+    hmac_sha256(key, string_to_sign, signature);
+    out.signature.reserve(2 * signature.size());
+    append_hex(out.signature, signature.data(), signature.size());
+  }
+  std::string authorization;
+  authorization.reserve(kAlgorithm.size() + credentials_.access_key_id.size() + scope.size() +
+                        signed_headers.size() + out.signature.size() + 40);
+  authorization.append(kAlgorithm).append(" Credential=").append(credentials_.access_key_id);
+  authorization.append(1, '/').append(scope);
+  authorization.append(", SignedHeaders=").append(signed_headers);
+  authorization.append(", Signature=").append(out.signature);
+
+  out.headers.emplace_back("x-amz-date", date_time);
+  if (send_content_sha256) out.headers.emplace_back("x-amz-content-sha256", request.payload_sha256);
+  if (has_token) out.headers.emplace_back("x-amz-security-token", credentials_.session_token);
+  out.headers.emplace_back("authorization", std::move(authorization));
+  return out;
+}
+
+}  // namespace cshelve::s3

@@ -7,6 +7,7 @@
 #ifndef CSHELVE_S3_SIGV4_HPP
 #define CSHELVE_S3_SIGV4_HPP
 
+#include <array>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -34,6 +35,11 @@ inline std::string sha256_hex(std::string_view data) { return sha256_hex(std::ve
 // The hash S3 accepts in place of the payload's when the body is not signed (https only).
 inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 
+// Header rules: names are compared without regard to case; every header is signed except
+// `user-agent`, `expect` and `x-amzn-trace-id`, which proxies and HTTP stacks may rewrite (they are
+// still sent). `authorization`, `x-amz-date`, `x-amz-content-sha256` (unless omitted, see Signer)
+// and, with a session token, `x-amz-security-token` belong to the signer: copies found in
+// `headers` are dropped and replaced, so a request can be signed again (a retry) as it is.
 struct RequestToSign {
   std::string method;                                     // "GET", "PUT", ...
   std::string path;                                       // unencoded, starts with '/': "/bucket/a b/c"
@@ -45,10 +51,11 @@ struct RequestToSign {
 struct SignedRequest {
   std::string encoded_path;    // the path to put on the wire, encoded exactly as signed
   std::string encoded_query;   // canonical query string, without '?' (empty when none)
-  // The headers to send: the request's own, plus x-amz-date, x-amz-content-sha256,
-  // x-amz-security-token (with a session token) and authorization.
+  // The headers to send: the request's own (less stale copies of the signer's headers), plus
+  // x-amz-date, x-amz-content-sha256, x-amz-security-token (with a session token) and authorization.
   std::vector<std::pair<std::string, std::string>> headers;
-  // Intermediate steps, for tests and debugging (they contain no secret).
+  // Intermediate steps, for tests and debugging. They hold no secret key, but with a session token
+  // the canonical request carries the token (S3 signs it): never log it as it is.
   std::string canonical_request;
   std::string string_to_sign;
   std::string signature;
@@ -57,9 +64,20 @@ struct SignedRequest {
 // "20130524T000000Z" for a UNIX time.
 std::string amz_date(std::time_t when);
 
+// S3 requires the x-amz-content-sha256 header on every request; the other AWS services do not
+// know it (the generic AWS test suite signs without it).
+enum class ContentSha256Header { send, omit };
+
+// Thread-safe: sign() may be called from several threads at once.
+// Malformed input (a path without a leading '/', no host header, CR or LF in a header, an empty
+// payload hash) throws cshelve::Error.
 class Signer {
  public:
-  Signer(Credentials credentials, std::string region, std::string service = "s3");
+  Signer(Credentials credentials, std::string region, std::string service = "s3",
+         ContentSha256Header content_sha256_header = ContentSha256Header::send);
+  ~Signer();  // wipes the secret key, the session token and the cached signing key
+  Signer(const Signer&) = delete;
+  Signer& operator=(const Signer&) = delete;
 
   // Signs the request as of `when` (UNIX time, UTC).
   SignedRequest sign(const RequestToSign& request, std::time_t when) const;
@@ -70,9 +88,13 @@ class Signer {
   const std::string& region() const noexcept { return region_; }
 
  private:
+  using KeyBytes = std::array<unsigned char, 32>;
+  void copy_signing_key(std::string_view yyyymmdd, KeyBytes& key) const;
+
   Credentials credentials_;
   std::string region_;
   std::string service_;
+  ContentSha256Header content_sha256_header_;
   mutable std::mutex cache_mutex_;
   mutable std::string cached_date_;
   mutable std::string cached_key_;
