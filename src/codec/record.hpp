@@ -23,8 +23,8 @@ struct Processing {
 
   Processing() = default;
   Processing(const Processing&) = default;
-  Processing& operator=(const Processing&) = default;
-  ~Processing();  // wipes the key
+  Processing& operator=(const Processing& other);  // wipes the key it replaces
+  ~Processing();                                   // wipes the key
 };
 
 using Section = std::map<std::string, std::string>;
@@ -32,20 +32,35 @@ using Section = std::map<std::string, std::string>;
 // Builds the processing from the two INI sections (values already expanded; nullptr when the
 // section is absent). Throws UnknownCompressionAlgorithmError, UnknownEncryptionAlgorithmError,
 // MissingEncryptionKeyError, ConfigurationError (a bad level).
+//
+// As in Python cshelve 1.1: a section without `algorithm` turns its step off; `environment_key`
+// names an environment variable holding the key and wins over `key`; the key must be present
+// before the algorithm is looked at. The key's UTF-8 byte length (16, 24 or 32) picks AES-128,
+// AES-192 or AES-256.
 Processing processing_from_config(const Section* compression, const Section* encryption);
 
 // An encoded record as pieces to be written one after the other, so a plain value is stored
 // without being copied: `pieces()` refers to `header`, `processed` and the caller's payload.
+// `data` views `processed` exactly when `processed` is non-empty (some step applied); copies and
+// moves keep it so, even where a short `processed` lives inside the string object itself.
 struct EncodedRecord {
   std::string header;                 // version byte and envelope header
   std::string processed;              // the processed data, when any step applied
   std::string_view data;              // the data that follows the header
   std::vector<std::string_view> pieces() const { return {header, data}; }
   std::size_t size() const { return header.size() + data.size(); }
+
+  EncodedRecord() = default;
+  EncodedRecord(const EncodedRecord& other);
+  EncodedRecord(EncodedRecord&& other) noexcept;
+  EncodedRecord& operator=(const EncodedRecord& other);
+  EncodedRecord& operator=(EncodedRecord&& other) noexcept;
+  ~EncodedRecord() = default;
 };
 
 // Encodes a payload. `payload` must outlive the result when no processing applies.
-// `nonce` (tests only) fixes the 16-byte EAX nonce; empty draws one from the CSPRNG.
+// `nonce` (tests only) fixes the EAX nonce (16 bytes, as written normally; 1 to 255 bytes are
+// accepted so hand-built layouts can be reproduced); empty draws 16 bytes from the CSPRNG.
 EncodedRecord encode_record(std::string_view payload, const Processing& processing,
                             std::string_view nonce = {});
 

@@ -1,0 +1,165 @@
+#include "codec/zlib_stream.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <new>
+#include <string>
+
+namespace cshelve::codec {
+namespace {
+
+// zlib counts in uInt; larger inputs and outputs are handed over in pieces of at most this size.
+constexpr std::size_t kMaxZlibChunk = UINT_MAX;
+constexpr std::size_t kMinimumOutputGrowth = 64 * 1024;
+
+Bytef* as_zlib_input(const char* data) {
+  // zlib's next_in is not const-qualified in every build, but zlib never writes through it.
+  return reinterpret_cast<Bytef*>(const_cast<char*>(data));
+}
+
+std::string zlib_message(const z_stream& stream, int code) {
+  if (stream.msg != nullptr) return stream.msg;
+  return "zlib error " + std::to_string(code);
+}
+
+class Deflater {
+ public:
+  explicit Deflater(int level) {
+    if (deflateInit(&stream_, level) != Z_OK) {
+      throw ConfigurationError("zlib could not start compressing at level " +
+                               std::to_string(level));
+    }
+  }
+  ~Deflater() { deflateEnd(&stream_); }
+  Deflater(const Deflater&) = delete;
+  Deflater& operator=(const Deflater&) = delete;
+  z_stream& stream() { return stream_; }
+
+ private:
+  z_stream stream_{};
+};
+
+class Inflater {
+ public:
+  Inflater() {
+    if (inflateInit(&stream_) != Z_OK) throw DataCorruptionError("zlib could not start inflating");
+  }
+  ~Inflater() { inflateEnd(&stream_); }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+  z_stream& stream() { return stream_; }
+
+ private:
+  z_stream stream_{};
+};
+
+// Grows `output` so that there is room to write after `used` bytes, and points the stream there.
+void provide_output(z_stream& stream, std::string& output, std::size_t used, std::size_t wanted) {
+  if (output.size() - used < wanted) output.resize(used + wanted);
+  stream.next_out = reinterpret_cast<Bytef*>(&output[used]);
+  stream.avail_out = static_cast<uInt>(std::min(output.size() - used, kMaxZlibChunk));
+}
+
+// Leaves at most a quarter of the string unused, so a value kept by the caller does not pin a
+// much larger allocation made while its final size was unknown.
+void trim(std::string& output, std::size_t used) {
+  output.resize(used);
+  if (output.capacity() - used > used / 4 + kMinimumOutputGrowth) output.shrink_to_fit();
+}
+
+}  // namespace
+
+bool is_valid_zlib_level(int level) noexcept { return level >= -1 && level <= 9; }
+
+void zlib_compress_append(std::string_view input, int level, std::string& output) {
+  if (!is_valid_zlib_level(level)) {
+    throw ConfigurationError("zlib compression level " + std::to_string(level) +
+                             " is out of range: use -1 (zlib's default) or 0 to 9");
+  }
+  Deflater deflater(level);
+  z_stream& stream = deflater.stream();
+
+  // The output gets zlib's bound at once, as compress2() gives it. Level 0 cuts its stored
+  // blocks to the output space on hand, so it needs all of it up front to give compress2's bytes
+  // (the other levels do not depend on the space). Nothing written is ever moved: data that shrinks well leaves
+  // most of the space unused, and `trim` then copies only the small result.
+  std::size_t used = output.size();
+  const std::size_t bound = deflateBound(&stream, static_cast<uLong>(input.size()));
+  std::size_t input_left = input.size();
+  const char* next_input = input.data();
+  int status = Z_OK;
+  do {
+    if (stream.avail_out == 0) provide_output(stream, output, used, std::max(bound, used));
+    if (stream.avail_in == 0 && input_left != 0) {
+      const std::size_t piece = std::min(input_left, kMaxZlibChunk);
+      stream.next_in = as_zlib_input(next_input);
+      stream.avail_in = static_cast<uInt>(piece);
+      next_input += piece;
+      input_left -= piece;
+    }
+    const std::size_t space_before = stream.avail_out;
+    status = deflate(&stream, input_left != 0 ? Z_NO_FLUSH : Z_FINISH);
+    used += space_before - stream.avail_out;
+  } while (status == Z_OK);
+  if (status != Z_STREAM_END) {
+    throw Error("zlib compression failed: " + zlib_message(stream, status));
+  }
+  trim(output, used);
+}
+
+std::string zlib_decompress(std::string_view compressed) {
+  Inflater inflater;
+  z_stream& stream = inflater.stream();
+  std::string output;
+  std::size_t used = 0;
+  // The inflated size is not recorded anywhere. The first guess fits incompressible data (stored
+  // blocks) without ever moving it; compressible data then grows the output by doubling.
+  std::size_t next_growth = compressed.size() + compressed.size() / 8 + kMinimumOutputGrowth;
+  std::size_t input_left = compressed.size();
+  const char* next_input = compressed.data();
+  for (;;) {
+    if (stream.avail_out == 0) {
+      provide_output(stream, output, used, next_growth);
+      next_growth = output.size();
+    }
+    if (stream.avail_in == 0 && input_left != 0) {
+      const std::size_t piece = std::min(input_left, kMaxZlibChunk);
+      stream.next_in = as_zlib_input(next_input);
+      stream.avail_in = static_cast<uInt>(piece);
+      next_input += piece;
+      input_left -= piece;
+    }
+    const std::size_t space_before = stream.avail_out;
+    const int status = inflate(&stream, Z_NO_FLUSH);
+    used += space_before - stream.avail_out;
+    if (status == Z_STREAM_END) break;
+    switch (status) {
+      case Z_OK:
+        continue;
+      case Z_BUF_ERROR:
+        // There is output space, so zlib wants input that is not there.
+        if (stream.avail_in == 0 && input_left == 0) {
+          throw DataCorruptionError(
+              "The compressed data is truncated: the zlib stream ends before its end marker");
+        }
+        continue;
+      case Z_NEED_DICT:
+        throw DataCorruptionError(
+            "The compressed data is damaged: the zlib stream asks for a preset dictionary");
+      case Z_MEM_ERROR:
+        throw std::bad_alloc();
+      default:
+        throw DataCorruptionError("The compressed data is damaged: " +
+                                  zlib_message(stream, status));
+    }
+  }
+  trim(output, used);
+  return output;
+}
+
+}  // namespace cshelve::codec
