@@ -1,0 +1,164 @@
+#include "support.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace cshelve::test {
+
+std::string from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) throw std::runtime_error("odd hex length");
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    throw std::runtime_error("bad hex digit");
+  };
+  std::string out(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+std::string to_hex(std::string_view bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    out += kDigits[static_cast<unsigned char>(c) >> 4];
+    out += kDigits[static_cast<unsigned char>(c) & 0xf];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), size));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::string reference_inflate(std::string_view compressed, std::size_t expected_size) {
+  std::string out(expected_size, '\0');
+  uLongf size = expected_size;
+  if (uncompress(reinterpret_cast<Bytef*>(out.data()), &size,
+                 reinterpret_cast<const Bytef*>(compressed.data()), compressed.size()) != Z_OK ||
+      size != expected_size) {
+    throw std::runtime_error("reference inflate failed");
+  }
+  return out;
+}
+
+std::string pseudo_random_bytes(std::size_t size, std::uint64_t seed) {
+  std::string out(size, '\0');
+  std::uint64_t state = seed * 0x9e3779b97f4a7c15ULL + 1;
+  for (std::size_t i = 0; i < size; i += 8) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    for (std::size_t j = 0; j < 8 && i + j < size; ++j) {
+      out[i + j] = static_cast<char>((state >> (8 * j)) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::string flatten(const codec::EncodedRecord& record) {
+  std::string out;
+  out.reserve(record.size());
+  for (const std::string_view piece : record.pieces()) out.append(piece);
+  return out;
+}
+
+std::map<std::string, codec::Section> parse_ini(std::string_view text) {
+  std::map<std::string, codec::Section> sections;
+  std::string current;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string line(text.substr(start, end - start));
+    start = end + 1;
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    if (line[0] == '#' || line[0] == ';') continue;
+    if (line[0] == '[') {
+      current = line.substr(1, line.find(']') - 1);
+      sections[current];
+      continue;
+    }
+    const auto equals = line.find('=');
+    if (equals == std::string::npos) throw std::runtime_error("bad INI line: " + line);
+    std::string name = line.substr(0, equals);
+    std::string value = line.substr(equals + 1);
+    name = name.substr(0, name.find_last_not_of(" \t") + 1);
+    const auto value_start = value.find_first_not_of(" \t");
+    value = value_start == std::string::npos ? "" : value.substr(value_start);
+    sections[current][name] = value;
+  }
+  return sections;
+}
+
+codec::Processing processing_from_ini(std::string_view text) {
+  const auto sections = parse_ini(text);
+  const auto compression = sections.find("compression");
+  const auto encryption = sections.find("encryption");
+  return codec::processing_from_config(
+      compression == sections.end() ? nullptr : &compression->second,
+      encryption == sections.end() ? nullptr : &encryption->second);
+}
+
+const char* describe(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::returned:
+      return "returned";
+    case Outcome::data_corruption:
+      return "DataCorruptionError";
+    case Outcome::encrypted_corruption:
+      return "EncryptedDataCorruptionError";
+    case Outcome::signature:
+      return "DataProcessingSignatureError";
+    case Outcome::other_error:
+      return "another cshelve::Error";
+  }
+  return "?";
+}
+
+Result run_decode(const std::string& record, const codec::Processing& processing) {
+  Result result;
+  try {
+    result.value = codec::decode_record(record, processing);
+  } catch (const EncryptedDataCorruptionError& error) {
+    result.outcome = Outcome::encrypted_corruption;
+    result.message = error.what();
+  } catch (const DataProcessingSignatureError& error) {
+    result.outcome = Outcome::signature;
+    result.message = error.what();
+  } catch (const DataCorruptionError& error) {
+    result.outcome = Outcome::data_corruption;
+    result.message = error.what();
+  } catch (const Error& error) {
+    result.outcome = Outcome::other_error;
+    result.message = error.what();
+  }
+  return result;
+}
+
+}  // namespace cshelve::test
