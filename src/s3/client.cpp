@@ -248,8 +248,10 @@ struct Client::Impl {
   std::mutex random_mutex;
   std::mt19937_64 random;
 
+  bool logs(LogLevel level) const { return config.logger && level >= config.log_level; }
+
   void log(LogLevel level, const std::string& line) const {
-    if (config.logger && level >= config.log_level) config.logger(level, line);
+    if (logs(level)) config.logger(level, line);
   }
 
   bool virtual_hosted(std::string_view bucket) const {
@@ -291,7 +293,7 @@ struct Client::Impl {
     const int max_attempts = std::max(1, config.max_attempts);
     std::vector<std::string> failures;
     for (int attempt = 1;; ++attempt) {
-      std::variant<HttpResponse, Failure> result = attempt_once(call, to_sign);
+      std::variant<HttpResponse, Failure> result = attempt_once(call, to_sign, host);
       if (auto* response = std::get_if<HttpResponse>(&result)) return std::move(*response);
       Failure& failure = std::get<Failure>(result);
       failures.push_back(failure.summary);
@@ -304,12 +306,13 @@ struct Client::Impl {
     }
   }
 
-  std::variant<HttpResponse, Failure> attempt_once(const Call& call, const RequestToSign& to_sign) {
+  std::variant<HttpResponse, Failure> attempt_once(const Call& call, const RequestToSign& to_sign,
+                                                   const std::string& host) {
     // Signed anew for each attempt, so a retry after a long wait still carries a fresh date.
     SignedRequest signed_request = signer.sign(to_sign, std::time(nullptr));
     HttpRequest request;
     request.method = call.method;
-    request.url = endpoint.scheme + "://" + to_sign.headers.front().second + signed_request.encoded_path;
+    request.url = endpoint.scheme + "://" + host + signed_request.encoded_path;
     if (!signed_request.encoded_query.empty()) request.url += "?" + signed_request.encoded_query;
     request.headers = std::move(signed_request.headers);
     request.body_pieces = call.body;
@@ -319,10 +322,12 @@ struct Client::Impl {
       HttpConnectionPool::Lease connection = pool.acquire();
       outcome = connection->perform(request);
     }
-    log(LogLevel::debug,
-        call.method + " " + to_sign.headers.front().second + signed_request.encoded_path + " -> " +
-            (outcome.failure ? "failed" : std::to_string(outcome.response.status)) + " in " +
-            std::to_string(static_cast<long>(outcome.seconds * 1000)) + " ms");
+    if (logs(LogLevel::debug)) {
+      log(LogLevel::debug,
+          call.method + " " + host + signed_request.encoded_path + " -> " +
+              (outcome.failure ? "failed" : std::to_string(outcome.response.status)) + " in " +
+              std::to_string(static_cast<long>(outcome.seconds * 1000)) + " ms");
+    }
 
     if (outcome.failure) {
       Failure failure;
@@ -394,6 +399,11 @@ struct Client::Impl {
 
 Client::Client(ClientConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Client::~Client() = default;
+
+Client::Impl& Client::impl() {
+  if (!impl_) throw Error("S3 client used after it was moved from");
+  return *impl_;
+}
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 
@@ -401,17 +411,17 @@ void Client::put_object(std::string_view bucket, std::string_view key,
                         const std::vector<std::string_view>& body_pieces) {
   Call call{"PutObject", "PUT", bucket, key};
   call.body = body_pieces;
-  impl_->execute(call);
+  impl().execute(call);
 }
 
 std::string Client::get_object(std::string_view bucket, std::string_view key) {
   Call call{"GetObject", "GET", bucket, key};
   call.verify_object_body = true;
-  return std::move(impl_->execute(call).body);
+  return std::move(impl().execute(call).body);
 }
 
 void Client::delete_object(std::string_view bucket, std::string_view key) {
-  impl_->execute(Call{"DeleteObject", "DELETE", bucket, key});
+  impl().execute(Call{"DeleteObject", "DELETE", bucket, key});
 }
 
 ListResult Client::list_objects_v2(std::string_view bucket, const ListRequest& request) {
@@ -426,20 +436,20 @@ ListResult Client::list_objects_v2(std::string_view bucket, const ListRequest& r
     call.query.emplace_back("continuation-token", request.continuation_token);
   }
   if (!request.start_after.empty()) call.query.emplace_back("start-after", request.start_after);
-  HttpResponse response = impl_->execute(call);
+  HttpResponse response = impl().execute(call);
   try {
     return parse_list_objects_v2(response.body);
   } catch (const MalformedResponseError& error) {
-    throw MalformedResponseError(impl_->describe(call) + ": " + error.what());
+    throw MalformedResponseError(impl().describe(call) + ": " + error.what());
   }
 }
 
 void Client::create_bucket(std::string_view bucket) {
-  const std::string configuration = create_bucket_configuration(impl_->config.region);
+  const std::string configuration = create_bucket_configuration(impl().config.region);
   Call call{"CreateBucket", "PUT", bucket, std::nullopt};
   if (!configuration.empty()) call.body.push_back(configuration);
   try {
-    impl_->execute(call);
+    impl().execute(call);
   } catch (const S3Error& error) {
     if (error.code() != "BucketAlreadyOwnedByYou") throw;
   }
@@ -458,13 +468,13 @@ DeleteResult Client::delete_objects(std::string_view bucket, const std::vector<s
         "content-md5", base64(reinterpret_cast<const unsigned char*>(digest.data()), digest.size()));
     call.body.push_back(body);
     call.expects_xml = true;
-    HttpResponse response = impl_->execute(call);
+    HttpResponse response = impl().execute(call);
     try {
       for (DeleteFailure& failure : parse_delete_result(response.body)) {
         result.failures.push_back(std::move(failure));
       }
     } catch (const MalformedResponseError& error) {
-      throw MalformedResponseError(impl_->describe(call) + ": " + error.what());
+      throw MalformedResponseError(impl().describe(call) + ": " + error.what());
     }
   }
   return result;

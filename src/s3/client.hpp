@@ -103,6 +103,7 @@ class Client {
 
  private:
   struct Impl;
+  Impl& impl();
   std::unique_ptr<Impl> impl_;
 };
 

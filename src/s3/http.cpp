@@ -314,7 +314,10 @@ HttpOutcome HttpConnection::perform(const HttpRequest& request) {
 
 HttpConnectionPool::HttpConnectionPool(HttpSettings settings, int max_connections)
     : settings_(std::move(settings)),
-      max_connections_(static_cast<std::size_t>(std::max(1, max_connections))) {}
+      max_connections_(static_cast<std::size_t>(std::max(1, max_connections))) {
+  // give_back() must not allocate: it runs in destructors.
+  idle_.reserve(max_connections_);
+}
 
 HttpConnectionPool::Lease::Lease(HttpConnectionPool& pool,
                                  std::unique_ptr<HttpConnection> connection)
@@ -346,7 +349,7 @@ void HttpConnectionPool::give_back(std::unique_ptr<HttpConnection> connection) n
   if (!connection) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    idle_.push_back(std::move(connection));  // never reallocates past max_connections_ entries
+    idle_.push_back(std::move(connection));  // within the capacity reserved up front
   }
   returned_.notify_one();
 }

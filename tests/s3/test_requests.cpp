@@ -524,4 +524,5 @@ TEST_CASE("a moved-from client's successor works") {
   Client first(config_for(server));
   Client second(std::move(first));
   CHECK(second.get_object("b", "k") == "x");
+  CHECK_THROWS_AS(first.get_object("b", "k"), cshelve::Error);  // NOLINT(bugprone-use-after-move)
 }
