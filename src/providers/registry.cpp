@@ -24,7 +24,13 @@ std::unique_ptr<Provider> make_local_from_ini(const ProviderContext& context) {
 
 std::unique_ptr<Provider> make_provider(const std::string& name, const ProviderContext& context) {
   if (name == "in-memory") return make_memory_provider(context);
-  if (name == "aws-s3") return make_aws_s3_provider(context);
+  if (name == "aws-s3") {
+#if CSHELVE_WITH_AWS_S3
+    return make_aws_s3_provider(context);
+#else
+    throw UnknownProviderError("provider 'aws-s3' is not part of this build of cshelve (built with -Daws_s3=disabled)");
+#endif
+  }
   if (name == "local") return make_local_from_ini(context);
   throw UnknownProviderError("unknown provider '" + name + "' (known: aws-s3, in-memory, local)");
 }
