@@ -1,6 +1,8 @@
 // cshelve: the command-line tool over the library's public API.
 #include <cshelve/cshelve.hpp>
 
+#include "progress.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -26,6 +28,7 @@ constexpr int kStorage = 4;
 // Files are read and written this many at a time, so a bulk command holds a bounded amount of
 // data while the shelf can still send a batch's requests side by side.
 constexpr std::size_t kBatch = 64;
+constexpr std::uint64_t kBatchBytes = 64u << 20;  // and a batch of large files stops at 64 MB
 
 constexpr const char* kHelp = R"(Usage: cshelve [OPTIONS] PATH COMMAND [ARGS]
 
@@ -170,25 +173,37 @@ bool safe_as_path(const std::string& key) {
 
 int run_import(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
   if (!fs::is_directory(folder)) throw UsageError("'" + folder.string() + "' is not a folder");
-  std::vector<std::pair<std::string, std::string>> batch;
-  std::size_t imported = 0;
+  // Listed first, so progress can show a total and a file added meanwhile is not half-seen.
+  std::vector<fs::path> files;
+  std::uint64_t total_bytes = 0;
   for (const auto& entry : fs::recursive_directory_iterator(folder)) {
     if (!entry.is_regular_file()) continue;
-    batch.emplace_back(entry.path().lexically_relative(folder).generic_string(), read_file(entry.path()));
-    if (batch.size() == kBatch) {
-      shelf.set_many(batch);
-      imported += batch.size();
-      batch.clear();
-    }
+    files.push_back(entry.path());
+    total_bytes += entry.file_size();
   }
-  shelf.set_many(batch);
-  imported += batch.size();
-  if (!quiet) std::cerr << "imported " << imported << " files\n";
+  cshelve_cli::Progress progress(cshelve_cli::Progress::wanted(quiet), "importing", files.size(), total_bytes);
+  std::vector<std::pair<std::string, std::string>> batch;
+  std::uint64_t batch_bytes = 0;
+  auto flush = [&] {
+    shelf.set_many(batch);
+    progress.advance(batch.size(), batch_bytes);
+    batch.clear();
+    batch_bytes = 0;
+  };
+  for (const auto& path : files) {
+    batch.emplace_back(path.lexically_relative(folder).generic_string(), read_file(path));
+    batch_bytes += batch.back().second.size();
+    if (batch.size() == kBatch || batch_bytes >= kBatchBytes) flush();
+  }
+  flush();
+  progress.finish();
+  if (!quiet) std::cerr << "imported " << files.size() << " files\n";
   return kOk;
 }
 
-void write_batch(cshelve::Shelf& shelf, const fs::path& folder, const std::vector<std::string>& keys) {
+std::uint64_t write_batch(cshelve::Shelf& shelf, const fs::path& folder, const std::vector<std::string>& keys) {
   const auto values = shelf.get_many(keys);
+  std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (!values[i]) continue;  // deleted since it was listed
     const fs::path target = folder / fs::u8path(keys[i]);
@@ -197,7 +212,9 @@ void write_batch(cshelve::Shelf& shelf, const fs::path& folder, const std::vecto
     out.write(values[i]->data(), static_cast<std::streamsize>(values[i]->size()));
     out.close();
     if (!out) throw cshelve::StorageError("cannot write '" + target.string() + "'");
+    bytes += values[i]->size();
   }
+  return bytes;
 }
 
 int run_export(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
@@ -205,21 +222,24 @@ int run_export(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
   std::vector<std::string> batch;
   std::size_t exported = 0;
   std::size_t refused = 0;
+  cshelve_cli::Progress progress(cshelve_cli::Progress::wanted(quiet), "exporting", 0, 0);
   for (const std::string& key : shelf) {
     if (!safe_as_path(key)) {
+      progress.finish();
       std::cerr << "cshelve: refusing key unsafe as a path: '" << key << "'\n";
       ++refused;
       continue;
     }
     batch.push_back(key);
     if (batch.size() == kBatch) {
-      write_batch(shelf, folder, batch);
+      progress.advance(batch.size(), write_batch(shelf, folder, batch));
       exported += batch.size();
       batch.clear();
     }
   }
-  write_batch(shelf, folder, batch);
+  progress.advance(batch.size(), write_batch(shelf, folder, batch));
   exported += batch.size();
+  progress.finish();
   if (!quiet) std::cerr << "exported " << exported << " keys" << (refused ? ", refused " + std::to_string(refused) : "") << "\n";
   return refused == 0 ? kOk : kStorage;
 }

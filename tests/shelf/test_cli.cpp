@@ -182,3 +182,48 @@ TEST_CASE("cli: -p passes provider parameters and --writeback, -v work") {
   CHECK(verbose.status == 0);
   CHECK(verbose.err.find("opened in-memory shelf") != std::string::npos);
 }
+
+TEST_CASE("cli: import shows progress on a terminal only, and never with -q") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "tree");
+  for (int i = 0; i < 100; ++i) write_text(dir / ("tree/f" + std::to_string(i)), std::string(20000, 'x'));
+
+  // Not a terminal (the test's redirections): no progress line.
+  const auto plain = cli(dir, {dir / "s1", "import", dir / "tree"});
+  CHECK(plain.status == 0);
+  CHECK(plain.err.find("importing") == std::string::npos);
+  CHECK(plain.err.find("imported 100 files") != std::string::npos);
+
+  // A terminal, through script(1)'s pseudo-terminal.
+  auto on_terminal = [&](const std::string& options) {
+    const std::string command = "script -qec " +
+                                shell_quote(shell_quote(CSHELVE_CLI_PATH) + " " + options + " " +
+                                            shell_quote(dir / "s2") + " import " + shell_quote(dir / "tree")) +
+                                " /dev/null > " + shell_quote(dir / ".terminal") + " 2>&1 < /dev/null";
+    REQUIRE(std::system(command.c_str()) == 0);
+    return read_text(dir / ".terminal");
+  };
+  const std::string shown = on_terminal("");
+  CHECK(shown.find("importing [") != std::string::npos);
+  CHECK(shown.find("100% 100/100, 2.0 MB of 2.0 MB") != std::string::npos);
+  const std::string quiet = on_terminal("-q");
+  CHECK(quiet.find("importing") == std::string::npos);
+  CHECK(quiet.find("imported") == std::string::npos);
+}
+
+TEST_CASE("cli: bash completion offers commands, flags and options") {
+  auto complete = [](const std::string& words, int current) {
+    TempDir dir;
+    const std::string script = "source " + shell_quote(CSHELVE_TEST_SOURCE_DIR "/../tools/completion/cshelve.bash") +
+                               "; COMP_WORDS=(" + words + "); COMP_CWORD=" + std::to_string(current) +
+                               "; _cshelve; echo \"${COMPREPLY[*]}\"";
+    const std::string out = dir / "out";
+    REQUIRE(std::system(("bash -c " + shell_quote(script) + " > " + shell_quote(out)).c_str()) == 0);
+    return read_text(out);
+  };
+  CHECK(complete("cshelve -f r shelf g", 4) == "get\n");
+  CHECK(complete("cshelve shelf e", 2) == "export\n");
+  CHECK(complete("cshelve -f ''", 2) == "r w c n\n");
+  CHECK(complete("cshelve --w", 1) == "--writeback\n");
+  CHECK(complete("cshelve shelf get ''", 3) == "\n");
+}
