@@ -6,11 +6,8 @@
 
 #include <cshelve/errors.hpp>
 
-#include <atomic>
 #include <cmath>
 #include <exception>
-#include <mutex>
-#include <thread>
 
 namespace cshelve::providers {
 namespace {
@@ -109,46 +106,10 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
   return config;
 }
 
-// Runs body(i) for i in [0, count) on up to `width` threads; the first exception is rethrown
-// once every thread has stopped.
-template <class Body>
-void parallel_for(std::size_t count, std::size_t width, Body body) {
-  if (count == 0) return;
-  width = std::max<std::size_t>(1, std::min(width, count));
-  if (width == 1) {
-    for (std::size_t i = 0; i < count; ++i) body(i);
-    return;
-  }
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr first_error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (std::size_t i; !failed && (i = next++) < count;) {
-      try {
-        body(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!first_error) first_error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  threads.reserve(width - 1);
-  for (std::size_t t = 1; t < width; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& thread : threads) thread.join();
-  if (first_error) std::rethrow_exception(first_error);
-}
-
 class AwsS3Provider final : public Provider {
  public:
   AwsS3Provider(std::string bucket, s3::ClientConfig config, Logger log)
-      : bucket_(std::move(bucket)),
-        width_(static_cast<std::size_t>(config.max_pool_connections)),
-        log_(std::move(log)),
-        client_(std::move(config)) {}
+      : bucket_(std::move(bucket)), log_(std::move(log)), client_(std::move(config)) {}
 
   bool exists() override {
     try {
@@ -218,19 +179,23 @@ class AwsS3Provider final : public Provider {
     }
   }
 
+  // The batches run side by side over the client's multi interface (up to max_pool_connections
+  // requests at once); the first request to fail for good stops the batch and is thrown.
   std::vector<std::optional<std::string>> get_many(const std::vector<std::string>& keys) override {
-    std::vector<std::optional<std::string>> values(keys.size());
-    parallel_for(keys.size(), width_, [&](std::size_t i) { values[i] = get(keys[i]); });
-    return values;
+    s3::GetObjectsResult result = client_.get_objects(bucket_, keys);
+    s3::rethrow_first_error(result.errors);
+    return std::move(result.values);
   }
 
   void put_many(const std::vector<std::pair<std::string, Pieces>>& items) override {
-    parallel_for(items.size(), width_, [&](std::size_t i) { put(items[i].first, items[i].second); });
+    std::vector<s3::PutItem> puts;
+    puts.reserve(items.size());
+    for (const auto& [key, body] : items) puts.push_back(s3::PutItem{key, body});
+    s3::rethrow_first_error(client_.put_objects(bucket_, puts));
   }
 
  private:
   std::string bucket_;
-  std::size_t width_;
   Logger log_;
   s3::Client client_;
 };

@@ -8,6 +8,10 @@
 #include <cctype>
 #include <chrono>
 #include <ctime>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -16,6 +20,7 @@
 #include <variant>
 
 #include "s3/http.hpp"
+#include "s3/http_multi.hpp"
 #include "s3/xml.hpp"
 
 namespace cshelve::s3 {
@@ -247,6 +252,8 @@ struct Client::Impl {
   HttpConnectionPool pool;
   std::mutex random_mutex;
   std::mt19937_64 random;
+  std::mutex sessions_mutex;
+  std::vector<std::unique_ptr<HttpMulti>> idle_sessions;  // for execute_many
 
   bool logs(LogLevel level) const { return config.logger && level >= config.log_level; }
 
@@ -271,60 +278,219 @@ struct Client::Impl {
     return text;
   }
 
-  // The whole request path: address, sign, send, read the reply, retry.
-  HttpResponse execute(const Call& call) {
+  // Where a call goes and what is signed: the same for every attempt.
+  struct Target {
+    std::string host;
+    RequestToSign to_sign;
+  };
+
+  Target target_of(const Call& call) const {
     const bool in_host = virtual_hosted(call.bucket);
     if (in_host && !fits_in_host_name(call.bucket)) {
       throw ConfigurationError("bucket name '" + std::string(call.bucket) +
                                "' cannot be part of a host name (virtual-hosted addressing)");
     }
-    std::string host = (in_host ? std::string(call.bucket) + "." : std::string()) + endpoint.host;
-    if (!endpoint.port.empty()) host += ":" + endpoint.port;
+    Target target;
+    target.host = (in_host ? std::string(call.bucket) + "." : std::string()) + endpoint.host;
+    if (!endpoint.port.empty()) target.host += ":" + endpoint.port;
 
-    RequestToSign to_sign;
+    RequestToSign& to_sign = target.to_sign;
     to_sign.method = call.method;
     to_sign.path = in_host ? "/" : "/" + std::string(call.bucket);
     if (call.key) to_sign.path += (in_host ? "" : "/") + std::string(*call.key);
     to_sign.query = call.query;
-    to_sign.headers.emplace_back("host", host);
+    to_sign.headers.emplace_back("host", target.host);
     for (const auto& header : call.headers) to_sign.headers.push_back(header);
     to_sign.payload_sha256 = sha256_hex(call.body);
+    return target;
+  }
 
+  // One attempt's request. Signed anew for each attempt, so a retry after a long wait still
+  // carries a fresh date. `where` receives host and path, for the debug line.
+  HttpRequest signed_request(const Call& call, const Target& target, std::string& where) const {
+    SignedRequest signed_request = signer.sign(target.to_sign, std::time(nullptr));
+    HttpRequest request;
+    request.method = call.method;
+    where = target.host + signed_request.encoded_path;
+    request.url = endpoint.scheme + "://" + where;
+    if (!signed_request.encoded_query.empty()) request.url += "?" + signed_request.encoded_query;
+    request.headers = std::move(signed_request.headers);
+    request.body_pieces = call.body;
+    return request;
+  }
+
+  // The whole request path: address, sign, send, read the reply, retry.
+  HttpResponse execute(const Call& call) {
+    const Target target = target_of(call);
     const int max_attempts = std::max(1, config.max_attempts);
     std::vector<std::string> failures;
     for (int attempt = 1;; ++attempt) {
-      std::variant<HttpResponse, Failure> result = attempt_once(call, to_sign, host);
+      std::string where;
+      const HttpRequest request = signed_request(call, target, where);
+      HttpOutcome outcome;
+      {
+        HttpConnectionPool::Lease connection = pool.acquire();
+        outcome = connection->perform(request);
+      }
+      std::variant<HttpResponse, Failure> result = judge(call, where, std::move(outcome));
       if (auto* response = std::get_if<HttpResponse>(&result)) return std::move(*response);
       Failure& failure = std::get<Failure>(result);
       failures.push_back(failure.summary);
       if (!failure.retryable || attempt >= max_attempts) throw_error(call, failure, failures);
-      const auto delay = backoff(attempt);
-      log(LogLevel::warning, describe(call) + ": attempt " + std::to_string(attempt) + " of " +
-                                 std::to_string(max_attempts) + " failed (" + failure.summary +
-                                 "); retrying in " + std::to_string(delay.count()) + " ms");
-      std::this_thread::sleep_for(delay);
+      std::this_thread::sleep_for(retry_delay(call, attempt, failure));
     }
   }
 
-  std::variant<HttpResponse, Failure> attempt_once(const Call& call, const RequestToSign& to_sign,
-                                                   const std::string& host) {
-    // Signed anew for each attempt, so a retry after a long wait still carries a fresh date.
-    SignedRequest signed_request = signer.sign(to_sign, std::time(nullptr));
-    HttpRequest request;
-    request.method = call.method;
-    request.url = endpoint.scheme + "://" + host + signed_request.encoded_path;
-    if (!signed_request.encoded_query.empty()) request.url += "?" + signed_request.encoded_query;
-    request.headers = std::move(signed_request.headers);
-    request.body_pieces = call.body;
+  // Runs the calls side by side on the calling thread, over at most max_pool_connections kept-
+  // alive connections of a multi session, each with execute()'s signing, checks and retries (a
+  // retry waits for its backoff without holding up the others). Each reply goes to
+  // on_response(i, reply); errors[i] receives what execute() would have thrown for call i, or
+  // what on_response threw. With stop_at_failure, once a call fails for good no other starts:
+  // those never sent get RequestNotSentError, those waiting to retry their last failure. NoSuchKey
+  // is an answer, not a failure, and stops nothing.
+  void execute_many(const std::vector<Call>& calls,
+                    const std::function<void(std::size_t, HttpResponse&&)>& on_response,
+                    std::vector<std::exception_ptr>& errors, bool stop_at_failure) {
+    using Clock = std::chrono::steady_clock;
+    struct Pending {
+      Target target;
+      HttpRequest request;  // the attempt in flight; libcurl reads it until the attempt ends
+      std::string where;
+      int attempt = 0;
+      std::vector<std::string> failures;
+      Failure last_failure;  // while waiting to retry
+    };
+    errors.assign(calls.size(), nullptr);
+    if (calls.empty()) return;
+    const int max_attempts = std::max(1, config.max_attempts);
+    std::vector<Pending> pending(calls.size());
+    std::deque<std::size_t> ready;
+    for (std::size_t i = 0; i < calls.size(); ++i) ready.push_back(i);
+    std::multimap<Clock::time_point, std::size_t> waiting;  // retries, by the time they are due
+    bool stopped = false;
 
-    HttpOutcome outcome;
-    {
-      HttpConnectionPool::Lease connection = pool.acquire();
-      outcome = connection->perform(request);
+    const auto fail = [&](std::size_t i, std::exception_ptr error, bool counts) {
+      errors[i] = std::move(error);
+      pending[i] = Pending{};  // frees the signed headers now rather than at the end
+      if (stop_at_failure && counts) stopped = true;
+    };
+    const auto finished = [&](std::size_t i, HttpOutcome outcome) {
+      Pending& item = pending[i];
+      std::variant<HttpResponse, Failure> result = judge(calls[i], item.where, std::move(outcome));
+      if (auto* response = std::get_if<HttpResponse>(&result)) {
+        pending[i] = Pending{};
+        try {
+          on_response(i, std::move(*response));
+        } catch (...) {
+          fail(i, std::current_exception(), true);
+        }
+        return;
+      }
+      Failure& failure = std::get<Failure>(result);
+      item.failures.push_back(failure.summary);
+      if (failure.retryable && item.attempt < max_attempts && !stopped) {
+        item.last_failure = std::move(failure);
+        waiting.emplace(Clock::now() + retry_delay(calls[i], item.attempt, item.last_failure), i);
+        return;
+      }
+      const bool absent = failure.kind == FailureKind::server && failure.reply.code == "NoSuchKey";
+      fail(i, error_of(calls[i], failure, item.failures), !absent);
+    };
+
+    SessionLease session(*this);
+    for (;;) {
+      const Clock::time_point now = Clock::now();
+      while (!waiting.empty() && (stopped || waiting.begin()->first <= now)) {
+        const std::size_t i = waiting.begin()->second;
+        waiting.erase(waiting.begin());
+        if (stopped) {
+          fail(i, error_of(calls[i], pending[i].last_failure, pending[i].failures), false);
+        } else {
+          ready.push_back(i);
+        }
+      }
+      if (stopped) {
+        for (std::size_t i : ready) {
+          fail(i, std::make_exception_ptr(RequestNotSentError(
+                      describe(calls[i]) + " was not sent: another request of the batch failed")),
+               false);
+        }
+        ready.clear();
+      }
+      while (!ready.empty() && session->running() < session->capacity()) {
+        const std::size_t i = ready.front();
+        ready.pop_front();
+        Pending& item = pending[i];
+        try {
+          if (item.attempt == 0) item.target = target_of(calls[i]);
+          ++item.attempt;
+          item.request = signed_request(calls[i], item.target, item.where);
+        } catch (const Error&) {
+          fail(i, std::current_exception(), true);
+          continue;
+        }
+        session->start(item.request, i);
+      }
+      if (session->running() == 0 && ready.empty() && waiting.empty()) break;
+
+      // libcurl shortens the wait on its own when a transfer has a timeout coming sooner.
+      auto timeout = std::chrono::milliseconds(1000);
+      if (!waiting.empty()) {
+        const auto until_retry = std::chrono::duration_cast<std::chrono::milliseconds>(
+            waiting.begin()->first - Clock::now());
+        timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_retry));
+      }
+      session->run(timeout, finished);
     }
+  }
+
+  // The sessions of execute_many: each is a multi handle whose connection cache keeps the
+  // connections alive from one batch to the next. A batch takes an idle one or makes a new one, so
+  // batches on several threads run side by side.
+  class SessionLease {
+   public:
+    explicit SessionLease(Impl& impl) : impl_(impl) {
+      {
+        std::lock_guard<std::mutex> lock(impl_.sessions_mutex);
+        if (!impl_.idle_sessions.empty()) {
+          session_ = std::move(impl_.idle_sessions.back());
+          impl_.idle_sessions.pop_back();
+        }
+      }
+      if (!session_) {
+        session_ = std::make_unique<HttpMulti>(impl_.http_settings(), impl_.config.max_pool_connections);
+      }
+    }
+    ~SessionLease() {
+      // After an exception transfers may still run; they point at requests about to go away.
+      session_->abandon_all();
+      try {
+        std::lock_guard<std::mutex> lock(impl_.sessions_mutex);
+        impl_.idle_sessions.push_back(std::move(session_));
+      } catch (...) {
+        // No room to keep it: its connections close with it.
+      }
+    }
+    SessionLease(const SessionLease&) = delete;
+    SessionLease& operator=(const SessionLease&) = delete;
+    HttpMulti* operator->() const noexcept { return session_.get(); }
+
+   private:
+    Impl& impl_;
+    std::unique_ptr<HttpMulti> session_;
+  };
+
+  HttpSettings http_settings() const {
+    return HttpSettings{config.verify_tls, config.ca_bundle, config.connect_timeout_ms,
+                        config.read_timeout_ms};
+  }
+
+  // Judges what came back: the reply to keep, or why the attempt failed.
+  std::variant<HttpResponse, Failure> judge(const Call& call, const std::string& where,
+                                            HttpOutcome&& outcome) const {
     if (logs(LogLevel::debug)) {
       log(LogLevel::debug,
-          call.method + " " + host + signed_request.encoded_path + " -> " +
+          call.method + " " + where + " -> " +
               (outcome.failure ? "failed" : std::to_string(outcome.response.status)) + " in " +
               std::to_string(static_cast<long>(outcome.seconds * 1000)) + " ms");
     }
@@ -349,6 +515,26 @@ struct Client::Impl {
       if (auto failure = check_object_body(response)) return std::move(*failure);
     }
     return std::move(response);
+  }
+
+  // How long to wait before retrying a failed attempt; says so in the log.
+  std::chrono::milliseconds retry_delay(const Call& call, int attempt, const Failure& failure) {
+    const auto delay = backoff(attempt);
+    log(LogLevel::warning, describe(call) + ": attempt " + std::to_string(attempt) + " of " +
+                               std::to_string(std::max(1, config.max_attempts)) + " failed (" +
+                               failure.summary + "); retrying in " + std::to_string(delay.count()) +
+                               " ms");
+    return delay;
+  }
+
+  // throw_error()'s exception, caught for a batch.
+  std::exception_ptr error_of(const Call& call, const Failure& last,
+                              const std::vector<std::string>& failures) const {
+    try {
+      throw_error(call, last, failures);
+    } catch (...) {
+      return std::current_exception();
+    }
   }
 
   // Exponential backoff with full jitter: a random wait below a bound that doubles each attempt.
@@ -455,26 +641,92 @@ void Client::create_bucket(std::string_view bucket) {
   }
 }
 
+void rethrow_first_error(const BatchErrors& errors) {
+  std::exception_ptr unsent;
+  for (const std::exception_ptr& error : errors) {
+    if (!error) continue;
+    try {
+      std::rethrow_exception(error);
+    } catch (const RequestNotSentError&) {
+      if (!unsent) unsent = error;
+    } catch (...) {
+      throw;
+    }
+  }
+  if (unsent) std::rethrow_exception(unsent);
+}
+
 DeleteResult Client::delete_objects(std::string_view bucket, const std::vector<std::string>& keys) {
-  DeleteResult result;
+  Impl& impl = this->impl();
+  std::vector<std::string> bodies;
+  std::vector<std::string> checksums;
   for (std::size_t first = 0; first < keys.size(); first += kMaxKeysPerDelete) {
     const std::size_t count = std::min(kMaxKeysPerDelete, keys.size() - first);
-    const std::string body = delete_request(keys, first, count, /*quiet=*/true);
-    const std::string digest = md5(body);
-    Call call{"DeleteObjects", "POST", bucket, std::nullopt};
+    bodies.push_back(delete_request(keys, first, count, /*quiet=*/true));
+    const std::string digest = md5(bodies.back());
+    checksums.push_back(base64(reinterpret_cast<const unsigned char*>(digest.data()), digest.size()));
+  }
+  std::vector<Call> calls;
+  calls.reserve(bodies.size());
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    Call& call = calls.emplace_back("DeleteObjects", "POST", bucket, std::nullopt);
     call.query.emplace_back("delete", "");
     // S3 refuses a DeleteObjects request without a checksum of its body.
-    call.headers.emplace_back(
-        "content-md5", base64(reinterpret_cast<const unsigned char*>(digest.data()), digest.size()));
-    call.body.push_back(body);
+    call.headers.emplace_back("content-md5", checksums[i]);
+    call.body.push_back(bodies[i]);
     call.expects_xml = true;
-    HttpResponse response = impl().execute(call);
+  }
+  // Kept per request, so that failures come out in the order of the keys.
+  std::vector<std::vector<DeleteFailure>> failures(calls.size());
+  BatchErrors errors;
+  impl.execute_many(
+      calls,
+      [&](std::size_t i, HttpResponse&& response) {
+        try {
+          failures[i] = parse_delete_result(response.body);
+        } catch (const MalformedResponseError& error) {
+          throw MalformedResponseError(impl.describe(calls[i]) + ": " + error.what());
+        }
+      },
+      errors, /*stop_at_failure=*/true);
+  rethrow_first_error(errors);
+  DeleteResult result;
+  for (auto& some : failures) {
+    for (DeleteFailure& failure : some) result.failures.push_back(std::move(failure));
+  }
+  return result;
+}
+
+BatchErrors Client::put_objects(std::string_view bucket, const std::vector<PutItem>& items) {
+  std::vector<Call> calls;
+  calls.reserve(items.size());
+  for (const PutItem& item : items) {
+    calls.emplace_back("PutObject", "PUT", bucket, item.key).body = item.body_pieces;
+  }
+  BatchErrors errors;
+  impl().execute_many(calls, [](std::size_t, HttpResponse&&) {}, errors, /*stop_at_failure=*/true);
+  return errors;
+}
+
+GetObjectsResult Client::get_objects(std::string_view bucket, const std::vector<std::string>& keys) {
+  std::vector<Call> calls;
+  calls.reserve(keys.size());
+  for (const std::string& key : keys) {
+    calls.emplace_back("GetObject", "GET", bucket, key).verify_object_body = true;
+  }
+  GetObjectsResult result;
+  result.values.resize(keys.size());
+  impl().execute_many(
+      calls,
+      [&](std::size_t i, HttpResponse&& response) { result.values[i] = std::move(response.body); },
+      result.errors, /*stop_at_failure=*/true);
+  for (std::exception_ptr& error : result.errors) {
+    if (!error) continue;
     try {
-      for (DeleteFailure& failure : parse_delete_result(response.body)) {
-        result.failures.push_back(std::move(failure));
-      }
-    } catch (const MalformedResponseError& error) {
-      throw MalformedResponseError(impl().describe(call) + ": " + error.what());
+      std::rethrow_exception(error);
+    } catch (const NoSuchKeyError&) {
+      error = nullptr;  // absent: values[i] stays nullopt
+    } catch (...) {
     }
   }
   return result;

@@ -9,13 +9,22 @@
 //
 // A Client may be used from several threads at once: each request borrows one of at most
 // `max_pool_connections` connections, and waits for one when all are busy.
+//
+// The batch calls (put_objects, get_objects, delete_objects) run their requests side by side on
+// the calling thread with libcurl's multi interface, up to `max_pool_connections` at a time over
+// connections of their own that stay open from one batch to the next. Each request of a batch is
+// signed, checked and retried as the single call would be, and keeps its own typed error.
 #ifndef CSHELVE_S3_CLIENT_HPP
 #define CSHELVE_S3_CLIENT_HPP
 
 #include <cshelve/options.hpp>
 
+#include <cshelve/errors.hpp>
+
 #include <cstddef>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +80,31 @@ struct DeleteResult {
   std::vector<DeleteFailure> failures;  // empty when every key was deleted
 };
 
+// A request of a batch that was never sent because another one had failed for good.
+class RequestNotSentError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+struct PutItem {
+  std::string_view key;
+  std::vector<std::string_view> body_pieces;  // sent one after another, as one body
+};
+
+// One entry per request of a batch: null when it succeeded, else the exception the single call
+// would have thrown (or RequestNotSentError). Once a request has failed for good, no further
+// request of the batch starts.
+using BatchErrors = std::vector<std::exception_ptr>;
+
+// Rethrows the first error of a batch, preferring a request that failed to one left unsent
+// because of it; returns when every request succeeded.
+void rethrow_first_error(const BatchErrors& errors);
+
+struct GetObjectsResult {
+  std::vector<std::optional<std::string>> values;  // nullopt for an absent key or an error
+  BatchErrors errors;                              // an absent key is no error
+};
+
 class Client {
  public:
   // Throws ConfigurationError for an endpoint_url it cannot use.
@@ -97,9 +131,15 @@ class Client {
   // CreateBucket in the client's region; a bucket the caller already owns is success.
   void create_bucket(std::string_view bucket);
 
-  // DeleteObjects in quiet mode, 1,000 keys per request; keys S3 could not delete are reported,
-  // not thrown. An error for a whole request throws.
+  // DeleteObjects in quiet mode, 1,000 keys per request, the requests side by side; keys S3
+  // could not delete are reported, not thrown. An error for a whole request throws.
   DeleteResult delete_objects(std::string_view bucket, const std::vector<std::string>& keys);
+
+  // PutObject for every item, side by side (see above). The bodies must stay alive until it returns.
+  BatchErrors put_objects(std::string_view bucket, const std::vector<PutItem>& items);
+
+  // GetObject for every key, side by side (see above). A missing key stops nothing.
+  GetObjectsResult get_objects(std::string_view bucket, const std::vector<std::string>& keys);
 
  private:
   struct Impl;

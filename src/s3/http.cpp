@@ -218,26 +218,46 @@ HttpConnection::HttpConnection(const HttpSettings& settings) : settings_(setting
 
 HttpConnection::~HttpConnection() = default;
 
+struct HttpConnection::Active {
+  Transfer transfer;
+  HttpOutcome outcome;
+  HeaderList headers;
+  char error_text[CURL_ERROR_SIZE] = {};
+  CURLcode refused = CURLE_OK;  // the first option libcurl refused
+};
+
+void HttpConnection::ActiveDeleter::operator()(Active* active) const noexcept { delete active; }
+
 HttpOutcome HttpConnection::perform(const HttpRequest& request) {
+  if (!begin(request)) return finish(CURLE_OK);
+  return finish(curl_easy_perform(static_cast<CURL*>(handle_.get())));
+}
+
+bool HttpConnection::begin(const HttpRequest& request) {
   CURL* curl = static_cast<CURL*>(handle_.get());
   // A reset clears every option of the previous request but keeps the handle's open
   // connections, which is what makes reuse cheap.
   curl_easy_reset(curl);
 
-  HttpOutcome outcome;
-  Transfer transfer;
-  transfer.body_pieces = &request.body_pieces;
-  transfer.response = &outcome.response;
-  char error_text[CURL_ERROR_SIZE] = {};
+  // Options and callbacks point into this state, so it lives on the heap with the connection
+  // rather than on a stack frame that a multi handle would outlive.
+  if (!active_) active_.reset(new Active);
+  Active& active = *active_;
+  active.transfer = Transfer{};
+  active.transfer.body_pieces = &request.body_pieces;
+  active.transfer.response = &active.outcome.response;
+  active.outcome = HttpOutcome{};
+  active.headers.reset();
+  active.error_text[0] = '\0';
+  active.refused = CURLE_OK;
 
   curl_off_t body_size = 0;
   for (std::string_view piece : request.body_pieces) body_size += static_cast<curl_off_t>(piece.size());
 
-  HeaderList headers;
-  for (const auto& [name, value] : request.headers) append_header(headers, name + ": " + value);
+  for (const auto& [name, value] : request.headers) append_header(active.headers, name + ": " + value);
   // libcurl would otherwise ask for 100-continue before larger bodies, a round trip for nothing
   // (and some S3-compatible servers handle it badly).
-  append_header(headers, "Expect:");
+  append_header(active.headers, "Expect:");
 
   OptionSetter set(curl);
   set(CURLOPT_URL, request.url.c_str());
@@ -248,8 +268,8 @@ HttpOutcome HttpConnection::perform(const HttpRequest& request) {
   set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   set(CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM, so other threads are undisturbed
   set(CURLOPT_TCP_KEEPALIVE, 1L);
-  set(CURLOPT_ERRORBUFFER, error_text);
-  set(CURLOPT_HTTPHEADER, headers.get());
+  set(CURLOPT_ERRORBUFFER, active.error_text);
+  set(CURLOPT_HTTPHEADER, active.headers.get());
   set(CURLOPT_CONNECTTIMEOUT_MS, std::max(0L, settings_.connect_timeout_ms));
   // A read timeout in libcurl's terms: fewer than 1 byte per second for that many seconds.
   set(CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -264,9 +284,9 @@ HttpOutcome HttpConnection::perform(const HttpRequest& request) {
   }
 
   set(CURLOPT_HEADERFUNCTION, &receive_header);
-  set(CURLOPT_HEADERDATA, &transfer);
+  set(CURLOPT_HEADERDATA, &active.transfer);
   set(CURLOPT_WRITEFUNCTION, &write_body);
-  set(CURLOPT_WRITEDATA, &transfer);
+  set(CURLOPT_WRITEDATA, &active.transfer);
 
   if (request.method == "GET") {
     set(CURLOPT_HTTPGET, 1L);
@@ -276,32 +296,42 @@ HttpOutcome HttpConnection::perform(const HttpRequest& request) {
     set(CURLOPT_UPLOAD, 1L);
     set(CURLOPT_INFILESIZE_LARGE, body_size);
     set(CURLOPT_READFUNCTION, &read_body);
-    set(CURLOPT_READDATA, &transfer);
+    set(CURLOPT_READDATA, &active.transfer);
     set(CURLOPT_SEEKFUNCTION, &seek_body);
-    set(CURLOPT_SEEKDATA, &transfer);
+    set(CURLOPT_SEEKDATA, &active.transfer);
     if (request.method != "PUT") set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
   } else {
     set(CURLOPT_HTTPGET, 1L);
     set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
 
-  if (set.first_error() != CURLE_OK) {
+  active.refused = set.first_error();
+  return active.refused == CURLE_OK;
+}
+
+HttpOutcome HttpConnection::finish(int curl_code) {
+  CURL* curl = static_cast<CURL*>(handle_.get());
+  Active& active = *active_;
+  // libcurl must not keep pointing at the header list freed below.
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  HttpOutcome outcome = std::move(active.outcome);
+  if (active.refused != CURLE_OK) {
     outcome.failure = TransportFailure{
-        std::string("libcurl refused an option: ") + curl_easy_strerror(set.first_error()), false,
+        std::string("libcurl refused an option: ") + curl_easy_strerror(active.refused), false,
         false};
+    active.headers.reset();
     return outcome;
   }
 
-  const CURLcode code = curl_easy_perform(curl);
+  const auto code = static_cast<CURLcode>(curl_code);
   double seconds = 0;
   if (curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &seconds) == CURLE_OK) outcome.seconds = seconds;
-  // The error buffer lives on this stack frame: libcurl must not keep pointing at it.
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  active.headers.reset();
 
-  if (transfer.out_of_memory) throw std::bad_alloc();
+  if (active.transfer.out_of_memory) throw std::bad_alloc();
   if (code != CURLE_OK) {
-    std::string message = error_text[0] != '\0' ? std::string(error_text) : curl_easy_strerror(code);
+    std::string message =
+        active.error_text[0] != '\0' ? std::string(active.error_text) : curl_easy_strerror(code);
     outcome.failure = TransportFailure{std::move(message), code == CURLE_OPERATION_TIMEDOUT,
                                        is_retryable(code)};
     return outcome;

@@ -63,11 +63,26 @@ class HttpConnection {
 
   HttpOutcome perform(const HttpRequest& request);
 
+  // perform() in two halves, so that a multi handle (HttpMulti) can drive several connections at
+  // once: begin() sets the transfer up and finish() collects it once libcurl reports it done with
+  // `curl_code`. The request must stay alive and unchanged in between. When begin() returns false
+  // libcurl refused an option: the transfer must not be run, and finish() reports why.
+  bool begin(const HttpRequest& request);
+  HttpOutcome finish(int curl_code);
+  // The libcurl easy handle (CURL*), for the multi handle that runs it.
+  void* native_handle() const noexcept { return handle_.get(); }
+
  private:
   struct EasyHandleDeleter {
     void operator()(void* handle) const noexcept;
   };
+  struct Active;  // what libcurl's callbacks and options point at while a transfer runs
+  struct ActiveDeleter {
+    void operator()(Active* active) const noexcept;
+  };
   HttpSettings settings_;
+  // Declared first so that it is destroyed last: the easy handle may point into it until then.
+  std::unique_ptr<Active, ActiveDeleter> active_;
   std::unique_ptr<void, EasyHandleDeleter> handle_;
 };
 

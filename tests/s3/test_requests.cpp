@@ -259,7 +259,11 @@ TEST_CASE("DeleteObjects: quiet, Content-MD5, 1,000 keys a request, failures gat
        http_reply(200, "<DeleteResult/>"),
        http_reply(200, "<DeleteResult><Error><Key>k/2499</Key><Code>InternalError</Code>"
                        "<Message>later</Message></Error></DeleteResult>")});
-  Client client(config_for(server));
+  ClientConfig config = config_for(server);
+  // One request at a time, so that each gets the scripted reply meant for it (batches of requests
+  // run side by side, and the server answers in arrival order).
+  config.max_pool_connections = 1;
+  Client client(config);
   DeleteResult result = client.delete_objects("shelf", keys);
   REQUIRE(result.failures.size() == 2);
   CHECK(result.failures[0].key == "k/7 & <x>");
