@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -29,6 +30,9 @@ constexpr int kStorage = 4;
 // data while the shelf can still send a batch's requests side by side.
 constexpr std::size_t kBatch = 64;
 constexpr std::uint64_t kBatchBytes = 64u << 20;  // and a batch of large files stops at 64 MB
+
+// A single value this large gets a progress line while it moves.
+constexpr std::uint64_t kShowTransferFrom = 4u << 20;
 
 constexpr const char* kHelp = R"(Usage: cshelve [OPTIONS] PATH COMMAND [ARGS]
 
@@ -263,6 +267,15 @@ int run(const Arguments& args) {
       std::cerr << "cshelve: " << cshelve::to_string(level) << ": " << message << '\n';
     };
   }
+  std::unique_ptr<cshelve_cli::Progress> transfer;
+  if (cshelve_cli::Progress::wanted(args.quiet)) {
+    const char* what = args.command == "set" ? "uploading" : "downloading";
+    options.progress = [&transfer, what](std::uint64_t done, std::uint64_t total) {
+      if (total < kShowTransferFrom) return;
+      if (!transfer) transfer = std::make_unique<cshelve_cli::Progress>(true, what, 0, total);
+      transfer->set_bytes(done);
+    };
+  }
   const cshelve::Flag flag = args.flag.value_or(reads_only(args.command) ? cshelve::Flag::read : cshelve::Flag::create);
 
   const auto& command = args.command;
@@ -274,10 +287,13 @@ int run(const Arguments& args) {
   cshelve::Shelf shelf = cshelve::open(args.path, flag, options);
   int status = kOk;
   if (command == "get") {
-    write_stdout(shelf.get(args.rest[0]));
+    const std::string value = shelf.get(args.rest[0]);
+    if (transfer) transfer->finish();
+    write_stdout(value);
   } else if (command == "set") {
     const bool from_stdin = args.rest.size() == 1 || args.rest[1] == "-";
     shelf.set(args.rest[0], from_stdin ? read_all(std::cin) : args.rest[1]);
+    if (transfer) transfer->finish();
   } else if (command == "del") {
     shelf.erase(args.rest[0]);
   } else if (command == "has") {

@@ -1,5 +1,6 @@
 #include "progress.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <unistd.h>
 
@@ -27,6 +28,11 @@ void Progress::advance(std::uint64_t items, std::uint64_t bytes) {
   draw(false);
 }
 
+void Progress::set_bytes(std::uint64_t bytes) {
+  bytes_ = bytes;
+  draw(false);
+}
+
 void Progress::draw(bool force) {
   if (!enabled_) return;
   // Redrawing more than a few times a second only costs time and flickers.
@@ -36,15 +42,17 @@ void Progress::draw(bool force) {
   drawn_ = true;
 
   std::string line = "\r" + what_ + " ";
-  if (total_items_ > 0) {
+  const bool by_items = total_items_ > 0;
+  if (by_items || total_bytes_ > 0) {
     constexpr int kWidth = 24;
-    const double fraction = static_cast<double>(items_) / static_cast<double>(total_items_);
+    const double fraction = std::min(1.0, by_items ? static_cast<double>(items_) / static_cast<double>(total_items_)
+                                                   : static_cast<double>(bytes_) / static_cast<double>(total_bytes_));
     const int filled = static_cast<int>(fraction * kWidth + 0.5);
     line += "[" + std::string(static_cast<std::size_t>(filled), '#') +
             std::string(static_cast<std::size_t>(kWidth - filled), '-') + "] ";
     line += std::to_string(static_cast<int>(fraction * 100 + 0.5)) + "% ";
-    line += std::to_string(items_) + "/" + std::to_string(total_items_);
-    if (total_bytes_ > 0) line += ", " + megabytes(bytes_) + " of " + megabytes(total_bytes_);
+    if (by_items) line += std::to_string(items_) + "/" + std::to_string(total_items_) + ", ";
+    if (total_bytes_ > 0) line += megabytes(bytes_) + " of " + megabytes(total_bytes_);
   } else {
     line += std::to_string(items_) + ", " + megabytes(bytes_);
   }

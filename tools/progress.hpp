@@ -11,13 +11,16 @@ namespace cshelve_cli {
 class Progress {
  public:
   // `enabled` false makes every call a no-op (quiet, or standard error is not a terminal).
-  // A total of 0 means unknown: counts are shown without a bar.
+  // A total of 0 means unknown: counts are shown without a bar. With no item total, the bar
+  // follows the bytes.
   Progress(bool enabled, std::string what, std::uint64_t total_items, std::uint64_t total_bytes);
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
   ~Progress();
 
   void advance(std::uint64_t items, std::uint64_t bytes);
+  // For one transfer: the bytes moved so far.
+  void set_bytes(std::uint64_t bytes);
   // Clears the line, so later messages start on a clean one.
   void finish();
 

@@ -2,6 +2,7 @@
 #ifndef CSHELVE_OPTIONS_HPP
 #define CSHELVE_OPTIONS_HPP
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -27,6 +28,10 @@ std::string_view to_string(LogLevel level) noexcept;
 // Receives the library's log lines. Lines never contain a secret.
 using Logger = std::function<void(LogLevel, std::string_view message)>;
 
+// Reports the bytes of one value on its way to or from the storage: `done` of `total` (0 while
+// unknown). Called often during a long transfer, from the thread doing it; keep it quick.
+using TransferProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
 // Provider parameters: from code here, and from the INI's [provider_params] (the INI wins).
 using ProviderParams = std::map<std::string, std::string, std::less<>>;
 
@@ -36,6 +41,8 @@ struct Options {
   bool writeback = false;
   Logger logger;                      // silent when empty
   LogLevel log_level = LogLevel::info;  // lines below this level are not produced
+  // Progress of single-value transfers to and from S3 (get, find, set); empty: none.
+  TransferProgress progress;
 };
 
 }  // namespace cshelve

@@ -108,8 +108,8 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
 
 class AwsS3Provider final : public Provider {
  public:
-  AwsS3Provider(std::string bucket, s3::ClientConfig config, Logger log)
-      : bucket_(std::move(bucket)), log_(std::move(log)), client_(std::move(config)) {}
+  AwsS3Provider(std::string bucket, s3::ClientConfig config, TransferProgress progress)
+      : bucket_(std::move(bucket)), progress_(std::move(progress)), client_(std::move(config)) {}
 
   bool exists() override {
     try {
@@ -132,13 +132,13 @@ class AwsS3Provider final : public Provider {
 
   std::optional<std::string> get(std::string_view key) override {
     try {
-      return client_.get_object(bucket_, key);
+      return client_.get_object(bucket_, key, progress_);
     } catch (const NoSuchKeyError&) {
       return std::nullopt;
     }
   }
 
-  void put(std::string_view key, const Pieces& body) override { client_.put_object(bucket_, key, body); }
+  void put(std::string_view key, const Pieces& body) override { client_.put_object(bucket_, key, body, progress_); }
 
   Erased erase(std::string_view key) override {
     client_.delete_object(bucket_, key);
@@ -196,7 +196,7 @@ class AwsS3Provider final : public Provider {
 
  private:
   std::string bucket_;
-  Logger log_;
+  TransferProgress progress_;
   s3::Client client_;
 };
 
@@ -207,7 +207,7 @@ std::unique_ptr<Provider> make_aws_s3_provider(const ProviderContext& context) {
   const std::string& origin = context.ini->origin;
   std::string bucket = required(defaults, origin, "bucket_name");
   s3::ClientConfig config = client_config(defaults, origin, context.params, context.log);
-  return std::make_unique<AwsS3Provider>(std::move(bucket), std::move(config), context.log);
+  return std::make_unique<AwsS3Provider>(std::move(bucket), std::move(config), context.progress);
 }
 
 }  // namespace cshelve::providers

@@ -66,6 +66,7 @@ struct ProviderContext {
   const config::Ini* ini = nullptr;  // the whole configuration (nullptr for a local folder)
   ProviderParams params;             // merged provider_params (INI wins)
   Logger log;                        // already filtered by level; never empty
+  TransferProgress progress;         // single-value transfers; may be empty
 };
 
 // Builds the provider an INI names. Throws UnknownProviderError and the provider's own

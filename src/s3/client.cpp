@@ -159,6 +159,7 @@ struct Call {
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::pair<std::string, std::string>> headers;  // besides host and the signer's
   std::vector<std::string_view> body;
+  TransferProgress progress;         // single transfers only
   bool expects_xml = false;          // a 2xx reply body is an XML document
   bool verify_object_body = false;   // GetObject: check the body against its headers
 };
@@ -316,6 +317,7 @@ struct Client::Impl {
     if (!signed_request.encoded_query.empty()) request.url += "?" + signed_request.encoded_query;
     request.headers = std::move(signed_request.headers);
     request.body_pieces = call.body;
+    request.progress = call.progress;
     return request;
   }
 
@@ -594,14 +596,16 @@ Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 
 void Client::put_object(std::string_view bucket, std::string_view key,
-                        const std::vector<std::string_view>& body_pieces) {
+                        const std::vector<std::string_view>& body_pieces, const TransferProgress& progress) {
   Call call{"PutObject", "PUT", bucket, key};
   call.body = body_pieces;
+  call.progress = progress;
   impl().execute(call);
 }
 
-std::string Client::get_object(std::string_view bucket, std::string_view key) {
+std::string Client::get_object(std::string_view bucket, std::string_view key, const TransferProgress& progress) {
   Call call{"GetObject", "GET", bucket, key};
+  call.progress = progress;
   call.verify_object_body = true;
   return std::move(impl().execute(call).body);
 }

@@ -117,10 +117,10 @@ class Client {
 
   // PutObject; the pieces are sent one after another, as one body.
   void put_object(std::string_view bucket, std::string_view key,
-                  const std::vector<std::string_view>& body_pieces);
+                  const std::vector<std::string_view>& body_pieces, const TransferProgress& progress = {});
 
   // GetObject; NoSuchKeyError when the key is absent.
-  std::string get_object(std::string_view bucket, std::string_view key);
+  std::string get_object(std::string_view bucket, std::string_view key, const TransferProgress& progress = {});
 
   // DeleteObject; deleting an absent key succeeds, as in S3.
   void delete_object(std::string_view bucket, std::string_view key);

@@ -192,6 +192,17 @@ class OptionSetter {
   CURLcode first_error_ = CURLE_OK;
 };
 
+int report_progress(void* data, curl_off_t download_total, curl_off_t download_now, curl_off_t upload_total,
+                    curl_off_t upload_now) {
+  const auto& progress = *static_cast<const std::function<void(std::uint64_t, std::uint64_t)>*>(data);
+  if (upload_total > 0) {
+    progress(static_cast<std::uint64_t>(upload_now), static_cast<std::uint64_t>(upload_total));
+  } else if (download_now > 0 || download_total > 0) {
+    progress(static_cast<std::uint64_t>(download_now), static_cast<std::uint64_t>(download_total));
+  }
+  return 0;  // never abort the transfer from here
+}
+
 long whole_seconds_at_least_one(long milliseconds) {
   if (milliseconds <= 0) return 1;
   return std::max(1L, (milliseconds + 999) / 1000);
@@ -281,6 +292,12 @@ bool HttpConnection::begin(const HttpRequest& request) {
   } else {
     set(CURLOPT_SSL_VERIFYPEER, 0L);
     set(CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+
+  if (request.progress) {
+    set(CURLOPT_XFERINFOFUNCTION, &report_progress);
+    set(CURLOPT_XFERINFODATA, const_cast<void*>(static_cast<const void*>(&request.progress)));
+    set(CURLOPT_NOPROGRESS, 0L);
   }
 
   set(CURLOPT_HEADERFUNCTION, &receive_header);

@@ -5,6 +5,8 @@
 #define CSHELVE_S3_HTTP_HPP
 
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -29,6 +31,8 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // sent as given, Host included
   std::vector<std::string_view> body_pieces;                 // sent one after another
+  // Called as bytes move: (done, total) of the body sent, or else of the reply received.
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
 
 struct HttpResponse {

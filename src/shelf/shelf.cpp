@@ -356,6 +356,7 @@ Shelf open(std::string_view path_view, Flag flag, Options options) {
     context.ini = &*ini;
     context.params = config::merge_provider_params(options.provider_params, ini->find("provider_params"));
     context.log = impl->logger;
+    context.progress = options.progress;
     impl->provider = providers::make_provider(provider_name, context);
   } else {
     impl->provider = providers::make_local_provider(path);

@@ -26,7 +26,7 @@ namespace {
 std::string env(const char* name) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') {
-    FAIL("environment variable " << name << " is not set: run through tests/s3/with-server.sh");
+    FAIL("environment variable " << std::string(name) << " is not set: run through tests/s3/with-server.sh");
   }
   return value;
 }
@@ -407,4 +407,39 @@ TEST_CASE("aws-s3: the command-line tool works on an aws-s3 INI as on a local sh
   CHECK(run("get sub/f.txt").second == "file");
   CHECK(run("export '" + (dir / "exported") + "'").first == 0);
   CHECK(read_text(dir / "exported/sub/f.txt") == "file");
+}
+
+TEST_CASE("aws-s3: progress reports the bytes of a large value both ways") {
+  TempDir dir;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> reports;
+  Options options;
+  options.progress = [&](std::uint64_t done, std::uint64_t total) { reports.emplace_back(done, total); };
+  auto db = open(s3_ini(dir, fresh_bucket()), Flag::create, options);
+  const std::string value = cshelve_test::random_bytes(8 << 20, 7);
+  const std::uint64_t record_size = value.size() + 10;  // the record's header is 10 bytes
+  db.set("big", value);
+  REQUIRE_FALSE(reports.empty());
+  CHECK(reports.back() == std::make_pair(record_size, record_size));
+  for (std::size_t i = 1; i < reports.size(); ++i) CHECK(reports[i].first >= reports[i - 1].first);
+  reports.clear();
+  CHECK(db.get("big") == value);
+  REQUIRE_FALSE(reports.empty());
+  CHECK(reports.back() == std::make_pair(record_size, record_size));
+}
+
+TEST_CASE("aws-s3: the tool shows a progress line for a large value on a terminal") {
+  TempDir dir;
+  const std::string ini = s3_ini(dir, fresh_bucket());
+  write_text(dir / "big", cshelve_test::random_bytes(5 << 20, 3));
+  const std::string tool = std::string("'") + CSHELVE_CLI_PATH + "' '" + ini + "' ";
+  const std::string typescript = dir / "typescript";
+  auto on_terminal = [&](const std::string& args) {
+    const std::string command = "script -qec \"" + tool + args + "\" /dev/null > '" + typescript + "' 2>&1 < /dev/null";
+    REQUIRE(std::system(command.c_str()) == 0);
+    return read_text(typescript);
+  };
+  CHECK(on_terminal("set big < '" + (dir / "big") + "'").find("uploading [") != std::string::npos);
+  CHECK(on_terminal("get big > '" + (dir / "copy") + "'").find("downloading [") != std::string::npos);
+  CHECK(read_text(dir / "copy") == read_text(dir / "big"));
+  CHECK(on_terminal("-q get big > '" + (dir / "copy") + "'").find("downloading") == std::string::npos);
 }
