@@ -5,11 +5,15 @@ set -euo pipefail
 
 packages=(g++ meson ninja-build pkg-config cmake
           libcurl4-openssl-dev libssl-dev libpugixml-dev zlib1g-dev doctest-dev)
-if [ "${1:-}" = "--tests" ]; then
+if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--bench" ]; then
   # The local S3 server runs on Node.js; the signature gate uses Debian's botocore.
   packages+=(python3 python3-botocore python3-boto3)
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+if [ "${1:-}" = "--bench" ]; then
+  # bench/run.sh counts instructions with callgrind; bench/size.sh strips binaries.
+  packages+=(valgrind binutils)
 fi
 
 missing=()
