@@ -205,17 +205,30 @@ int run_import(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
   return kOk;
 }
 
-std::uint64_t write_batch(cshelve::Shelf& shelf, const fs::path& folder, const std::vector<std::string>& keys) {
+// Writes the keys' values under `folder`; a key whose file cannot be written (say `a` when `a/b`
+// made `a` a folder) is reported and counted in `refused`, and the others go on.
+std::uint64_t write_batch(cshelve::Shelf& shelf, const fs::path& folder, const std::vector<std::string>& keys,
+                          cshelve_cli::Progress& progress, std::size_t& refused) {
   const auto values = shelf.get_many(keys);
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (!values[i]) continue;  // deleted since it was listed
     const fs::path target = folder / fs::u8path(keys[i]);
-    fs::create_directories(target.parent_path());
-    std::ofstream out(target, std::ios::binary | std::ios::trunc);
-    out.write(values[i]->data(), static_cast<std::streamsize>(values[i]->size()));
-    out.close();
-    if (!out) throw cshelve::StorageError("cannot write '" + target.string() + "'");
+    std::error_code error;
+    fs::create_directories(target.parent_path(), error);
+    std::ofstream out;
+    if (!error) {
+      out.open(target, std::ios::binary | std::ios::trunc);
+      out.write(values[i]->data(), static_cast<std::streamsize>(values[i]->size()));
+      out.close();
+    }
+    if (error || !out) {
+      progress.finish();
+      std::cerr << "cshelve: cannot write key '" << keys[i] << "' as '" << target.string()
+                << "' (a file and a folder of the same name?)\n";
+      ++refused;
+      continue;
+    }
     bytes += values[i]->size();
   }
   return bytes;
@@ -227,6 +240,12 @@ int run_export(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
   std::size_t exported = 0;
   std::size_t refused = 0;
   cshelve_cli::Progress progress(cshelve_cli::Progress::wanted(quiet), "exporting", 0, 0);
+  auto write_out = [&] {
+    const std::size_t refused_before = refused;
+    progress.advance(batch.size(), write_batch(shelf, folder, batch, progress, refused));
+    exported += batch.size() - (refused - refused_before);
+    batch.clear();
+  };
   for (const std::string& key : shelf) {
     if (!safe_as_path(key)) {
       progress.finish();
@@ -236,13 +255,10 @@ int run_export(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
     }
     batch.push_back(key);
     if (batch.size() == kBatch) {
-      progress.advance(batch.size(), write_batch(shelf, folder, batch));
-      exported += batch.size();
-      batch.clear();
+      write_out();
     }
   }
-  progress.advance(batch.size(), write_batch(shelf, folder, batch));
-  exported += batch.size();
+  write_out();
   progress.finish();
   if (!quiet) std::cerr << "exported " << exported << " keys" << (refused ? ", refused " + std::to_string(refused) : "") << "\n";
   return refused == 0 ? kOk : kStorage;

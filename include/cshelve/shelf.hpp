@@ -18,10 +18,12 @@
 namespace cshelve {
 
 // A handle on an open shelf. Move-only; closing happens on destruction if close() was not called
-// (errors at that point go to the logger, so call close() to see them).
+// (errors at that point go to the logger, and pending writeback changes are lost: call close()
+// to see them; a close() that throws keeps the shelf open with its changes, to be tried again).
 //
 // Thread safety: one Shelf must not be used by several threads at once without a lock of yours.
-// Separate Shelf objects, even on the same storage, may be used from separate threads.
+// Separate Shelf objects, even on the same storage, may be used from separate threads. The logger
+// may be called from the library's own threads during batches, one line at a time.
 class Shelf {
  public:
   class KeyIterator;
@@ -74,7 +76,8 @@ class Shelf {
 
   // --- Keys ---
   // Iterates the keys lazily, a page at a time, in the storage's order. The iterators must not
-  // outlive the shelf. With writeback, pending writes are sent first.
+  // outlive the Shelf object; advancing one after close() throws ClosedShelfError. With
+  // writeback, pending writes are sent first.
   KeyIterator begin() const;
   KeyIterator end() const;
 

@@ -145,6 +145,8 @@ class AwsS3Provider final : public Provider {
     return Erased::unknown;  // S3 answers the same whether the key was there or not
   }
 
+  bool reports_absence() const override { return false; }
+
   bool contains(std::string_view key) override {
     // The key itself sorts first among the keys it prefixes, so one listed key tells.
     s3::ListRequest request;

@@ -134,6 +134,7 @@ class LocalProvider final : public Provider {
   }
 
   std::optional<std::string> get(std::string_view key) override {
+    if (key.size() > kMaxKeyBytes) return std::nullopt;  // never stored, so never there
     const std::string path = path_of(key);
     FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (file.get() < 0) {
@@ -165,23 +166,27 @@ class LocalProvider final : public Provider {
     std::string reason;
     if (!make_folders(folder, reason)) throw StorageError("cannot write key '" + std::string(key) + "': " + reason);
 
-    const std::string temporary = folder + "/.tmp-" + random_suffix();
-    try {
-      write_synced(temporary, body);
-      // A concurrent erase may remove the emptied folder between make_folders and rename.
-      for (int attempt = 0;; ++attempt) {
-        if (::rename(temporary.c_str(), path.c_str()) == 0) break;
-        if (errno == ENOENT && attempt < 3 && make_folders(folder, reason)) continue;
-        throw StorageError("cannot write key '" + std::string(key) + "': " + system_reason());
+    // Another shelf erasing the last key of a piece folder removes that folder; if it does so
+    // between make_folders and the temporary file's creation, make the folder again. Once the
+    // temporary file is in it, the folder is no longer empty and stays.
+    std::string temporary;
+    for (int attempt = 1;; ++attempt) {
+      temporary = folder + "/.tmp-" + random_suffix();
+      if (write_synced(temporary, body)) break;
+      if (attempt == 10 || !make_folders(folder, reason)) {
+        throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
       }
-      sync_folder(folder);
-    } catch (...) {
-      ::unlink(temporary.c_str());
-      throw;
     }
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      const std::string why = system_reason();
+      ::unlink(temporary.c_str());
+      throw StorageError("cannot write key '" + std::string(key) + "': " + why);
+    }
+    sync_folder(folder);
   }
 
   Erased erase(std::string_view key) override {
+    if (key.size() > kMaxKeyBytes) return Erased::absent;
     const std::string path = path_of(key);
     if (::unlink(path.c_str()) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return Erased::absent;
@@ -195,6 +200,7 @@ class LocalProvider final : public Provider {
   }
 
   bool contains(std::string_view key) override {
+    if (key.size() > kMaxKeyBytes) return false;
     struct stat info {};
     return ::stat(path_of(key).c_str(), &info) == 0 && S_ISREG(info.st_mode);
   }
@@ -265,16 +271,34 @@ class LocalProvider final : public Provider {
     }
     const auto slash = path.rfind('/');
     if (slash != std::string::npos && slash > 0 && !make_folders(path.substr(0, slash), reason)) return false;
-    if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) {
+    if (::mkdir(path.c_str(), 0777) != 0) {
+      if (errno == EEXIST) return true;
       reason = "cannot create folder '" + path + "': " + system_reason();
       return false;
+    }
+    // The new folder's entry must reach the disk too, or a synced file inside it can vanish in a
+    // crash along with the folder.
+    sync_folder(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
+    return true;
+  }
+
+  // Writes and syncs a new file; false when its folder does not exist (any other failure throws).
+  static bool write_synced(const std::string& path, const Pieces& body) {
+    FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+    if (file.get() < 0) {
+      if (errno == ENOENT) return false;
+      throw StorageError("cannot create '" + path + "': " + system_reason());
+    }
+    try {
+      write_all(file, path, body);
+    } catch (...) {
+      ::unlink(path.c_str());
+      throw;
     }
     return true;
   }
 
-  static void write_synced(const std::string& path, const Pieces& body) {
-    FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-    if (file.get() < 0) throw StorageError("cannot create '" + path + "': " + system_reason());
+  static void write_all(FileDescriptor& file, const std::string& path, const Pieces& body) {
     for (auto piece : body) {
       while (!piece.empty()) {
         const ssize_t written = ::write(file.get(), piece.data(), piece.size());

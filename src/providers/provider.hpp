@@ -58,6 +58,9 @@ class Provider {
   // Removes every key.
   virtual void clear();
 
+  // Whether erase() can tell a missing key (S3 cannot: it answers a delete the same either way).
+  virtual bool reports_absence() const { return true; }
+
   // Releases connections or files; further calls are not made.
   virtual void close() {}
 };

@@ -7,6 +7,7 @@
 #include "providers/provider.hpp"
 
 #include <map>
+#include <mutex>
 
 namespace cshelve {
 
@@ -68,7 +69,8 @@ struct Shelf::Impl {
   bool writeback = false;
   Logger logger;  // filtered by level; never empty
   codec::Processing processing;
-  std::unique_ptr<providers::Provider> provider;
+  // Shared with key iterators, which see through a weak_ptr whether the shelf was closed.
+  std::shared_ptr<providers::Provider> provider;
   std::map<std::string, CacheEntry, std::less<>> cache;
 
   void require_writable() const {
@@ -112,24 +114,67 @@ struct Shelf::Impl {
         removed.push_back(key);
       }
     }
+    // What fails stays pending (and cached), so a later sync() or close() can try it again;
+    // what succeeds is settled, so one bad key never costs the others their write.
+    std::vector<std::string> failed;
+    std::string first_failure;
+    auto note_failure = [&](const std::string& key, const std::exception& error) {
+      if (failed.empty()) first_failure = "'" + key + "': " + error.what();
+      failed.push_back(key);
+    };
     if (!records.empty()) {
       std::vector<std::pair<std::string, providers::Pieces>> items;
       items.reserve(records.size());
       for (std::size_t i = 0; i < records.size(); ++i) items.emplace_back(written_keys[i], records[i].pieces());
-      provider->put_many(items);
-    }
-    if (!removed.empty()) provider->erase_many(removed);
-    log(LogLevel::debug, "writeback: wrote " + std::to_string(records.size()) + " values, deleted " +
-                             std::to_string(removed.size()) + " keys");
-    // Deleted keys leave the cache; written ones stay, now clean.
-    for (auto it = cache.begin(); it != cache.end();) {
-      if (it->second.dirty && !it->second.value) {
-        it = cache.erase(it);
-      } else {
-        it->second.dirty = false;
-        ++it;
+      try {
+        provider->put_many(items);
+        for (const auto& key : written_keys) cache.find(key)->second.dirty = false;
+      } catch (const Error&) {
+        // A batch stops at its first failure without saying what else went through: one by one.
+        for (const auto& [key, pieces] : items) {
+          try {
+            provider->put(key, pieces);
+            cache.find(key)->second.dirty = false;
+          } catch (const Error& error) {
+            note_failure(key, error);
+          }
+        }
       }
     }
+    if (!removed.empty()) {
+      try {
+        provider->erase_many(removed);
+        for (const auto& key : removed) cache.erase(key);
+      } catch (const Error& error) {
+        for (const auto& key : removed) note_failure(key, error);
+      }
+    }
+    log(LogLevel::debug, "writeback: wrote " + std::to_string(records.size()) + " values, deleted " +
+                             std::to_string(removed.size()) + " keys, " + std::to_string(failed.size()) +
+                             " failed");
+    if (!failed.empty()) {
+      throw StorageError("writing back shelf '" + name + "': " + std::to_string(failed.size()) + " of " +
+                         std::to_string(records.size() + removed.size()) +
+                         " changes failed and stay pending; the first, " + first_failure);
+    }
+  }
+
+  std::size_t pending() const {
+    std::size_t count = 0;
+    for (const auto& entry : cache) count += entry.second.dirty ? 1 : 0;
+    return count;
+  }
+
+  // Lets go of the storage without writing anything back.
+  void release() noexcept {
+    if (!provider) return;
+    try {
+      provider->close();
+    } catch (...) {
+      // Nothing is left to write; a failure to hang up is not worth an error.
+    }
+    provider.reset();
+    cache.clear();
   }
 
   void log(LogLevel level, const std::string& message) const {
@@ -138,7 +183,7 @@ struct Shelf::Impl {
 };
 
 struct Shelf::KeyIterator::Cursor {
-  providers::Provider* provider = nullptr;
+  std::weak_ptr<providers::Provider> provider;
   providers::KeyPage page;
   std::size_t index = 0;
 };
@@ -146,28 +191,33 @@ struct Shelf::KeyIterator::Cursor {
 Shelf::Shelf(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Shelf::Shelf(Shelf&&) noexcept = default;
 
+namespace {
+
+// Closing where no exception may leave (destructor, assignment): a failure goes to the logger.
+void close_quietly(Shelf::Impl& impl) noexcept {
+  if (!impl.provider) return;
+  try {
+    impl.flush();
+  } catch (const std::exception& error) {
+    impl.log(LogLevel::error, "closing shelf '" + impl.name + "' lost " + std::to_string(impl.pending()) +
+                                  " pending changes: " + error.what() + " (call close() to see such errors)");
+  } catch (...) {
+  }
+  impl.release();
+}
+
+}  // namespace
+
 Shelf& Shelf::operator=(Shelf&& other) noexcept {
   if (this != &other) {
-    if (impl_) {
-      try {
-        close();
-      } catch (...) {
-        // Reported through the logger by close(); an assignment cannot throw.
-      }
-    }
+    if (impl_) close_quietly(*impl_);
     impl_ = std::move(other.impl_);
   }
   return *this;
 }
 
 Shelf::~Shelf() {
-  if (!impl_) return;
-  try {
-    close();
-  } catch (const std::exception& error) {
-    if (impl_ && impl_->logger) impl_->logger(LogLevel::error, std::string("closing the shelf failed: ") + error.what());
-  } catch (...) {
-  }
+  if (impl_) close_quietly(*impl_);
 }
 
 Shelf::Impl& Shelf::live() const {
@@ -198,7 +248,9 @@ void Shelf::erase(std::string_view key) {
   impl.require_writable();
   if (impl.writeback) {
     const auto it = impl.cache.find(key);
-    const bool known_absent = it != impl.cache.end() ? !it->second.value : !impl.provider->contains(key);
+    const bool known_absent = it != impl.cache.end()
+                                  ? !it->second.value
+                                  : impl.provider->reports_absence() && !impl.provider->contains(key);
     if (known_absent) throw KeyNotFoundError(std::string(key));
     impl.cache.insert_or_assign(std::string(key), CacheEntry{std::nullopt, true});
     return;
@@ -269,7 +321,7 @@ Shelf::KeyIterator Shelf::begin() const {
   Impl& impl = live();
   impl.flush();
   auto cursor = std::make_shared<KeyIterator::Cursor>();
-  cursor->provider = impl.provider.get();
+  cursor->provider = impl.provider;
   cursor->page = impl.provider->list({});
   // A page may come back empty while more follow (a server's choice); skip such pages.
   while (cursor->page.keys.empty() && !cursor->page.next.empty()) {
@@ -287,7 +339,9 @@ Shelf::KeyIterator& Shelf::KeyIterator::operator++() {
   Cursor& cursor = *cursor_;
   if (++cursor.index < cursor.page.keys.size()) return *this;
   while (!cursor.page.next.empty()) {
-    cursor.page = cursor.provider->list(cursor.page.next);
+    const std::shared_ptr<providers::Provider> provider = cursor.provider.lock();
+    if (!provider) throw ClosedShelfError("the shelf was closed while its keys were being iterated");
+    cursor.page = provider->list(cursor.page.next);
     cursor.index = 0;
     if (!cursor.page.keys.empty()) return *this;
   }
@@ -299,20 +353,10 @@ void Shelf::sync() { live().flush(); }
 
 void Shelf::close() {
   if (!impl_ || !impl_->provider) return;
-  Impl& impl = *impl_;
-  // Release the provider even when the last writes fail, then report the failure.
-  struct Release {
-    Impl& impl;
-    ~Release() {
-      try {
-        impl.provider->close();
-      } catch (...) {
-      }
-      impl.provider.reset();
-      impl.cache.clear();
-    }
-  } release{impl};
-  impl.flush();
+  // A failed write-back leaves the shelf open with its pending changes, so close() can be
+  // called again once the cause is fixed; only success lets go of them.
+  impl_->flush();
+  impl_->release();
 }
 
 bool Shelf::is_open() const noexcept { return impl_ && impl_->provider; }
@@ -335,8 +379,12 @@ Shelf open(std::string_view path_view, Flag flag, Options options) {
     }
   }
   if (options.logger) {
-    impl->logger = [sink = options.logger, threshold](LogLevel level, std::string_view message) {
-      if (level >= threshold) sink(level, message);
+    // Batches work on several threads; the user's sink sees one line at a time all the same.
+    auto serial = std::make_shared<std::mutex>();
+    impl->logger = [sink = options.logger, threshold, serial](LogLevel level, std::string_view message) {
+      if (level < threshold) return;
+      std::lock_guard<std::mutex> lock(*serial);
+      sink(level, message);
     };
   } else {
     impl->logger = [](LogLevel, std::string_view) {};

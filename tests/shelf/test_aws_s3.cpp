@@ -317,6 +317,21 @@ TEST_CASE("aws-s3: writeback writes on sync and close") {
   CHECK(check.size() == 50);
 }
 
+TEST_CASE("aws-s3: with writeback, erasing a key S3 may not have raises nothing") {
+  TempDir dir;
+  const std::string ini = s3_ini(dir, fresh_bucket());
+  Options options;
+  options.writeback = true;
+  auto db = open(ini, Flag::create, options);
+  CHECK_NOTHROW(db.erase("never-written"));
+  db.set("a", "1");
+  db.set("a b", "2");  // "a" is a prefix of this one
+  db.sync();
+  CHECK_NOTHROW(db.erase("a"));
+  CHECK_NOTHROW(db.close());
+  CHECK(keys_of(open(ini, Flag::read)) == std::set<std::string>{"a b"});
+}
+
 TEST_CASE("aws-s3: configuration errors name the option, never the secret") {
   TempDir dir;
   const std::string secret = "Sup3rS3cretValue";

@@ -227,3 +227,14 @@ TEST_CASE("cli: bash completion offers commands, flags and options") {
   CHECK(complete("cshelve --w", 1) == "--writeback\n");
   CHECK(complete("cshelve shelf get ''", 3) == "\n");
 }
+
+TEST_CASE("cli: export reports a key that clashes with a folder and exports the rest") {
+  TempDir dir;
+  const std::string shelf = dir / "clash";
+  for (const char* key : {"a", "a/b", "c"}) REQUIRE(cli(dir, {shelf, "set", key, key}).status == 0);
+  const auto result = cli(dir, {shelf, "export", dir / "out"});
+  CHECK(result.status == 4);
+  CHECK(result.err.find("cannot write key") != std::string::npos);
+  CHECK(read_text(dir / "out/c") == "c");
+  CHECK(result.err.find("exported 2 keys, refused 1") != std::string::npos);
+}

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "test_support.hpp"
 
@@ -481,3 +482,77 @@ TEST_CASE("logging: the callback gets lines at or above its level, none by defau
 }
 
 TEST_CASE("version") { CHECK(version().find('.') != std::string_view::npos); }
+
+TEST_CASE("writeback: a failed write-back keeps the shelf open and loses no other change") {
+  TempDir dir;
+  Options options;
+  options.writeback = true;
+  std::vector<std::string> errors;
+  options.logger = [&](LogLevel level, std::string_view message) {
+    if (level == LogLevel::error) errors.emplace_back(message);
+  };
+  const std::string too_long(2000, 'k');  // longer than a local shelf allows
+  auto db = open(dir / "wb-fail", Flag::create, options);
+  db.set("a", "1");
+  db.set(too_long, "never stored");
+  db.set("c", "3");
+  CHECK_THROWS_AS(db.close(), StorageError);
+  CHECK(db.is_open());
+  {
+    auto other = open(dir / "wb-fail", Flag::read);
+    CHECK(other.get("a") == "1");  // the good changes went through
+    CHECK(other.get("c") == "3");
+  }
+  CHECK_THROWS_AS(db.sync(), StorageError);  // still pending, tried again
+  db.erase(too_long);
+  CHECK_NOTHROW(db.close());
+  CHECK_FALSE(db.is_open());
+
+  // The destructor cannot throw: it says on the logger what it lost.
+  {
+    auto doomed = open(dir / "wb-fail", Flag::create, options);
+    doomed.set(too_long, "x");
+  }
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("lost 1 pending") != std::string::npos);
+}
+
+TEST_CASE("iteration: advancing a key iterator after close() is a ClosedShelfError, not a crash") {
+  TempDir dir;
+  auto db = open(memory_ini(dir));
+  for (int i = 0; i < 1500; ++i) db.set("k" + std::to_string(i), "v");
+  auto it = db.begin();
+  db.close();
+  CHECK_THROWS_AS(
+      [&] {
+        for (int i = 0; i < 1500; ++i) ++it;
+      }(),
+      ClosedShelfError);
+}
+
+TEST_CASE("local: two shelves on one folder, writing and erasing long keys side by side") {
+  TempDir dir;
+  const std::string folder = dir / "shared";
+  open(folder).set("seed", "x");
+  const std::string prefix(250, 'p');  // keys share their first folder piece
+  std::atomic<int> failures{0};
+  auto worker = [&](int id) {
+    auto db = open(folder, Flag::write);
+    for (int i = 0; i < 300; ++i) {
+      const std::string key = prefix + std::to_string(id) + "-" + std::to_string(i);
+      try {
+        db.set(key, "v");
+        if (db.get(key) != "v") ++failures;
+        db.erase(key);
+      } catch (const Error&) {
+        ++failures;
+      }
+    }
+  };
+  std::thread first(worker, 1);
+  std::thread second(worker, 2);
+  first.join();
+  second.join();
+  CHECK(failures == 0);
+  CHECK(keys_of(open(folder, Flag::read)) == std::set<std::string>{"seed"});
+}
