@@ -179,6 +179,7 @@ Processing& Processing::operator=(const Processing& other) {
     wipe(encryption_key);
     zlib_level = other.zlib_level;
     encryption_key = other.encryption_key;
+    require_encryption = other.require_encryption;
   }
   return *this;
 }
@@ -248,6 +249,13 @@ Processing processing_from_config(const Section* compression, const Section* enc
                                               "': the only one is 'aes256'");
       }
       check_key_size(processing.encryption_key.size());
+      if (const std::string* strict = find(*encryption, "strict")) {
+        if (*strict == "true" || *strict == "True" || *strict == "yes" || *strict == "1") {
+          processing.require_encryption = true;
+        } else if (!(*strict == "false" || *strict == "False" || *strict == "no" || *strict == "0")) {
+          throw ConfigurationError("[encryption] strict must be true or false, not '" + *strict + "'");
+        }
+      }
     }
   }
   return processing;
@@ -317,7 +325,13 @@ EncodedRecord encode_record(std::string_view payload, const Processing& processi
 std::string decode_record(std::string record, const Processing& processing) {
   if (record.empty()) throw DataCorruptionError("The stored record is empty");
   // Records from before the versioned format are the payload itself, whatever the configuration.
-  if (static_cast<unsigned char>(record[0]) > kRecordVersion) return record;
+  if (static_cast<unsigned char>(record[0]) > kRecordVersion) {
+    if (processing.require_encryption) {
+      throw DataProcessingSignatureError(
+          "The record is in the unversioned legacy form, not encrypted; [encryption] strict = true refuses it");
+    }
+    return record;
+  }
   if (record.size() < kEnvelopeHeaderSize) {
     throw DataCorruptionError("The stored record is truncated: " + std::to_string(record.size()) +
                               " bytes cannot hold its 10-byte header");
@@ -332,6 +346,10 @@ std::string decode_record(std::string record, const Processing& processing) {
         " data bytes, but " + std::to_string(after_header) + " bytes follow the header");
   }
   std::string left_to_undo = record.substr(kEnvelopeHeaderSize, signature_size);
+  if (processing.require_encryption && left_to_undo.find(kEncryptionStep) == std::string::npos) {
+    throw DataProcessingSignatureError("The record is not encrypted (signature '" + printable(left_to_undo) +
+                                       "'); [encryption] strict = true refuses it");
+  }
 
   // The data stays in `record` (decrypted in place) until decompression gives it a new home.
   std::string inflated;

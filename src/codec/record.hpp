@@ -20,6 +20,9 @@ namespace cshelve::codec {
 struct Processing {
   std::optional<int> zlib_level;  // set: compress with zlib at this level (-1: zlib's default)
   std::string encryption_key;     // non-empty: AES-EAX with this key (16, 24 or 32 bytes)
+  // Refuse records that are not encrypted ([encryption] strict = true). Python cshelve reads
+  // them, so by default this library does too; strict closes that door to planted values.
+  bool require_encryption = false;
 
   Processing() = default;
   Processing(const Processing&) = default;

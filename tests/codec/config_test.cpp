@@ -179,3 +179,31 @@ TEST_CASE("config: Processing copies and assignments carry the configuration") {
   assigned = same;
   CHECK(assigned.encryption_key == kKey16);
 }
+
+TEST_CASE("config: [encryption] strict refuses records that are not encrypted") {
+  using cshelve::codec::decode_record;
+  using cshelve::codec::encode_record;
+  const Processing lenient = encryption_only({{"algorithm", "aes256"}, {"key", kKey16}});
+  const Processing strict = encryption_only({{"algorithm", "aes256"}, {"key", kKey16}, {"strict", "true"}});
+  CHECK_FALSE(lenient.require_encryption);
+  CHECK(strict.require_encryption);
+  CHECK_FALSE(encryption_only({{"algorithm", "aes256"}, {"key", kKey16}, {"strict", "false"}}).require_encryption);
+  CHECK(message_of<cshelve::ConfigurationError>(
+            [] { encryption_only({{"algorithm", "aes256"}, {"key", kKey16}, {"strict", "maybe"}}); })
+            .find("strict") != std::string::npos);
+
+  const auto plain = encode_record("planted", Processing{});
+  const std::string plain_record = plain.header + std::string(plain.data);
+  const std::string legacy = "\x80legacy pickle";
+  CHECK(decode_record(plain_record, lenient) == "planted");  // as Python cshelve reads it
+  CHECK(decode_record(legacy, lenient) == legacy);
+  CHECK(message_of<cshelve::DataProcessingSignatureError>([&] { decode_record(plain_record, strict); })
+            .find("strict") != std::string::npos);
+  CHECK_THROWS_AS(decode_record(legacy, strict), cshelve::DataProcessingSignatureError);
+
+  const auto sealed = encode_record("secret", strict);
+  CHECK(decode_record(sealed.header + std::string(sealed.data), strict) == "secret");
+  Processing copy;
+  copy = strict;
+  CHECK(copy.require_encryption);
+}
