@@ -610,16 +610,6 @@ std::string Client::get_object(std::string_view bucket, std::string_view key, co
   return std::move(impl().execute(call).body);
 }
 
-bool Client::head_object(std::string_view bucket, std::string_view key) {
-  try {
-    impl().execute(Call{"HeadObject", "HEAD", bucket, key});
-    return true;
-  } catch (const S3Error& error) {
-    if (error.http_status() == 404) return false;
-    throw;
-  }
-}
-
 void Client::delete_object(std::string_view bucket, std::string_view key) {
   impl().execute(Call{"DeleteObject", "DELETE", bucket, key});
 }

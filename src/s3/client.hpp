@@ -1,4 +1,4 @@
-// A small S3 client: the operations a shelf needs, signed with SigV4, over libcurl.
+// A small S3 client: the six operations a shelf needs, signed with SigV4, over libcurl.
 //
 // It knows nothing of shelves. Every S3 error reply becomes one of the typed exceptions of
 // <cshelve/errors.hpp> (NoSuchKeyError, NoSuchBucketError, AccessDeniedError, AuthenticationError,
@@ -121,11 +121,6 @@ class Client {
 
   // GetObject; NoSuchKeyError when the key is absent.
   std::string get_object(std::string_view bucket, std::string_view key, const TransferProgress& progress = {});
-
-  // HeadObject: whether the key exists, without fetching it. S3 answers HEAD without an error
-  // document, so any 404 (a missing bucket too) is "no"; other errors throw S3Error with the
-  // status only (a 403 may be AccessDenied or a signature problem).
-  bool head_object(std::string_view bucket, std::string_view key);
 
   // DeleteObject; deleting an absent key succeeds, as in S3.
   void delete_object(std::string_view bucket, std::string_view key);

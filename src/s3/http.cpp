@@ -45,7 +45,6 @@ struct Transfer {
   std::size_t piece = 0;   // the piece being sent
   std::size_t offset = 0;  // bytes of it already sent
   HttpResponse* response = nullptr;
-  bool reserve_body = true;  // false for HEAD, whose Content-Length is that of a body not sent
   bool out_of_memory = false;
 };
 
@@ -136,7 +135,7 @@ std::size_t receive_header(char* data, std::size_t size, std::size_t count, void
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::string_view value = trim(line.substr(colon + 1));
-    if (name == "content-length" && transfer.reserve_body) reserve_for_content_length(response.body, value);
+    if (name == "content-length") reserve_for_content_length(response.body, value);
     response.headers.emplace_back(std::move(name), std::string(value));
   } catch (...) {
     transfer.out_of_memory = true;
@@ -258,7 +257,6 @@ bool HttpConnection::begin(const HttpRequest& request) {
   active.transfer = Transfer{};
   active.transfer.body_pieces = &request.body_pieces;
   active.transfer.response = &active.outcome.response;
-  active.transfer.reserve_body = request.method != "HEAD";
   active.outcome = HttpOutcome{};
   active.headers.reset();
   active.error_text[0] = '\0';
@@ -309,10 +307,6 @@ bool HttpConnection::begin(const HttpRequest& request) {
 
   if (request.method == "GET") {
     set(CURLOPT_HTTPGET, 1L);
-  } else if (request.method == "HEAD") {
-    // libcurl's own HEAD mode: asked for with CUSTOMREQUEST, it would wait for the body that
-    // Content-Length announces but a HEAD reply never carries.
-    set(CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT" || request.method == "POST" || body_size > 0) {
     // The upload mode sends the body from the read callback with a Content-Length, for any
     // method; POST's own mode would add a form Content-Type nobody asked for.

@@ -154,34 +154,6 @@ TEST_CASE("the connection is kept alive between requests") {
   CHECK(server.connections() == 1);
 }
 
-TEST_CASE("HeadObject: HEAD, signed; 200 is yes, 404 is no, other errors throw") {
-  // A HEAD reply announces the object's length but carries no body: the client must neither
-  // wait for one nor make room for it.
-  ScriptedServer server({http_reply(200, "", {}, 1000000000), http_reply(404, "", {}, 0),
-                         http_reply(403, "", {}, 0)});
-  ClientConfig config = config_for(server);
-  config.max_attempts = 1;
-  Client client(config);
-  const auto start = std::chrono::steady_clock::now();
-  CHECK(client.head_object("shelf", "a b"));
-  CHECK_FALSE(client.head_object("shelf", "absent"));
-  try {
-    client.head_object("shelf", "forbidden");
-    FAIL("no exception");
-  } catch (const S3Error& error) {
-    CHECK(error.http_status() == 403);
-    CHECK(std::string(error.what()).find("HeadObject of key 'forbidden'") != std::string::npos);
-  }
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
-  const auto requests = server.requests();
-  REQUIRE(requests.size() == 3);
-  CHECK(requests[0].method == "HEAD");
-  CHECK(requests[0].target == "/shelf/a%20b");
-  CHECK(requests[0].header("authorization").find("SignedHeaders=host;x-amz-content-sha256;x-amz-date") !=
-        std::string::npos);
-  CHECK(requests[0].body.empty());
-}
-
 TEST_CASE("ListObjectsV2 asks for url-encoded keys and decodes them") {
   ScriptedServer server({http_reply(200, list_reply_body({"a+b", "%2B%25"}, true, "tok/en="))});
   Client client(config_for(server));
