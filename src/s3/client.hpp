@@ -1,4 +1,6 @@
-// A small S3 client: the six operations a shelf needs, signed with SigV4, over libcurl.
+// A small S3 client: the six operations a shelf needs, signed with SigV4, over libcurl. Exactly
+// these six (PutObject, GetObject, DeleteObject, ListObjectsV2, CreateBucket, DeleteObjects):
+// no HEAD and no multipart, so the permissions a shelf needs stay few and the code small.
 //
 // It knows nothing of shelves. Every S3 error reply becomes one of the typed exceptions of
 // <cshelve/errors.hpp> (NoSuchKeyError, NoSuchBucketError, AccessDeniedError, AuthenticationError,
