@@ -176,8 +176,11 @@ struct Failure {
 };
 
 bool is_retryable_reply(long status, const std::string& code) {
-  if (status == 500 || status == 502 || status == 503 || status == 504) return true;
+  // A 4xx says the request itself is wrong and would fail the same way again, with one exception:
   // RequestTimeout comes with a 400, yet only says the connection was too slow.
+  if (status >= 400 && status < 500) return code == "RequestTimeout";
+  if (status == 500 || status == 502 || status == 503 || status == 504) return true;
+  // Otherwise (a 200 carrying an error document, another 5xx) S3's transient codes decide.
   return code == "InternalError" || code == "SlowDown" || code == "RequestTimeout";
 }
 
@@ -552,10 +555,11 @@ struct Client::Impl {
   [[noreturn]] void throw_error(const Call& call, const Failure& last,
                                 const std::vector<std::string>& failures) const {
     std::string message = describe(call) + " failed";
-    if (failures.size() == 1) {
+    if (failures.size() == 1 && !last.retryable) {
       message += ": " + failures.front();
     } else {
-      message += " after " + std::to_string(failures.size()) + " attempts";
+      // Retries ran out (max_attempts may be 1): say how many attempts were made, and each reason.
+      message += " after " + std::to_string(failures.size()) + (failures.size() == 1 ? " attempt" : " attempts");
       for (std::size_t i = 0; i < failures.size(); ++i) {
         message += (i == 0 ? ": " : "; ");
         message += "attempt " + std::to_string(i + 1) + ": " + failures[i];

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <new>
 
@@ -46,6 +48,18 @@ struct Transfer {
   std::size_t offset = 0;  // bytes of it already sent
   HttpResponse* response = nullptr;
   bool out_of_memory = false;
+
+  // The read timeout: the transfer is abandoned once no byte has moved, either way, for this
+  // long after the connection was ready.
+  void* handle = nullptr;  // the CURL* running this transfer
+  std::chrono::milliseconds read_timeout{0};
+  bool started = false;  // connected, the request on its way
+  curl_off_t moved = 0;  // bytes sent and received so far
+  std::chrono::steady_clock::time_point last_moved;
+  bool stalled = false;  // abandoned for the read timeout
+
+  const std::function<void(std::uint64_t, std::uint64_t)>* progress = nullptr;  // the caller's
+  std::exception_ptr progress_error;  // what the caller's progress callback threw
 };
 
 std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) noexcept {
@@ -192,15 +206,47 @@ class OptionSetter {
   CURLcode first_error_ = CURLE_OK;
 };
 
-int report_progress(void* data, curl_off_t download_total, curl_off_t download_now, curl_off_t upload_total,
-                    curl_off_t upload_now) {
-  const auto& progress = *static_cast<const std::function<void(std::uint64_t, std::uint64_t)>*>(data);
-  if (upload_total > 0) {
-    progress(static_cast<std::uint64_t>(upload_now), static_cast<std::uint64_t>(upload_total));
-  } else if (download_now > 0 || download_total > 0) {
-    progress(static_cast<std::uint64_t>(download_now), static_cast<std::uint64_t>(download_total));
+// libcurl calls this as bytes move and, while nothing moves, about once a second (the low-speed
+// check below keeps such a wake-up scheduled even inside a multi handle). It enforces the read
+// timeout and passes progress on to the caller's callback.
+int on_transfer_info(void* user, curl_off_t download_total, curl_off_t download_now,
+                     curl_off_t upload_total, curl_off_t upload_now) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  const curl_off_t moved = download_now + upload_now;
+  if (!transfer.started) {
+    // Until the connection is ready the connect timeout is the one that applies.
+    curl_off_t ready_after = 0;
+    if (curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_PRETRANSFER_TIME_T, &ready_after) ==
+            CURLE_OK &&
+        ready_after > 0) {
+      transfer.started = true;
+      transfer.moved = moved;
+      transfer.last_moved = now;
+    }
+  } else if (moved != transfer.moved) {
+    transfer.moved = moved;
+    transfer.last_moved = now;
+  } else if (now - transfer.last_moved >= transfer.read_timeout) {
+    // libcurl's own low-speed check averages over several seconds, so an upload followed by
+    // silence kept a transfer alive long after the read timeout; this counts the silence itself.
+    transfer.stalled = true;
+    return 1;  // abort: CURLE_ABORTED_BY_CALLBACK
   }
-  return 0;  // never abort the transfer from here
+  if (transfer.progress != nullptr && *transfer.progress) {
+    try {
+      if (upload_total > 0) {
+        (*transfer.progress)(static_cast<std::uint64_t>(upload_now), static_cast<std::uint64_t>(upload_total));
+      } else if (download_now > 0 || download_total > 0) {
+        (*transfer.progress)(static_cast<std::uint64_t>(download_now), static_cast<std::uint64_t>(download_total));
+      }
+    } catch (...) {
+      // An exception must not cross libcurl's C frames: it is rethrown once the transfer ends.
+      transfer.progress_error = std::current_exception();
+      return 1;
+    }
+  }
+  return 0;
 }
 
 long whole_seconds_at_least_one(long milliseconds) {
@@ -257,6 +303,9 @@ bool HttpConnection::begin(const HttpRequest& request) {
   active.transfer = Transfer{};
   active.transfer.body_pieces = &request.body_pieces;
   active.transfer.response = &active.outcome.response;
+  active.transfer.handle = curl;
+  active.transfer.read_timeout = std::chrono::milliseconds(std::max(1L, settings_.read_timeout_ms));
+  active.transfer.progress = &request.progress;
   active.outcome = HttpOutcome{};
   active.headers.reset();
   active.error_text[0] = '\0';
@@ -282,9 +331,14 @@ bool HttpConnection::begin(const HttpRequest& request) {
   set(CURLOPT_ERRORBUFFER, active.error_text);
   set(CURLOPT_HTTPHEADER, active.headers.get());
   set(CURLOPT_CONNECTTIMEOUT_MS, std::max(0L, settings_.connect_timeout_ms));
-  // A read timeout in libcurl's terms: fewer than 1 byte per second for that many seconds.
+  // The read timeout is enforced by on_transfer_info. libcurl's low-speed check (fewer than 1 byte
+  // per second, averaged, for that many seconds) stays as a backstop, and because it makes libcurl
+  // wake up every second even when nothing moves, which is what calls on_transfer_info then.
   set(CURLOPT_LOW_SPEED_LIMIT, 1L);
   set(CURLOPT_LOW_SPEED_TIME, whole_seconds_at_least_one(settings_.read_timeout_ms));
+  set(CURLOPT_XFERINFOFUNCTION, &on_transfer_info);
+  set(CURLOPT_XFERINFODATA, static_cast<void*>(&active.transfer));
+  set(CURLOPT_NOPROGRESS, 0L);
   if (settings_.verify_tls) {
     set(CURLOPT_SSL_VERIFYPEER, 1L);
     set(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -292,12 +346,6 @@ bool HttpConnection::begin(const HttpRequest& request) {
   } else {
     set(CURLOPT_SSL_VERIFYPEER, 0L);
     set(CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-
-  if (request.progress) {
-    set(CURLOPT_XFERINFOFUNCTION, &report_progress);
-    set(CURLOPT_XFERINFODATA, const_cast<void*>(static_cast<const void*>(&request.progress)));
-    set(CURLOPT_NOPROGRESS, 0L);
   }
 
   set(CURLOPT_HEADERFUNCTION, &receive_header);
@@ -346,6 +394,13 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   active.headers.reset();
 
   if (active.transfer.out_of_memory) throw std::bad_alloc();
+  if (active.transfer.progress_error) std::rethrow_exception(active.transfer.progress_error);
+  if (code == CURLE_ABORTED_BY_CALLBACK && active.transfer.stalled) {
+    outcome.failure = TransportFailure{"no data moved for " + std::to_string(active.transfer.read_timeout.count()) +
+                                           " ms (read timeout)",
+                                       true, true};
+    return outcome;
+  }
   if (code != CURLE_OK) {
     std::string message =
         active.error_text[0] != '\0' ? std::string(active.error_text) : curl_easy_strerror(code);

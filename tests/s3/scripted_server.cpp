@@ -79,7 +79,7 @@ ScriptedReply truncated_reply(int status, std::string body, long declared_length
 }
 
 ScriptedReply close_reply() { return ScriptedReply{ScriptedReply::Kind::close, {}}; }
-ScriptedReply stall_reply() { return ScriptedReply{ScriptedReply::Kind::stall, {}}; }
+ScriptedReply stall_reply(int hold_ms) { return ScriptedReply{ScriptedReply::Kind::stall, {}, hold_ms}; }
 
 std::string ReceivedRequest::header(const std::string& lower_case_name, bool* present) const {
   for (const auto& [name, value] : headers) {
@@ -199,8 +199,8 @@ void ScriptedServer::serve(int socket, int connection) {
       case ScriptedReply::Kind::answer_then_close: send_all(socket, reply.raw); return;
       case ScriptedReply::Kind::close: return;
       case ScriptedReply::Kind::stall:
-        // Hold on until the client closes its end (or the test ends).
-        while (wait_readable(socket, stopping_, 60000)) {
+        // Hold on until the client closes its end (or the test ends, or hold_ms have passed).
+        while (wait_readable(socket, stopping_, reply.hold_ms > 0 ? reply.hold_ms : 60000)) {
           if (::recv(socket, chunk, sizeof chunk, 0) <= 0) return;
         }
         return;

@@ -19,10 +19,11 @@ struct ScriptedReply {
     answer,            // send `raw`, keep the connection open
     answer_then_close, // send `raw`, then close the connection
     close,   // close the connection without answering
-    stall,   // answer nothing, hold the connection until the client gives up
+    stall,   // answer nothing, hold the connection until the client gives up (or hold_ms)
   };
   Kind kind = Kind::answer;
   std::string raw;  // the whole HTTP response
+  int hold_ms = 0;  // stall: close after this long even if the client is still waiting (0: never)
 };
 
 // A response with a Content-Length matching the body, unless `content_length` says otherwise.
@@ -35,7 +36,7 @@ ScriptedReply s3_error_reply(int status, const std::string& code, const std::str
 ScriptedReply truncated_reply(int status, std::string body, long declared_length,
                               std::vector<std::pair<std::string, std::string>> headers = {});
 ScriptedReply close_reply();
-ScriptedReply stall_reply();
+ScriptedReply stall_reply(int hold_ms = 0);
 
 struct ReceivedRequest {
   std::string method;

@@ -448,6 +448,80 @@ TEST_CASE("a server that stops answering times out, as a NetworkError after ever
   CHECK(server.requests().size() == 2);
 }
 
+TEST_CASE("an upload whose answer stalls on a kept-alive connection is abandoned at the read timeout") {
+  // The stalled answer is held for 4 s, then the connection closes. libcurl's own low-speed check
+  // averages over seconds, so the bytes just uploaded kept such a transfer alive until the server
+  // closed, after which libcurl re-sent it on a fresh connection by itself: no timeout, no retry
+  // the client knew of. The read timeout (1 s) must end the attempt first.
+  ScriptedServer server({http_reply(200), stall_reply(4000), http_reply(200)});
+  std::vector<std::string> retries;
+  ClientConfig config = config_for(server);
+  config.max_attempts = 2;
+  config.logger = [&](LogLevel, std::string_view line) {
+    if (line.find("retrying") != std::string_view::npos) retries.emplace_back(line);
+  };
+  Client client(config);
+  const std::string body(2000, 'b');
+  client.put_object("shelf", "first", {body});
+  client.put_object("shelf", "second", {body});
+  REQUIRE(retries.size() == 1);
+  CHECK(retries.front().find("timed out") != std::string::npos);
+  CHECK(retries.front().find("read timeout") != std::string::npos);
+  const auto requests = server.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[1].connection == requests[0].connection);  // the stall came on the kept-alive one
+  CHECK(requests[2].connection != requests[1].connection);
+  CHECK(requests[2].body == body);
+}
+
+TEST_CASE("4xx errors are never retried, whatever their code, except RequestTimeout") {
+  ScriptedServer server({s3_error_reply(400, "RequestTimeout"), s3_error_reply(400, "SlowDown"),
+                         http_reply(200, "unused")});
+  Client client(config_for(server));
+  try {
+    client.get_object("shelf", "k");
+    FAIL("no exception");
+  } catch (const S3Error& error) {
+    CHECK(error.http_status() == 400);
+    CHECK(error.code() == "SlowDown");
+    CHECK(std::string(error.what()).find("attempt 1: HTTP 400 RequestTimeout") != std::string::npos);
+  }
+  CHECK(server.requests().size() == 2);
+}
+
+TEST_CASE("a transient failure on the only attempt allowed says that it was the only one") {
+  ScriptedServer server({s3_error_reply(503, "SlowDown", "slow")});
+  ClientConfig config = config_for(server);
+  config.max_attempts = 1;
+  Client client(config);
+  try {
+    client.get_object("shelf", "k");
+    FAIL("no exception");
+  } catch (const S3Error& error) {
+    CHECK(std::string(error.what()).find("after 1 attempt: attempt 1: HTTP 503 SlowDown: slow") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("a GetObject body whose length is not its Content-Length is a failed attempt") {
+  // A chunked body with a Content-Length header that disagrees: libcurl follows the chunks, so
+  // only the client's own check can notice.
+  ScriptedReply disagreeing{ScriptedReply::Kind::answer,
+                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n"
+                            "5\r\nvalue\r\n0\r\n\r\n"};
+  ScriptedServer server({disagreeing, http_reply(200, "value")});
+  std::vector<std::string> retries;
+  ClientConfig config = config_for(server);
+  config.logger = [&](LogLevel, std::string_view line) {
+    if (line.find("retrying") != std::string_view::npos) retries.emplace_back(line);
+  };
+  Client client(config);
+  CHECK(client.get_object("shelf", "k") == "value");
+  REQUIRE(retries.size() == 1);
+  CHECK(retries.front().find("Content-Length") != std::string::npos);
+  CHECK(server.requests().size() == 2);
+}
+
 TEST_CASE("a server that cannot be reached is a NetworkError") {
   int closed_port = 0;
   {
