@@ -50,7 +50,8 @@ pugi::xml_node parse_root(pugi::xml_document& document, std::string_view body,
                           std::string& problem) {
   // No DOCTYPE processing: pugixml never expands entities other than the five predefined ones
   // and character references, so a hostile reply cannot make the parser expand or fetch anything.
-  const unsigned options = pugi::parse_default & ~pugi::parse_doctype;
+  // Whitespace-only text is kept: pugixml drops it by default, which read a key of spaces as "".
+  const unsigned options = (pugi::parse_default & ~pugi::parse_doctype) | pugi::parse_ws_pcdata;
   pugi::xml_parse_result result =
       document.load_buffer(body.data(), body.size(), options, pugi::encoding_utf8);
   if (!result) {

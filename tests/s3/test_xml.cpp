@@ -57,6 +57,23 @@ TEST_CASE("keys are taken as they are when the server did not encode them") {
   CHECK(page.key_count == 1);  // no <KeyCount>: the keys counted
 }
 
+TEST_CASE("a key or message of whitespace alone is read as it is") {
+  // Found by tests/fuzz/xml_fuzz.cpp: pugixml drops whitespace-only text unless asked to keep it.
+  ListResult page = parse_list_objects_v2(
+      "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key> </Key></Contents>"
+      "<Contents><Key>\t \n</Key></Contents></ListBucketResult>");
+  CHECK(page.keys == std::vector<std::string>{" ", "\t \n"});
+  auto reply = parse_error("<Error><Code>X</Code><Message>  </Message></Error>");
+  REQUIRE(reply);
+  CHECK(reply->message == "  ");
+  // Indentation between elements changes nothing.
+  ListResult indented = parse_list_objects_v2(
+      "<ListBucketResult>\n  <IsTruncated>false</IsTruncated>\n  <Contents>\n    <Key>k</Key>\n"
+      "  </Contents>\n</ListBucketResult>\n");
+  CHECK(indented.keys == std::vector<std::string>{"k"});
+  CHECK_FALSE(indented.is_truncated);
+}
+
 TEST_CASE("elements are matched by local name, whatever the namespace or prefix") {
   ListResult wrong_namespace = parse_list_objects_v2(
       "<ListBucketResult xmlns=\"http://doc.s3.amazonaws.com/2006-03-01/\">"
