@@ -64,7 +64,7 @@ struct LoggedRequest {
   int status = 0;
 };
 
-// The requests the gate saw from the moment of construction on.
+// The requests the gate saw for this program's buckets from the moment of construction on.
 class RequestWatch {
  public:
   RequestWatch() : path_(env("CSHELVE_TEST_S3_REQUEST_LOG")), start_(read_text(path_).size()) {}
@@ -84,6 +84,9 @@ class RequestWatch {
       if (std::regex_search(line, m, field_path)) request.path = m[1];
       if (std::regex_search(line, m, field_query)) request.query = m[1];
       if (std::regex_search(line, m, field_status)) request.status = std::stoi(m[1]);
+      // Only this program's buckets (see fresh_bucket()): other test programs may use the stack
+      // at the same time.
+      if (request.path.rfind("/shelf-" + std::to_string(::getpid()) + "-", 0) != 0) continue;
       requests.push_back(request);
     }
     return requests;
