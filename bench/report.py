@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Turns the JSON lines of bench/run.sh (cshelve-bench, boto3_bench.py, callgrind counts) into a
 Markdown table: for each figure the median over the runs, the spread (lowest to highest), and the
-ratio of cshelve to boto3, oriented so that above 1 means cshelve does better.
+ratio of the medians, oriented so that above 1 means cshelve does better (boto3's time, CPU or
+memory over cshelve's; cshelve's rate over boto3's).
 
     report.py bench-raw.jsonl
 """
@@ -76,7 +77,7 @@ def main(path):
         return None, None
 
     out = []
-    out.append("| workload | measure | cshelve: median (min–max) | boto3: median (min–max) | cshelve vs boto3 |")
+    out.append("| workload | measure | cshelve: median (min–max) | boto3: median (min–max) | ratio (> 1: cshelve better) |")
     out.append("| --- | --- | --- | --- | --- |")
     for workload, measure, compute, higher_better, title in FIGURES:
         ours = [compute(r) for r in lines[("cshelve", workload)]]
@@ -87,16 +88,15 @@ def main(path):
         label = title
         if size:
             label += " (%d MiB)" % (size // MIB)
-        elif ops and workload not in ("seq_set", "seq_get"):
-            label += " (%s keys)" % format(ops, ",")
-        elif ops:
+        elif ops and workload in ("seq_set", "seq_get", "contains"):
             label += " (×%s)" % format(ops, ",")
+        elif ops:
+            label += " (%s keys)" % format(ops, ",")
         ratio = "—"
         if ours and theirs:
             a, b = statistics.median(ours), statistics.median(theirs)
             if a > 0 and b > 0:
-                ratio = "%s× %s" % (fmt(a / b if higher_better else b / a),
-                                    "higher" if higher_better else ("less" if "RSS" in measure or "CPU" in measure else "faster"))
+                ratio = fmt(a / b if higher_better else b / a)
         out.append("| %s | %s | %s | %s | %s |" % (label, measure, cell(ours), cell(theirs), ratio))
 
     runs = {impl: len(lines[(impl, "seq_set")]) for impl in ("cshelve", "boto3")}
