@@ -148,6 +148,13 @@ install_cshelve "$work/build-shared" "$work/prefix-shared" -Ddefault_library=sha
 consumers_of_install "$work/prefix-shared" shared
 needs_library "$work/consumer-pkgconfig-shared/consumer" libcshelve.so
 needs_library "$work/consumer-cmake-shared/consumer" libcshelve.so
+# The CMake package declines a project built for another pointer size.
+printf 'set(PACKAGE_FIND_VERSION 0.1)\nset(CMAKE_SIZEOF_VOID_P 1)\ninclude("%s")\n%s\n' \
+  "$(find "$work/prefix-shared" -name cshelveConfigVersion.cmake)" \
+  'if(NOT PACKAGE_VERSION_UNSUITABLE)
+  message(FATAL_ERROR "a 1-byte-pointer project was offered this package")
+endif()' > "$work/pointer-size.cmake"
+quiet cmake -P "$work/pointer-size.cmake" || fail "the CMake package accepts another pointer size"
 
 # --- 3. installed, static ------------------------------------------------------------------------
 # A libdir one level deep, where the shared build used Debian's two-level one: the CMake package
