@@ -228,7 +228,9 @@ std::optional<Failure> check_object_body(const HttpResponse& response) {
       etag.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return std::nullopt;
   }
-  if (hex(md5(response.body)) != etag) {
+  // Hashed as the body arrived when the request asked for it; otherwise now.
+  const std::string digest = response.body_md5.empty() ? md5(response.body) : response.body_md5;
+  if (hex(digest) != etag) {
     return malformed("body whose MD5 differs from its ETag");
   }
   return std::nullopt;
@@ -320,6 +322,7 @@ struct Client::Impl {
     if (!signed_request.encoded_query.empty()) request.url += "?" + signed_request.encoded_query;
     request.headers = std::move(signed_request.headers);
     request.body_pieces = call.body;
+    request.md5_of_body = call.verify_object_body;
     request.progress = call.progress;
     return request;
   }

@@ -3,6 +3,7 @@
 #include <cshelve/errors.hpp>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
@@ -28,6 +29,24 @@ void initialise_libcurl_once() {
   }
 }
 
+// Bodies shorter than this go out with the request's headers (libcurl does so below 64 KiB).
+constexpr curl_off_t kInlineBodyLimit = 64 * 1024;
+
+// Fetched once: looking the algorithm up in OpenSSL's provider store on every request would cost
+// more than hashing a small body.
+const EVP_MD* md5_algorithm() {
+  struct Deleter {
+    void operator()(EVP_MD* md) const noexcept { EVP_MD_free(md); }
+  };
+  static const std::unique_ptr<EVP_MD, Deleter> algorithm(EVP_MD_fetch(nullptr, "MD5", nullptr));
+  if (!algorithm) throw StorageError("MD5 is not available from OpenSSL");
+  return algorithm.get();
+}
+
+struct DigestContextDeleter {
+  void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
+};
+
 struct SlistDeleter {
   void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
 };
@@ -48,6 +67,8 @@ struct Transfer {
   std::size_t offset = 0;  // bytes of it already sent
   HttpResponse* response = nullptr;
   bool out_of_memory = false;
+  EVP_MD_CTX* md5 = nullptr;  // hashes the body as it arrives, when asked to
+  bool md5_failed = false;
 
   // The read timeout: the transfer is abandoned once no byte has moved, either way, for this
   // long after the connection was ready.
@@ -108,7 +129,14 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
     transfer.out_of_memory = true;
     return 0;  // anything but n aborts the transfer
   }
+  if (transfer.md5 != nullptr && EVP_DigestUpdate(transfer.md5, data, n) != 1) transfer.md5_failed = true;
   return n;
+}
+
+std::string lower_case(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
 }
 
 std::string_view trim(std::string_view text) {
@@ -279,6 +307,8 @@ struct HttpConnection::Active {
   Transfer transfer;
   HttpOutcome outcome;
   HeaderList headers;
+  std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> md5;  // kept from one request to the next
+  std::string inline_body;  // a small body in several pieces, joined
   char error_text[CURL_ERROR_SIZE] = {};
   CURLcode refused = CURLE_OK;  // the first option libcurl refused
 };
@@ -306,6 +336,13 @@ bool HttpConnection::begin(const HttpRequest& request) {
   active.transfer.handle = curl;
   active.transfer.read_timeout = std::chrono::milliseconds(std::max(1L, settings_.read_timeout_ms));
   active.transfer.progress = &request.progress;
+  if (request.md5_of_body) {
+    if (!active.md5) active.md5.reset(EVP_MD_CTX_new());
+    if (!active.md5 || EVP_DigestInit_ex(active.md5.get(), md5_algorithm(), nullptr) != 1) {
+      throw StorageError("MD5 is not available from OpenSSL");
+    }
+    active.transfer.md5 = active.md5.get();
+  }
   active.outcome = HttpOutcome{};
   active.headers.reset();
   active.error_text[0] = '\0';
@@ -314,10 +351,22 @@ bool HttpConnection::begin(const HttpRequest& request) {
   curl_off_t body_size = 0;
   for (std::string_view piece : request.body_pieces) body_size += static_cast<curl_off_t>(piece.size());
 
-  for (const auto& [name, value] : request.headers) append_header(active.headers, name + ": " + value);
+  const bool with_body = request.method == "PUT" || request.method == "POST" || body_size > 0;
+  // A small body goes out with the headers, in one send (libcurl's POSTFIELDS mode, the method
+  // kept by CUSTOMREQUEST): the upload mode sends it apart, which costs a system call and a
+  // wait for the socket on every small PUT. A body in several pieces is copied for it, a few KiB.
+  const bool inline_body = with_body && body_size < kInlineBodyLimit;
+
+  bool has_content_type = false;
+  for (const auto& [name, value] : request.headers) {
+    append_header(active.headers, name + ": " + value);
+    has_content_type = has_content_type || lower_case(name) == "content-type";
+  }
   // libcurl would otherwise ask for 100-continue before larger bodies, a round trip for nothing
   // (and some S3-compatible servers handle it badly).
   append_header(active.headers, "Expect:");
+  // POSTFIELDS would add a form Content-Type nobody asked for.
+  if (inline_body && !has_content_type) append_header(active.headers, "Content-Type:");
 
   OptionSetter set(curl);
   set(CURLOPT_URL, request.url.c_str());
@@ -355,9 +404,21 @@ bool HttpConnection::begin(const HttpRequest& request) {
 
   if (request.method == "GET") {
     set(CURLOPT_HTTPGET, 1L);
-  } else if (request.method == "PUT" || request.method == "POST" || body_size > 0) {
-    // The upload mode sends the body from the read callback with a Content-Length, for any
-    // method; POST's own mode would add a form Content-Type nobody asked for.
+  } else if (inline_body) {
+    const char* body = "";
+    if (request.body_pieces.size() == 1) {
+      body = request.body_pieces.front().data();
+    } else if (body_size > 0) {
+      active.inline_body.clear();
+      for (std::string_view piece : request.body_pieces) active.inline_body.append(piece);
+      body = active.inline_body.data();
+    }
+    set(CURLOPT_POSTFIELDSIZE_LARGE, body_size);
+    set(CURLOPT_POSTFIELDS, body);
+    set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  } else if (with_body) {
+    // The upload mode sends a large body from the read callback, piece after piece, with a
+    // Content-Length, for any method.
     set(CURLOPT_UPLOAD, 1L);
     set(CURLOPT_INFILESIZE_LARGE, body_size);
     set(CURLOPT_READFUNCTION, &read_body);
@@ -411,6 +472,13 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   outcome.response.status = status;
+  if (active.transfer.md5 != nullptr && !active.transfer.md5_failed) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_DigestFinal_ex(active.transfer.md5, digest, &length) == 1) {
+      outcome.response.body_md5.assign(reinterpret_cast<const char*>(digest), length);
+    }
+  }
   return outcome;
 }
 

@@ -33,12 +33,16 @@ struct HttpRequest {
   std::vector<std::string_view> body_pieces;                 // sent one after another
   // Called as bytes move: (done, total) of the body sent, or else of the reply received.
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // Hash the reply body as it arrives (HttpResponse::body_md5): a large body is then checked
+  // while the network delivers it, in one pass, instead of being read again afterwards.
+  bool md5_of_body = false;
 };
 
 struct HttpResponse {
   long status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
   std::string body;
+  std::string body_md5;  // the body's MD5 (16 bytes) when the request asked for it
 
   // The first header of that (lower-case) name; nullptr when absent.
   const std::string* header(std::string_view lower_case_name) const;

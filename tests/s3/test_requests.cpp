@@ -134,6 +134,35 @@ TEST_CASE("an empty PutObject sends an empty body") {
   CHECK(requests[0].header("x-amz-content-sha256") == sha256_hex(""));
 }
 
+TEST_CASE("bodies on either side of the inline limit arrive whole, with no Content-Type") {
+  // Below 64 KiB a body goes out with the headers; from there on, from the read callback.
+  const std::size_t sizes[] = {1, 3, 65535, 65536, 200000};
+  std::vector<ScriptedReply> script(std::size(sizes) * 2, http_reply(200));
+  ScriptedServer server(script);
+  Client client(config_for(server));
+  std::vector<std::string> bodies;
+  for (std::size_t size : sizes) {
+    std::string body(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) body[i] = static_cast<char>(i * 7 + size);
+    bodies.push_back(body);
+    const std::string_view view = bodies.back();
+    client.put_object("shelf", "one piece", {view});
+    client.put_object("shelf", "three pieces", {view.substr(0, 1), view.substr(1, size / 2), view.substr(1 + size / 2)});
+  }
+  const auto requests = server.requests();
+  REQUIRE(requests.size() == std::size(sizes) * 2);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    CAPTURE(i);
+    CHECK(requests[i].method == "PUT");
+    CHECK(requests[i].body == bodies[i / 2]);
+    CHECK(requests[i].header("content-length") == std::to_string(bodies[i / 2].size()));
+    CHECK(requests[i].header("x-amz-content-sha256") == sha256_hex(bodies[i / 2]));
+    bool content_type = false;
+    requests[i].header("content-type", &content_type);
+    CHECK_FALSE(content_type);
+  }
+}
+
 TEST_CASE("DeleteObject sends DELETE") {
   ScriptedServer server({http_reply(204)});
   Client client(config_for(server));
