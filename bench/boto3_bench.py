@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The boto3 side of the benchmark: the workloads of cshelve-bench, done the way Python cshelve's
 aws-s3 provider does them with boto3 (one request per key; contains is HeadObject; size and
-iteration page through ListObjectsV2; emptying with flag n lists, then sends one DeleteObject per
-key). The bucket is created up front, so no HeadBucket is timed.
+iteration page through ListObjectsV2; erasing sends one DeleteObject per key, and emptying with
+flag n lists, then does the same). The bucket is created up front, so no HeadBucket is timed.
 
 Values are stored in cshelve's record format (a 10-byte header, then the bytes), as the C++
 library stores them, so both sides move the same bytes. Python cshelve's own layers (pickling,
@@ -18,6 +18,7 @@ tests/s3/with-server.sh; prints one JSON line per figure, like cshelve-bench.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import random
@@ -82,7 +83,7 @@ def payload_of(record_bytes):
 
 
 def key_for(i):
-    return "k/%07d" % i
+    return "k%07d" % i  # flat keys, as cshelve-bench's
 
 
 def unique_bucket(purpose):
@@ -155,6 +156,17 @@ def run_small(args):
     got = [payload_of(s3.get_object(Bucket=bucket, Key=key_for(i))["Body"].read()) for i in range(args.keys)]
     m.done()
     assert got == values
+
+    m = Measure("erase_many", args.keys)
+    for i in range(args.keys):
+        s3.delete_object(Bucket=bucket, Key=key_for(i))
+    m.done()
+    assert next(keys_of(s3, bucket), None) is None
+
+    # Put back (untimed, ten threads) for emptying with flag n.
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=key_for(i), Body=record(values[i])),
+                      range(args.keys)))
 
     m = Measure("empty_flag_n", args.keys)
     for key in list(keys_of(s3, bucket)):

@@ -24,6 +24,8 @@ if [[ "${1-}" != "--inside-stack" ]]; then
   bash "$root/scripts/install-deps.sh" --bench
   if [[ ! -f "$build/build.ninja" ]]; then
     meson setup "$build" "$root" --wrap-mode=nodownload -Dbuildtype=release -Dbench=true >/dev/null
+  else
+    meson configure "$build" -Dbench=true >/dev/null
   fi
   # Two jobs at most: the machine is usually shared.
   ninja -C "$build" -j2 bench/cshelve-bench bench/sign-bench >/dev/null
