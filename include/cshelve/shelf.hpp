@@ -23,7 +23,8 @@ namespace cshelve {
 //
 // Thread safety: one Shelf must not be used by several threads at once without a lock of yours.
 // Separate Shelf objects, even on the same storage, may be used from separate threads. The logger
-// may be called from the library's own threads during batches, one line at a time.
+// is called from the thread using the shelf (batches run their requests side by side on it), one
+// line at a time.
 class Shelf {
  public:
   class KeyIterator;
