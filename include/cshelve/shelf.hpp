@@ -21,10 +21,16 @@ namespace cshelve {
 // (errors at that point go to the logger, and pending writeback changes are lost: call close()
 // to see them; a close() that throws keeps the shelf open with its changes, to be tried again).
 //
-// Thread safety: one Shelf must not be used by several threads at once without a lock of yours.
-// Separate Shelf objects, even on the same storage, may be used from separate threads. The logger
-// is called from the thread using the shelf (batches run their requests side by side on it), one
-// line at a time.
+// Thread safety: one Shelf must not be used by several threads at once without a lock of yours,
+// not even through its const member functions (they fill the writeback cache and share the
+// Shelf's connections) or its iterators. Separate Shelf objects, even on the same storage, may be
+// used from separate threads at once: the in-memory store shared through persist-key has a lock
+// of its own, the local provider replaces a file atomically (a reader sees the old record or the
+// new one, never a part), and on S3 each Shelf has its own connections. Shelves do not lock one
+// another out: when two write one key, the last write wins, and a writeback cache does not see
+// what others wrote to keys it holds. The logger is called from the thread using the shelf
+// (batches run their requests side by side on it), one line at a time for each shelf: a logger
+// shared by shelves on several threads is called from each of them, so it must allow that.
 class Shelf {
  public:
   class KeyIterator;

@@ -50,7 +50,8 @@ struct ClientConfig {
   bool verify_tls = true;
   std::string ca_bundle;  // a PEM file of trusted CAs; empty: the system's
   long connect_timeout_ms = 60000;
-  // A transfer that receives no byte for this long is abandoned (whole seconds; at least one).
+  // An attempt during which no byte moves, either way, for this long (once connected) is abandoned
+  // and counts as timed out. It is checked about once a second, so it may end up to a second later.
   long read_timeout_ms = 60000;
   int max_attempts = 3;  // attempts in all, the first one included
   int max_pool_connections = 10;
