@@ -1,0 +1,127 @@
+// Helpers of the reliability tests: the local S3 stack's settings, INI files for the aws-s3
+// provider, and a thread-safe collector of log lines.
+#ifndef CSHELVE_TESTS_RELIABILITY_SUPPORT_HPP
+#define CSHELVE_TESTS_RELIABILITY_SUPPORT_HPP
+
+#include <cshelve/cshelve.hpp>
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace reliability {
+
+// A variable of tests/s3/with-server.sh; missing, the test fails rather than passing quietly.
+inline std::string stack_variable(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    FAIL(name << " is not set: run the integration tests through tests/s3/with-server.sh");
+  }
+  return value;
+}
+
+// A bucket no other test, process or earlier run on the same server uses.
+inline std::string fresh_bucket(const std::string& purpose) {
+  static std::atomic<int> counter{0};
+  static const unsigned run = std::random_device{}();
+  std::ostringstream name;
+  name << "rel-" << purpose << "-" << ::getpid() << "-" << std::hex << run << "-" << std::dec << ++counter;
+  return name.str();
+}
+
+// A fresh folder under the system's temporary folder, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device seed;
+    path_ = std::filesystem::temp_directory_path() /
+            ("cshelve-reliability-" + std::to_string(seed()) + "-" + std::to_string(seed()));
+    std::filesystem::create_directories(path_);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  REQUIRE(out.good());
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// An INI for the aws-s3 provider on `bucket` at `endpoint`, with the stack's credentials unless
+// `key_secret` is given; `extra` is appended ([provider_params] lines first, then any sections).
+inline std::string write_s3_ini(const TempDir& dir, const std::string& name, const std::string& bucket,
+                                const std::string& endpoint, const std::string& provider_params = "",
+                                const std::string& sections = "", const std::string& key_secret = "") {
+  const std::string path = dir / (name + ".ini");
+  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = " + bucket +
+                       "\nauth_type = access_key\nkey_id = " + stack_variable("CSHELVE_TEST_S3_KEY_ID") +
+                       "\nkey_secret = " +
+                       (key_secret.empty() ? stack_variable("CSHELVE_TEST_S3_KEY_SECRET") : key_secret) +
+                       "\n\n[provider_params]\nendpoint_url = " + endpoint + "\n" + provider_params +
+                       "\n" + sections);
+  return path;
+}
+
+// Every line a shelf logs, whatever thread logs it.
+class LogCollector {
+ public:
+  cshelve::Logger logger() {
+    return [this](cshelve::LogLevel level, std::string_view line) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lines_.push_back(std::string(cshelve::to_string(level)) + ": " + std::string(line));
+    };
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lines_;
+  }
+  // The lines containing `text`.
+  std::size_t count(std::string_view text) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& line : lines_) n += line.find(text) != std::string::npos ? 1 : 0;
+    return n;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+// A whole-number field of a flat JSON object ("name": 12); -1 when absent.
+inline long json_number(const std::string& json, const std::string& name) {
+  const std::string field = "\"" + name + "\":";
+  const auto at = json.find(field);
+  if (at == std::string::npos) return -1;
+  return std::strtol(json.c_str() + at + field.size(), nullptr, 10);
+}
+
+}  // namespace reliability
+
+#endif
