@@ -65,17 +65,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
 
-  for (std::size_t writer = 0; writer < all.size(); ++writer) {
-    const cshelve::codec::EncodedRecord record =
-        cshelve::codec::encode_record(input, all[writer], kNonce);
-    std::string stored = record.header;
-    stored.append(record.data);
-    check(stored.size() == record.size(), "size() is the stored size");
-    for (std::size_t reader = 0; reader < all.size(); ++reader) {
-      if (!is_subset(writer, reader)) continue;
-      check(cshelve::codec::decode_record(stored, all[reader]) == input,
-            "a value reads back unchanged from its record");
-    }
+  // One configuration per input writes it (picked by its first byte, so that every configuration
+  // gets its share); each AES-EAX operation costs far more than the rest of the work.
+  const std::size_t writer = size > 0 ? data[0] % all.size() : 0;
+  const cshelve::codec::EncodedRecord record = cshelve::codec::encode_record(input, all[writer], kNonce);
+  std::string stored = record.header;
+  stored.append(record.data);
+  check(stored.size() == record.size(), "size() is the stored size");
+  for (std::size_t reader = 0; reader < all.size(); ++reader) {
+    if (!is_subset(writer, reader)) continue;
+    check(cshelve::codec::decode_record(stored, all[reader]) == input,
+          "a value reads back unchanged from its record");
   }
   return 0;
 }
