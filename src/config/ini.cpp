@@ -43,10 +43,18 @@ struct RawSection {
   std::vector<std::string> order;
 };
 
+// An option longer than this once its references are expanded is refused: references that fan
+// out (b = %(a)s%(a)s, c = %(b)s%(b)s, ...) grow exponentially with their depth, so a file of a few
+// hundred bytes could otherwise ask for gigabytes.
+constexpr std::size_t kMaxExpandedBytes = std::size_t{1} << 20;
+
 // configparser's BasicInterpolation: `%%` is a literal `%`, `%(name)s` the (interpolated) value of
 // another option of the same section. Anything else after `%` is an error there, so it is here.
+// `expanded` keeps each option's result, so that an option referred to many times is expanded
+// once rather than once per path that leads to it.
 std::string interpolate(const std::string& name, const RawSection& section, const std::string& origin,
-                        int depth) {
+                        int depth, std::map<std::string, std::string>& expanded) {
+  if (const auto done = expanded.find(name); done != expanded.end()) return done->second;
   const RawOption& option = section.options.at(name);
   if (depth > 10) {
     throw ConfigurationError(where(origin, option.line) + ": option '" + name +
@@ -73,7 +81,11 @@ std::string interpolate(const std::string& name, const RawSection& section, cons
           throw ConfigurationError(where(origin, option.line) + ": option '" + name +
                                    "' refers to missing option '" + referenced + "'");
         }
-        out += interpolate(referenced, section, origin, depth + 1);
+        out += interpolate(referenced, section, origin, depth + 1, expanded);
+        if (out.size() > kMaxExpandedBytes) {
+          throw ConfigurationError(where(origin, option.line) + ": option '" + name +
+                                   "' is longer than 1 MiB once its %(...)s references are expanded");
+        }
         i = close + 1;
         continue;
       }
@@ -81,6 +93,7 @@ std::string interpolate(const std::string& name, const RawSection& section, cons
     throw ConfigurationError(where(origin, option.line) + ": option '" + name +
                              "' has a lone '%' (write '%%' for a percent sign)");
   }
+  expanded.emplace(name, out);
   return out;
 }
 
@@ -183,9 +196,10 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
   for (const auto& section_name : section_order) {
     const RawSection& section = raw.at(section_name);
     Section& out = ini.sections[section_name];
+    std::map<std::string, std::string> expanded;
     for (const auto& name : section.order) {
       const int line = section.options.at(name).line;
-      std::string value = unquote(interpolate(name, section, origin, 0));
+      std::string value = unquote(interpolate(name, section, origin, 0, expanded));
       if (!(section_name == "default" && name == "provider")) {
         value = expand_environment(value, name, origin, line);
       }

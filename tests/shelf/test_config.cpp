@@ -72,6 +72,28 @@ TEST_CASE("ini: percent interpolation follows configparser") {
   CHECK(message_of("[s]\na = %(a)s\n").find("itself") != std::string::npos);
 }
 
+TEST_CASE("ini: %(...)s references that fan out are expanded once, and bounded") {
+  // Found by tests/fuzz/ini_fuzz.cpp: each option referring eight times to the one before took
+  // time and memory exponential in the depth (8^10 copies), from a file of a few hundred bytes.
+  std::string fan_out = "[s]\nx0 =\n";
+  for (int i = 1; i <= 10; ++i) {
+    fan_out += "x" + std::to_string(i) + " = ";
+    for (int j = 0; j < 40; ++j) fan_out += "%(x" + std::to_string(i - 1) + ")s";
+    fan_out += "\n";
+  }
+  CHECK(parse_ini(fan_out, "c.ini").find("s")->at("x10").empty());
+
+  std::string growing = "[s]\nx0 = ten bytes!\n";
+  for (int i = 1; i <= 10; ++i) {
+    growing += "x" + std::to_string(i) + " = ";
+    for (int j = 0; j < 8; ++j) growing += "%(x" + std::to_string(i - 1) + ")s";
+    growing += "\n";
+  }
+  const std::string message = message_of(growing);
+  CHECK(message.find("conf.ini:8") != std::string::npos);  // x6, the first option past 1 MiB
+  CHECK(message.find("longer than 1 MiB") != std::string::npos);
+}
+
 TEST_CASE("ini: $VAR values come from the environment") {
   ScopedEnv id("CSHELVE_TEST_KEY_ID", "AKIDEXAMPLE");
   ScopedEnv empty("CSHELVE_TEST_EMPTY", "");
