@@ -4,10 +4,12 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -31,6 +33,7 @@ void initialise_libcurl_once() {
 
 // Bodies shorter than this go out with the request's headers (libcurl does so below 64 KiB).
 constexpr curl_off_t kInlineBodyLimit = 64 * 1024;
+constexpr long kDownloadBufferSize = 512 * 1024;
 
 // Fetched once: looking the algorithm up in OpenSSL's provider store on every request would cost
 // more than hashing a small body.
@@ -147,6 +150,23 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
+// A large body fills fresh memory front to back, a page fault every 4 KiB: for 256 MiB a tenth of
+// the client's CPU time. Asking the kernel for all the pages at once (Linux 5.14 and later; a
+// no-op elsewhere) spares the faults; the memory is the same, since the body will fill it.
+void prefault(char* data, std::size_t size) noexcept {
+#ifdef MADV_POPULATE_WRITE
+  constexpr std::size_t kWorthIt = 8u << 20;
+  constexpr std::uintptr_t kPage = 4096;
+  if (size < kWorthIt) return;
+  const auto start = (reinterpret_cast<std::uintptr_t>(data) + kPage - 1) & ~(kPage - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(kPage - 1);
+  if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_WRITE);
+#else
+  (void)data;
+  (void)size;
+#endif
+}
+
 void reserve_for_content_length(std::string& body, std::string_view value) noexcept {
   if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return;
   if (value.size() > 18) return;  // beyond any length this process could hold
@@ -157,7 +177,9 @@ void reserve_for_content_length(std::string& body, std::string_view value) noexc
     body.reserve(static_cast<std::size_t>(length));
   } catch (...) {
     // A length too large to reserve is left to grow as the bytes arrive, and fail there if it must.
+    return;
   }
+  prefault(body.data(), body.capacity());
 }
 
 std::size_t receive_header(char* data, std::size_t size, std::size_t count, void* user) noexcept {
@@ -404,6 +426,9 @@ bool HttpConnection::begin(const HttpRequest& request) {
 
   if (request.method == "GET") {
     set(CURLOPT_HTTPGET, 1L);
+    // Large bodies then arrive in fewer, larger reads (libcurl's default is 16 KiB). libcurl
+    // allocates the buffer once per connection, and a small reply touches only what it fills.
+    set(CURLOPT_BUFFERSIZE, kDownloadBufferSize);
   } else if (inline_body) {
     const char* body = "";
     if (request.body_pieces.size() == 1) {
