@@ -3,6 +3,7 @@
 # and LeakSanitizer on) and runs each for a bounded time.
 #
 # Usage: scripts/fuzz.sh [SECONDS [TARGET...]]
+#        scripts/fuzz.sh --build-only
 #   SECONDS  how long each target runs (default 30)
 #   TARGET   xml, ini, record (default: all)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_LOG (a JSON-lines file that gets one
@@ -16,12 +17,15 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
+build_only=0
+if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 seconds="${1:-30}"
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(xml ini record)
 case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
 
+bash "$root/scripts/install-deps.sh" --fuzz
 cxx=""
 for candidate in clang++-14 clang++; do
   if command -v "$candidate" >/dev/null 2>&1; then cxx="$candidate"; break; fi
@@ -38,6 +42,7 @@ fi
 ninja_targets=()
 for target in "${targets[@]}"; do ninja_targets+=("tests/fuzz/fuzz-$target"); done
 ninja -C "$build" -j2 "${ninja_targets[@]}" >/dev/null
+[ "$build_only" = 0 ] || exit 0
 
 # Symbolized stack traces when Debian's llvm-symbolizer is there.
 for symbolizer in llvm-symbolizer-14 llvm-symbolizer; do

@@ -11,6 +11,11 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--bench" ]; then
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
+if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--fuzz" ]; then
+  # scripts/fuzz.sh: libFuzzer and clang's sanitizer runtimes (libclang-rt-14-dev), and llvm-14's
+  # symbolizer for readable stack traces. GCC's sanitizer runtimes come with g++.
+  packages+=(clang-14 libclang-rt-14-dev llvm-14)
+fi
 if [ "${1:-}" = "--bench" ]; then
   # bench/run.sh counts instructions with callgrind; bench/size.sh strips binaries.
   packages+=(valgrind binutils)
