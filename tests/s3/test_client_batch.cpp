@@ -215,6 +215,9 @@ TEST_CASE("shelf batches through injected faults: set_many, get_many, erase_many
   const std::string bucket = fresh_bucket_name("shelfbatch");
   const ShelfIni ini(bucket);
   const Options faulty = shelf_options("CSHELVE_TEST_S3_FAULTY_ENDPOINT");
+  // Made beforehand, without faults: when a CreateBucket that reached the local server is retried,
+  // the server answers BucketAlreadyExists where S3 would answer BucketAlreadyOwnedByYou.
+  Client(stack_config()).create_bucket(bucket);
 
   std::vector<std::pair<std::string, std::string>> items;
   for (int i = 0; i < 150; ++i) {
