@@ -461,3 +461,19 @@ TEST_CASE("aws-s3: the tool shows a progress line for a large value on a termina
   CHECK(read_text(dir / "copy") == read_text(dir / "big"));
   CHECK(on_terminal("-q get big > '" + (dir / "copy") + "'").find("downloading") == std::string::npos);
 }
+
+TEST_CASE("aws-s3: the tool reads and writes a compressed and encrypted shelf") {
+  TempDir dir;
+  const std::string bucket = fresh_bucket();
+  const std::string ini = s3_ini(dir, bucket, "",
+                                 "[compression]\nalgorithm = zlib\n[encryption]\nalgorithm = aes256\n"
+                                 "key = 0123456789abcdef0123456789ABCDEF\n");
+  const std::string tool = std::string("'") + CSHELVE_CLI_PATH + "' '" + ini + "' ";
+  const std::string out = dir / "out";
+  CHECK(std::system((tool + "set k 'a value worth hiding' > '" + out + "' 2>&1").c_str()) == 0);
+  CHECK(std::system((tool + "get k > '" + out + "' 2>&1").c_str()) == 0);
+  CHECK(read_text(out) == "a value worth hiding");
+  const std::string record = raw_client().get_object(bucket, "k");
+  CHECK(record.substr(10, 2) == "ec");
+  CHECK(record.find("worth hiding") == std::string::npos);
+}

@@ -238,3 +238,37 @@ TEST_CASE("cli: export reports a key that clashes with a folder and exports the 
   CHECK(read_text(dir / "out/c") == "c");
   CHECK(result.err.find("exported 2 keys, refused 1") != std::string::npos);
 }
+
+TEST_CASE("cli: compressed and encrypted shelves on the local and in-memory providers") {
+  TempDir dir;
+  write_text(dir / "sealed.ini",
+             "[default]\nprovider = local\nfolder = sealed\n[compression]\nalgorithm = zlib\n"
+             "[encryption]\nalgorithm = aes256\nenvironment_key = CSHELVE_CLI_TEST_KEY\n");
+  ::setenv("CSHELVE_CLI_TEST_KEY", "Sixteen byte key", 1);
+  const std::string value(5000, 'z');  // compresses well, so the record shows it
+  CHECK(cli(dir, {dir / "sealed.ini", "set", "k", value}).status == 0);
+  CHECK(cli(dir, {dir / "sealed.ini", "get", "k"}).out == value);
+  const std::string record = read_text(dir / "sealed/k");
+  REQUIRE(record.size() > 12);
+  CHECK(record.substr(0, 2) == std::string("\0\2", 2));  // version 0, a 2-byte signature
+  CHECK(record.substr(10, 2) == "ec");                    // encrypted, then compressed
+  CHECK(record.size() < value.size());
+  CHECK(record.find("zzzz") == std::string::npos);
+
+  // Without the key the shelf cannot be read, and says why.
+  write_text(dir / "plain.ini", "[default]\nprovider = local\nfolder = sealed\n");
+  const auto refused = cli(dir, {dir / "plain.ini", "get", "k"});
+  CHECK(refused.status == 4);
+  CHECK(refused.err.find("not configured") != std::string::npos);
+  ::unsetenv("CSHELVE_CLI_TEST_KEY");
+  CHECK(cli(dir, {dir / "sealed.ini", "get", "k"}).status == 3);  // MissingEncryptionKeyError
+
+  // In memory, a shelf lives as long as the process: one command writes and reads it.
+  write_text(dir / "memory.ini", "[default]\nprovider = in-memory\n[compression]\nalgorithm = zlib\n"
+                                 "[encryption]\nalgorithm = aes256\nkey = Sixteen byte key\n");
+  std::filesystem::create_directories(dir / "tree");
+  write_text(dir / "tree/file", value);
+  const auto imported = cli(dir, {dir / "memory.ini", "import", dir / "tree"});
+  CHECK(imported.status == 0);
+  CHECK(imported.err.find("imported 1 files") != std::string::npos);
+}
