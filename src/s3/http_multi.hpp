@@ -4,6 +4,11 @@
 // so they stay open from one batch to the next for as long as the HttpMulti lives. At most
 // `max_connections` transfers run at once, each on a connection of its own (HTTP/1.1).
 //
+// It drives libcurl through curl_multi_socket_action: libcurl says which sockets to watch, one
+// poll() waits on all of them, and only the transfers whose sockets are ready are moved on.
+// (curl_multi_perform would check every running transfer's socket on every wake-up: a cost per
+// request that grows with the number of connections.)
+//
 // Not thread-safe: one thread at a time drives an HttpMulti.
 #ifndef CSHELVE_S3_HTTP_MULTI_HPP
 #define CSHELVE_S3_HTTP_MULTI_HPP
@@ -12,10 +17,13 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "s3/http.hpp"
+
+struct pollfd;
 
 namespace cshelve::s3 {
 
@@ -51,7 +59,18 @@ class HttpMulti {
   struct MultiHandleDeleter {
     void operator()(void* handle) const noexcept;
   };
+  // A socket libcurl wants watched, and for what (CURL_POLL_IN, _OUT or _INOUT).
+  struct Watched {
+    int socket;
+    int what;
+  };
 
+  // What libcurl's socket and timer callbacks ask for.
+  int watch(int socket, int what) noexcept;
+  void set_timer(long timeout_ms) noexcept;
+  // curl_multi_socket_action for a ready socket, or for libcurl's timers (CURL_SOCKET_TIMEOUT).
+  void act(int socket, int events);
+  void fire_timer_if_due();
   void collect(std::vector<std::pair<std::size_t, HttpOutcome>>& ended);
 
   HttpSettings settings_;
@@ -60,6 +79,11 @@ class HttpMulti {
   std::vector<Slot> slots_;
   std::vector<std::size_t> free_slots_;
   std::size_t running_ = 0;
+  std::vector<Watched> watched_;
+  std::vector<struct pollfd> polled_;  // reused by each wait
+  // When libcurl wants to be called for its own timers (timeouts, connection set-up); none if empty.
+  std::optional<std::chrono::steady_clock::time_point> timer_;
+  bool callback_failed_ = false;  // a callback could not record what libcurl asked (no memory)
   // Transfers that ended before reaching libcurl (an option refused), reported by the next run().
   std::vector<std::pair<std::size_t, HttpOutcome>> ended_early_;
 };

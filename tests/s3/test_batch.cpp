@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -290,4 +291,24 @@ TEST_CASE("batches from several threads on one client run side by side") {
   }
   for (auto& thread : threads) thread.join();
   CHECK(good == std::vector<int>{30, 30, 30});
+}
+
+TEST_CASE("a wide batch: 300 requests over 64 connections, one of them stalled") {
+  // Only ready sockets are serviced; a stalled transfer must still time out while the others
+  // finish around it.
+  std::vector<ScriptedReply> script{stall_reply()};
+  for (int i = 0; i < 400; ++i) script.push_back(object_reply("v"));
+  ScriptedServer server(script);
+  ClientConfig config = config_for(server, 64);
+  config.max_attempts = 2;
+  Client client(config);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 300; ++i) keys.push_back("k" + std::to_string(i));
+  const auto start = std::chrono::steady_clock::now();
+  GetObjectsResult result = client.get_objects("shelf", keys);
+  CHECK_NOTHROW(rethrow_first_error(result.errors));
+  for (const auto& value : result.values) CHECK(value == std::optional<std::string>("v"));
+  CHECK(server.connections() <= 64);
+  CHECK(server.requests().size() == 301);  // the stalled one was sent again
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
 }
