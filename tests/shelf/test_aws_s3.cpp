@@ -224,14 +224,20 @@ TEST_CASE("aws-s3: 2,500 keys for size, iteration and purge with flag n") {
   auto db = open(ini, Flag::truncate);
   CHECK(db.size() == 0);
   int bulk_deletes = 0;
+  std::string order;  // L: a listing, D: a bulk delete
   for (const auto& request : watch.since()) {
     CHECK(request.method != "DELETE");  // never one DELETE per key
+    if (request.method == "GET" && request.query.find("list-type=2") != std::string::npos) order += 'L';
     if (request.method == "POST" && request.query.find("delete") != std::string::npos && request.status == 200) {
       ++bulk_deletes;
+      order += 'D';
     }
   }
   // 1,000 + 1,000 + 500; the local server sometimes answers a batch with a 500, which is retried.
   CHECK(bulk_deletes == 3);
+  // Each page is deleted before the next one is listed.
+  CHECK(order.find("DD") == std::string::npos);
+  CHECK(order.rfind('D') > order.find("LD"));
 }
 
 TEST_CASE("aws-s3: flag r opens an existing bucket and only ever sends GET") {
