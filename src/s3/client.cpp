@@ -27,6 +27,7 @@ namespace cshelve::s3 {
 namespace {
 
 constexpr std::size_t kMaxKeysPerDelete = 1000;  // S3's limit for one DeleteObjects request
+constexpr std::size_t kSourceReadSize = 1 << 20;   // hashing a body read from a source
 constexpr std::chrono::milliseconds kBackoffBase{100};
 constexpr std::chrono::milliseconds kBackoffCap{20000};
 
@@ -159,6 +160,10 @@ struct Call {
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::pair<std::string, std::string>> headers;  // besides host and the signer's
   std::vector<std::string_view> body;
+  std::uint64_t source_size = 0;     // more body, read from a source (HttpRequest::source)
+  ReadAt source;
+  std::function<void()> restart_sink;  // called before every attempt of a call with a sink
+  std::function<void(const char*, std::size_t)> sink;
   TransferProgress progress;         // single transfers only
   bool expects_xml = false;          // a 2xx reply body is an XML document
   bool verify_object_body = false;   // GetObject: check the body against its headers
@@ -207,8 +212,8 @@ std::optional<Failure> check_object_body(const HttpResponse& response) {
     return failure;
   };
   if (const std::string* length = response.header("content-length")) {
-    if (*length != std::to_string(response.body.size())) {
-      return malformed("body of " + std::to_string(response.body.size()) +
+    if (*length != std::to_string(response.body_size)) {
+      return malformed("body of " + std::to_string(response.body_size) +
                        " bytes where Content-Length says " + *length);
     }
   }
@@ -307,8 +312,26 @@ struct Client::Impl {
     to_sign.query = call.query;
     to_sign.headers.emplace_back("host", target.host);
     for (const auto& header : call.headers) to_sign.headers.push_back(header);
-    to_sign.payload_sha256 = sha256_hex(call.body);
+    to_sign.payload_sha256 = call.source ? sha256_hex_with_source(call) : sha256_hex(call.body);
     return target;
+  }
+
+  // The body is read once to be signed, and again to be sent.
+  static std::string sha256_hex_with_source(const Call& call) {
+    Sha256 hash;
+    for (std::string_view piece : call.body) hash.update(piece);
+    std::vector<char> buffer(kSourceReadSize);
+    for (std::uint64_t offset = 0; offset < call.source_size;) {
+      const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), call.source_size - offset));
+      const std::size_t got = call.source(offset, buffer.data(), wanted);
+      if (got == 0) {
+        throw StorageError("the body ended " + std::to_string(call.source_size - offset) +
+                           " bytes before its announced length");
+      }
+      hash.update(std::string_view(buffer.data(), got));
+      offset += got;
+    }
+    return hash.hex_digest();
   }
 
   // One attempt's request. Signed anew for each attempt, so a retry after a long wait still
@@ -322,6 +345,9 @@ struct Client::Impl {
     if (!signed_request.encoded_query.empty()) request.url += "?" + signed_request.encoded_query;
     request.headers = std::move(signed_request.headers);
     request.body_pieces = call.body;
+    request.source_size = call.source_size;
+    request.source = call.source;
+    request.sink = call.sink;
     request.md5_of_body = call.verify_object_body;
     request.progress = call.progress;
     return request;
@@ -335,6 +361,7 @@ struct Client::Impl {
     for (int attempt = 1;; ++attempt) {
       std::string where;
       const HttpRequest request = signed_request(call, target, where);
+      if (call.restart_sink) call.restart_sink();  // an attempt delivers the body from its first byte
       HttpOutcome outcome;
       {
         HttpConnectionPool::Lease connection = pool.acquire();
@@ -607,6 +634,26 @@ void Client::put_object(std::string_view bucket, std::string_view key,
   Call call{"PutObject", "PUT", bucket, key};
   call.body = body_pieces;
   call.progress = progress;
+  impl().execute(call);
+}
+
+void Client::put_object_from(std::string_view bucket, std::string_view key, std::string_view head,
+                             std::uint64_t size, const ReadAt& source, const TransferProgress& progress) {
+  Call call{"PutObject", "PUT", bucket, key};
+  if (!head.empty()) call.body.push_back(head);
+  call.source_size = size;
+  call.source = source;
+  call.progress = progress;
+  impl().execute(call);
+}
+
+void Client::get_object_to(std::string_view bucket, std::string_view key, const BodySink& sink,
+                           const TransferProgress& progress) {
+  Call call{"GetObject", "GET", bucket, key};
+  call.restart_sink = sink.restart;
+  call.sink = sink.write;
+  call.progress = progress;
+  call.verify_object_body = true;
   impl().execute(call);
 }
 

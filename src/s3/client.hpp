@@ -24,7 +24,9 @@
 #include <cshelve/errors.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,6 +110,17 @@ struct GetObjectsResult {
   BatchErrors errors;                              // an absent key is no error
 };
 
+// Bytes read at any offset, from a file say: fills `buffer` with up to `room` bytes from `offset`
+// and returns how many, fewer only at the end. The same range must give the same bytes each time.
+using ReadAt = std::function<std::size_t(std::uint64_t offset, char* buffer, std::size_t room)>;
+
+// Where a GetObject body goes as it arrives. `restart` is called before every attempt, since an
+// attempt after a failure delivers the body again from its first byte.
+struct BodySink {
+  std::function<void()> restart;
+  std::function<void(const char* data, std::size_t size)> write;
+};
+
 class Client {
  public:
   // Throws ConfigurationError for an endpoint_url it cannot use.
@@ -122,8 +135,19 @@ class Client {
   void put_object(std::string_view bucket, std::string_view key,
                   const std::vector<std::string_view>& body_pieces, const TransferProgress& progress = {});
 
+  // PutObject of `head`, then `size` bytes of `source`, for a body too large to hold in memory.
+  // The source is read once for the signature's hash, then again to be sent (and on a retry).
+  void put_object_from(std::string_view bucket, std::string_view key, std::string_view head, std::uint64_t size,
+                       const ReadAt& source, const TransferProgress& progress = {});
+
   // GetObject; NoSuchKeyError when the key is absent.
   std::string get_object(std::string_view bucket, std::string_view key, const TransferProgress& progress = {});
+
+  // GetObject with the body given to `sink` as it arrives, never held whole in memory. Checked as
+  // get_object() checks a body, once it is complete: when this throws, what the sink received
+  // must be discarded. NoSuchKeyError when the key is absent.
+  void get_object_to(std::string_view bucket, std::string_view key, const BodySink& sink,
+                     const TransferProgress& progress = {});
 
   // DeleteObject; deleting an absent key succeeds, as in S3.
   void delete_object(std::string_view bucket, std::string_view key);

@@ -33,7 +33,7 @@ void initialise_libcurl_once() {
 
 // Bodies shorter than this go out with the request's headers (libcurl does so below 64 KiB).
 constexpr curl_off_t kInlineBodyLimit = 64 * 1024;
-constexpr long kDownloadBufferSize = 512 * 1024;
+constexpr long kTransferBufferSize = 512 * 1024;
 
 // Fetched once: looking the algorithm up in OpenSSL's provider store on every request would cost
 // more than hashing a small body.
@@ -68,6 +68,10 @@ struct Transfer {
   const std::vector<std::string_view>* body_pieces = nullptr;
   std::size_t piece = 0;   // the piece being sent
   std::size_t offset = 0;  // bytes of it already sent
+  const HttpRequest* request = nullptr;  // for its source and sink
+  std::uint64_t source_offset = 0;       // bytes of the source already sent
+  int to_sink = -1;  // whether the reply body goes to the request's sink (-1: not known yet)
+  std::exception_ptr io_error;  // what the source or the sink threw
   HttpResponse* response = nullptr;
   bool out_of_memory = false;
   EVP_MD_CTX* md5 = nullptr;  // hashes the body as it arrives, when asked to
@@ -102,6 +106,21 @@ std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* u
       transfer.offset = 0;
     }
   }
+  const HttpRequest& request = *transfer.request;
+  if (written < room && request.source && transfer.source_offset < request.source_size) {
+    const auto wanted = static_cast<std::size_t>(
+        std::min<std::uint64_t>(room - written, request.source_size - transfer.source_offset));
+    try {
+      const std::size_t got = request.source(transfer.source_offset, buffer + written, wanted);
+      if (got == 0) throw StorageError("the body ended " + std::to_string(request.source_size - transfer.source_offset) +
+                                       " bytes before its announced length");
+      transfer.source_offset += got;
+      written += got;
+    } catch (...) {
+      transfer.io_error = std::current_exception();
+      return CURL_READFUNC_ABORT;
+    }
+  }
   return written;
 }
 
@@ -110,28 +129,47 @@ std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* u
 int seek_body(void* user, curl_off_t position, int origin) noexcept {
   auto& transfer = *static_cast<Transfer*>(user);
   if (origin != SEEK_SET || position < 0) return CURL_SEEKFUNC_CANTSEEK;
-  auto remaining = static_cast<std::size_t>(position);
+  auto remaining = static_cast<std::uint64_t>(position);
   const auto& pieces = *transfer.body_pieces;
   std::size_t piece = 0;
   while (piece < pieces.size() && remaining >= pieces[piece].size()) {
     remaining -= pieces[piece].size();
     ++piece;
   }
-  if (piece == pieces.size() && remaining > 0) return CURL_SEEKFUNC_FAIL;
+  transfer.source_offset = 0;
+  if (piece == pieces.size() && remaining > 0) {
+    if (remaining > transfer.request->source_size) return CURL_SEEKFUNC_FAIL;
+    transfer.source_offset = remaining;
+    remaining = 0;
+  }
   transfer.piece = piece;
-  transfer.offset = remaining;
+  transfer.offset = static_cast<std::size_t>(remaining);
   return CURL_SEEKFUNC_OK;
 }
 
 std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) noexcept {
   auto& transfer = *static_cast<Transfer*>(user);
   const std::size_t n = size * count;
+  if (transfer.to_sink < 0) {
+    // The first byte of a body is that of the final reply (interim replies carry none).
+    long status = 0;
+    curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
+    transfer.to_sink = transfer.request->sink && status >= 200 && status < 300 ? 1 : 0;
+  }
   try {
-    transfer.response->body.append(data, n);
-  } catch (...) {
+    if (transfer.to_sink == 1) {
+      transfer.request->sink(data, n);
+    } else {
+      transfer.response->body.append(data, n);
+    }
+  } catch (const std::bad_alloc&) {
     transfer.out_of_memory = true;
     return 0;  // anything but n aborts the transfer
+  } catch (...) {
+    transfer.io_error = std::current_exception();
+    return 0;
   }
+  transfer.response->body_size += n;
   if (transfer.md5 != nullptr && EVP_DigestUpdate(transfer.md5, data, n) != 1) transfer.md5_failed = true;
   return n;
 }
@@ -199,7 +237,8 @@ std::size_t receive_header(char* data, std::size_t size, std::size_t count, void
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::string_view value = trim(line.substr(colon + 1));
-    if (name == "content-length") reserve_for_content_length(response.body, value);
+    // A body bound for the sink needs no room here (an error document is small).
+    if (name == "content-length" && !transfer.request->sink) reserve_for_content_length(response.body, value);
     response.headers.emplace_back(std::move(name), std::string(value));
   } catch (...) {
     transfer.out_of_memory = true;
@@ -354,6 +393,7 @@ bool HttpConnection::begin(const HttpRequest& request) {
   Active& active = *active_;
   active.transfer = Transfer{};
   active.transfer.body_pieces = &request.body_pieces;
+  active.transfer.request = &request;
   active.transfer.response = &active.outcome.response;
   active.transfer.handle = curl;
   active.transfer.read_timeout = std::chrono::milliseconds(std::max(1L, settings_.read_timeout_ms));
@@ -370,14 +410,14 @@ bool HttpConnection::begin(const HttpRequest& request) {
   active.error_text[0] = '\0';
   active.refused = CURLE_OK;
 
-  curl_off_t body_size = 0;
+  curl_off_t body_size = request.source ? static_cast<curl_off_t>(request.source_size) : 0;
   for (std::string_view piece : request.body_pieces) body_size += static_cast<curl_off_t>(piece.size());
 
   const bool with_body = request.method == "PUT" || request.method == "POST" || body_size > 0;
   // A small body goes out with the headers, in one send (libcurl's POSTFIELDS mode, the method
   // kept by CUSTOMREQUEST): the upload mode sends it apart, which costs a system call and a
   // wait for the socket on every small PUT. A body in several pieces is copied for it, a few KiB.
-  const bool inline_body = with_body && body_size < kInlineBodyLimit;
+  const bool inline_body = with_body && body_size < kInlineBodyLimit && !request.source;
 
   bool has_content_type = false;
   for (const auto& [name, value] : request.headers) {
@@ -428,7 +468,7 @@ bool HttpConnection::begin(const HttpRequest& request) {
     set(CURLOPT_HTTPGET, 1L);
     // Large bodies then arrive in fewer, larger reads (libcurl's default is 16 KiB). libcurl
     // allocates the buffer once per connection, and a small reply touches only what it fills.
-    set(CURLOPT_BUFFERSIZE, kDownloadBufferSize);
+    set(CURLOPT_BUFFERSIZE, kTransferBufferSize);
   } else if (inline_body) {
     const char* body = "";
     if (request.body_pieces.size() == 1) {
@@ -446,6 +486,8 @@ bool HttpConnection::begin(const HttpRequest& request) {
     // Content-Length, for any method.
     set(CURLOPT_UPLOAD, 1L);
     set(CURLOPT_INFILESIZE_LARGE, body_size);
+    // Fewer, larger reads of the body, as for downloads (libcurl's default is 64 KiB).
+    set(CURLOPT_UPLOAD_BUFFERSIZE, kTransferBufferSize);
     set(CURLOPT_READFUNCTION, &read_body);
     set(CURLOPT_READDATA, &active.transfer);
     set(CURLOPT_SEEKFUNCTION, &seek_body);
@@ -481,6 +523,7 @@ HttpOutcome HttpConnection::finish(int curl_code) {
 
   if (active.transfer.out_of_memory) throw std::bad_alloc();
   if (active.transfer.progress_error) std::rethrow_exception(active.transfer.progress_error);
+  if (active.transfer.io_error) std::rethrow_exception(active.transfer.io_error);
   if (code == CURLE_ABORTED_BY_CALLBACK && active.transfer.stalled) {
     outcome.failure = TransportFailure{"no data moved for " + std::to_string(active.transfer.read_timeout.count()) +
                                            " ms (read timeout)",

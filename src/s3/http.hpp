@@ -31,6 +31,14 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // sent as given, Host included
   std::vector<std::string_view> body_pieces;                 // sent one after another
+  // More body after the pieces, read from where it lies (a file) rather than from memory:
+  // `source_size` bytes, `source(offset, buffer, room)` giving those at `offset` (as many as fit,
+  // fewer only at the end). libcurl may read a range again when it has to resend.
+  std::uint64_t source_size = 0;
+  std::function<std::size_t(std::uint64_t offset, char* buffer, std::size_t room)> source;
+  // Takes the body of a 2xx reply as it arrives, instead of HttpResponse::body (an error document
+  // still lands in `body`). What it throws ends the transfer and comes out of finish().
+  std::function<void(const char* data, std::size_t size)> sink;
   // Called as bytes move: (done, total) of the body sent, or else of the reply received.
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
   // Hash the reply body as it arrives (HttpResponse::body_md5): a large body is then checked
@@ -42,6 +50,7 @@ struct HttpResponse {
   long status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
   std::string body;
+  std::uint64_t body_size = 0;  // bytes of body received, whether kept in `body` or given to the sink
   std::string body_md5;  // the body's MD5 (16 bytes) when the request asked for it
 
   // The first header of that (lower-case) name; nullptr when absent.

@@ -265,6 +265,36 @@ std::string sha256_hex(const std::vector<std::string_view>& pieces) {
   return out;
 }
 
+struct Sha256::Context {
+  EvpMdCtx digest{EVP_MD_CTX_new()};
+};
+
+Sha256::Sha256() : context_(std::make_unique<Context>()) {
+  if (!context_->digest || EVP_DigestInit_ex(context_->digest.get(), sha256_algorithm(), nullptr) != 1) {
+    throw Error("SigV4: SHA-256 failed in OpenSSL");
+  }
+}
+
+Sha256::~Sha256() = default;
+
+void Sha256::update(std::string_view data) {
+  if (EVP_DigestUpdate(context_->digest.get(), data.data(), data.size()) != 1) {
+    throw Error("SigV4: SHA-256 failed in OpenSSL");
+  }
+}
+
+std::string Sha256::hex_digest() {
+  Digest digest;
+  unsigned int written = 0;
+  if (EVP_DigestFinal_ex(context_->digest.get(), digest.data(), &written) != 1 || written != digest.size()) {
+    throw Error("SigV4: SHA-256 failed in OpenSSL");
+  }
+  std::string out;
+  out.reserve(2 * digest.size());
+  append_hex(out, digest.data(), digest.size());
+  return out;
+}
+
 std::string amz_date(std::time_t when) {
   std::tm utc{};
   if (gmtime_r(&when, &utc) == nullptr) throw Error("SigV4: the request time is out of range");

@@ -10,6 +10,7 @@
 #include <array>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -31,6 +32,21 @@ std::string uri_encode(std::string_view raw, bool keep_slash);
 // Lower-case hex SHA-256 of the concatenation of the pieces.
 std::string sha256_hex(const std::vector<std::string_view>& pieces);
 inline std::string sha256_hex(std::string_view data) { return sha256_hex(std::vector<std::string_view>{data}); }
+
+// SHA-256 fed a part at a time, for a body read from a file rather than held in memory.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  std::string hex_digest();  // ends the hash
+
+ private:
+  struct Context;
+  std::unique_ptr<Context> context_;
+};
 
 // The hash S3 accepts in place of the payload's when the body is not signed (https only).
 inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";

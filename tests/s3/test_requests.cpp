@@ -6,7 +6,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -632,4 +634,91 @@ TEST_CASE("a moved-from client's successor works") {
   Client second(std::move(first));
   CHECK(second.get_object("b", "k") == "x");
   CHECK_THROWS_AS(first.get_object("b", "k"), cshelve::Error);  // NOLINT(bugprone-use-after-move)
+}
+
+namespace {
+
+// A body source over a string, counting how often it is read from the start.
+struct StringSource {
+  std::string data;
+  int starts = 0;
+  ReadAt reader() {
+    return [this](std::uint64_t offset, char* buffer, std::size_t room) {
+      if (offset == 0) ++starts;
+      const std::size_t n = std::min<std::size_t>(room, data.size() - static_cast<std::size_t>(offset));
+      std::memcpy(buffer, data.data() + offset, n);
+      return n;
+    };
+  }
+};
+
+// A sink gathering what a GetObject delivers, counting restarts.
+struct GatheringSink {
+  std::string received;
+  int restarts = 0;
+  BodySink sink() {
+    return BodySink{[this] {
+                      ++restarts;
+                      received.clear();
+                    },
+                    [this](const char* data, std::size_t size) { received.append(data, size); }};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("PutObject from a source sends head and source as one body, hashed in a first reading") {
+  StringSource source{std::string(3 * 1024 * 1024 + 5, 'x')};
+  for (std::size_t i = 0; i < source.data.size(); i += 777) source.data[i] = static_cast<char>(i % 251);
+  const std::string whole = "head|" + source.data;
+
+  ScriptedServer server({s3_error_reply(503, "SlowDown"), http_reply(200)});
+  Client client(config_for(server));
+  client.put_object_from("shelf", "big", "head|", source.data.size(), source.reader());
+
+  const auto requests = server.requests();
+  REQUIRE(requests.size() == 2);
+  for (const auto& request : requests) {
+    CHECK(request.method == "PUT");
+    CHECK(request.body == whole);
+    CHECK(request.header("content-length") == std::to_string(whole.size()));
+    CHECK(request.header("x-amz-content-sha256") == sha256_hex(whole));
+  }
+  // Hashed once, then sent by each of the two attempts.
+  CHECK(source.starts == 3);
+}
+
+TEST_CASE("PutObject from a source that ends early fails without sending a short body") {
+  StringSource source{"short"};
+  ScriptedServer server({http_reply(200)});
+  Client client(config_for(server));
+  CHECK_THROWS_WITH_AS(client.put_object_from("shelf", "k", "", 100, source.reader()),
+                       doctest::Contains("before its announced length"), StorageError);
+  CHECK(server.requests().empty());
+}
+
+TEST_CASE("GetObject into a sink: each attempt starts it over, and only a 2xx body reaches it") {
+  const std::string value = "the whole value";
+  const std::string etag = "\"" + md5_hex(value) + "\"";
+  ScriptedServer server({truncated_reply(200, "the who", static_cast<long>(value.size()), {{"ETag", etag}}),
+                         http_reply(200, value, {{"ETag", "\"" + md5_hex("other") + "\""}}),
+                         http_reply(200, value, {{"ETag", etag}}),
+                         s3_error_reply(404, "NoSuchKey", "The specified key does not exist.")});
+  Client client(config_for(server));
+  GatheringSink gathered;
+  client.get_object_to("shelf", "k", gathered.sink());
+  CHECK(gathered.received == value);
+  CHECK(gathered.restarts == 3);
+
+  GatheringSink missing;
+  CHECK_THROWS_AS(client.get_object_to("shelf", "absent", missing.sink()), NoSuchKeyError);
+  CHECK(missing.received.empty());  // the error document went to the client, not to the sink
+}
+
+TEST_CASE("GetObject into a sink that throws ends the transfer with that error, not retried") {
+  ScriptedServer server({http_reply(200, std::string(100000, 'v')), http_reply(200, "v")});
+  Client client(config_for(server));
+  BodySink sink{[] {}, [](const char*, std::size_t) { throw StorageError("disk full"); }};
+  CHECK_THROWS_WITH_AS(client.get_object_to("shelf", "k", sink), "disk full", StorageError);
+  CHECK(server.requests().size() == 1);
 }
