@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -170,7 +171,97 @@ void decrypt_in_place(std::string& buffer, Region& region, const std::string& ke
   region.size = ciphertext_size;
 }
 
+void check_legacy_allowed(const Processing& processing) {
+  if (processing.require_encryption) {
+    throw DataProcessingSignatureError(
+        "The record is in the unversioned legacy form, not encrypted; [encryption] strict = true refuses it");
+  }
+}
+
+// The record's length must be exactly what its header announces.
+void check_envelope(std::size_t signature_size, std::uint64_t data_size, std::uint64_t after_header) {
+  if (signature_size > after_header || data_size != after_header - signature_size) {
+    throw DataCorruptionError(
+        "The stored record is truncated or has extra bytes: its header announces " +
+        std::to_string(signature_size) + " signature and " + std::to_string(data_size) +
+        " data bytes, but " + std::to_string(after_header) + " bytes follow the header");
+  }
+}
+
+void check_strict(const Processing& processing, std::string_view signature) {
+  if (processing.require_encryption && signature.find(kEncryptionStep) == std::string_view::npos) {
+    throw DataProcessingSignatureError("The record is not encrypted (signature '" + printable(signature) +
+                                       "'); [encryption] strict = true refuses it");
+  }
+}
+
 }  // namespace
+
+RecordReader::RecordReader(const Processing& processing, std::function<void(std::string_view)> out)
+    : processing_(processing), out_(std::move(out)) {}
+
+void RecordReader::restart() {
+  mode_ = Mode::undecided;
+  head_.clear();
+  data_size_ = 0;
+  data_seen_ = 0;
+}
+
+void RecordReader::feed(std::string_view bytes) {
+  if (mode_ == Mode::undecided) {
+    if (head_.empty() && !bytes.empty() && static_cast<unsigned char>(bytes[0]) > kRecordVersion) {
+      check_legacy_allowed(processing_);
+      mode_ = Mode::legacy;
+    } else {
+      const std::size_t taken = std::min(bytes.size(), kEnvelopeHeaderSize - head_.size());
+      head_.append(bytes.substr(0, taken));
+      bytes.remove_prefix(taken);
+      if (head_.size() < kEnvelopeHeaderSize) return;
+      if (head_[1] != '\0') {
+        // Processing steps work on the whole data: gather it for decode_record.
+        mode_ = Mode::gathered;
+      } else {
+        mode_ = Mode::plain;
+        data_size_ = read_u64_le(head_, 2);
+      }
+    }
+  }
+  switch (mode_) {
+    case Mode::legacy:
+      out_(bytes);
+      break;
+    case Mode::gathered:
+      head_.append(bytes);
+      break;
+    case Mode::plain:
+      data_seen_ += bytes.size();
+      // Under strict the record is refused in finish(); nothing of it is handed on.
+      if (!processing_.require_encryption && !bytes.empty()) out_(bytes);
+      break;
+    case Mode::undecided:
+      break;
+  }
+}
+
+void RecordReader::finish() {
+  switch (mode_) {
+    case Mode::undecided:
+      decode_record(std::move(head_), processing_);  // too short: throws as for the whole record
+      break;
+    case Mode::legacy:
+      break;
+    case Mode::plain:
+      check_envelope(0, data_size_, data_seen_);
+      check_strict(processing_, {});
+      break;
+    case Mode::gathered: {
+      const std::string payload = decode_record(std::move(head_), processing_);
+      out_(payload);
+      break;
+    }
+  }
+  restart();
+}
 
 Processing::~Processing() { wipe(encryption_key); }
 
@@ -322,14 +413,24 @@ EncodedRecord encode_record(std::string_view payload, const Processing& processi
   return record;
 }
 
+bool writes_plain(const Processing& processing) noexcept {
+  return !processing.zlib_level && processing.encryption_key.empty();
+}
+
+std::string plain_record_header(std::uint64_t payload_size) {
+  std::string header;
+  header.reserve(kEnvelopeHeaderSize);
+  header.push_back(static_cast<char>(kRecordVersion));
+  header.push_back('\0');  // no processing step
+  append_u64_le(header, payload_size);
+  return header;
+}
+
 std::string decode_record(std::string record, const Processing& processing) {
   if (record.empty()) throw DataCorruptionError("The stored record is empty");
   // Records from before the versioned format are the payload itself, whatever the configuration.
   if (static_cast<unsigned char>(record[0]) > kRecordVersion) {
-    if (processing.require_encryption) {
-      throw DataProcessingSignatureError(
-          "The record is in the unversioned legacy form, not encrypted; [encryption] strict = true refuses it");
-    }
+    check_legacy_allowed(processing);
     return record;
   }
   if (record.size() < kEnvelopeHeaderSize) {
@@ -338,18 +439,9 @@ std::string decode_record(std::string record, const Processing& processing) {
   }
   const std::size_t signature_size = static_cast<unsigned char>(record[1]);
   const std::uint64_t data_size = read_u64_le(record, 2);
-  const std::size_t after_header = record.size() - kEnvelopeHeaderSize;
-  if (signature_size > after_header || data_size != after_header - signature_size) {
-    throw DataCorruptionError(
-        "The stored record is truncated or has extra bytes: its header announces " +
-        std::to_string(signature_size) + " signature and " + std::to_string(data_size) +
-        " data bytes, but " + std::to_string(after_header) + " bytes follow the header");
-  }
+  check_envelope(signature_size, data_size, record.size() - kEnvelopeHeaderSize);
   std::string left_to_undo = record.substr(kEnvelopeHeaderSize, signature_size);
-  if (processing.require_encryption && left_to_undo.find(kEncryptionStep) == std::string::npos) {
-    throw DataProcessingSignatureError("The record is not encrypted (signature '" + printable(left_to_undo) +
-                                       "'); [encryption] strict = true refuses it");
-  }
+  check_strict(processing, left_to_undo);
 
   // The data stays in `record` (decrypted in place) until decompression gives it a new home.
   std::string inflated;

@@ -8,6 +8,8 @@
 #ifndef CSHELVE_CODEC_RECORD_HPP
 #define CSHELVE_CODEC_RECORD_HPP
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -70,6 +72,35 @@ EncodedRecord encode_record(std::string_view payload, const Processing& processi
 // Decodes a stored record into its payload, reusing the record's storage where it can.
 // Throws DataCorruptionError, EncryptedDataCorruptionError, DataProcessingSignatureError.
 std::string decode_record(std::string record, const Processing& processing);
+
+// Whether records are written without any processing step (no compression, no encryption).
+bool writes_plain(const Processing& processing) noexcept;
+
+// The header of a record without processing whose payload is `payload_size` bytes: the payload
+// follows it unchanged, so a large one can be sent from where it lies.
+std::string plain_record_header(std::uint64_t payload_size);
+
+// Decodes a record that arrives a part at a time. The payload of a record without processing
+// steps (or of a legacy one) goes to `out` as it arrives, so a large value never sits whole in
+// memory; a processed record is gathered and decoded at the end by decode_record. Whatever `out`
+// received must be discarded when feed() or finish() throws: they throw what decode_record
+// would throw for the same bytes.
+class RecordReader {
+ public:
+  RecordReader(const Processing& processing, std::function<void(std::string_view payload)> out);
+  void restart();  // forget what was fed: the record starts again
+  void feed(std::string_view bytes);
+  void finish();   // the record is complete
+
+ private:
+  enum class Mode { undecided, legacy, plain, gathered };
+  const Processing& processing_;
+  std::function<void(std::string_view)> out_;
+  Mode mode_ = Mode::undecided;
+  std::string head_;  // the header while undecided, the whole record when gathered
+  std::uint64_t data_size_ = 0;  // announced by a plain record's header
+  std::uint64_t data_seen_ = 0;
+};
 
 }  // namespace cshelve::codec
 

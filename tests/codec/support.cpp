@@ -2,6 +2,8 @@
 
 #include <cshelve/errors.hpp>
 
+#include <doctest/doctest.h>
+
 #include <openssl/evp.h>
 #include <zlib.h>
 
@@ -141,10 +143,13 @@ const char* describe(Outcome outcome) {
   return "?";
 }
 
-Result run_decode(const std::string& record, const codec::Processing& processing) {
+namespace {
+
+template <typename Decode>
+Result outcome_of(Decode&& decode) {
   Result result;
   try {
-    result.value = codec::decode_record(record, processing);
+    result.value = decode();
   } catch (const EncryptedDataCorruptionError& error) {
     result.outcome = Outcome::encrypted_corruption;
     result.message = error.what();
@@ -157,6 +162,38 @@ Result run_decode(const std::string& record, const codec::Processing& processing
   } catch (const Error& error) {
     result.outcome = Outcome::other_error;
     result.message = error.what();
+  }
+  return result;
+}
+
+// The record through codec::RecordReader, fed `part` bytes at a time, after a false start that
+// restart() must undo.
+Result run_streamed_decode(const std::string& record, const codec::Processing& processing, std::size_t part) {
+  return outcome_of([&] {
+    std::string payload;
+    codec::RecordReader reader(processing, [&payload](std::string_view bytes) { payload.append(bytes); });
+    reader.feed(std::string_view(record).substr(0, record.size() / 2));
+    reader.restart();
+    payload.clear();
+    for (std::size_t at = 0; at < record.size(); at += part) reader.feed(std::string_view(record).substr(at, part));
+    reader.finish();
+    return payload;
+  });
+}
+
+}  // namespace
+
+Result run_decode(const std::string& record, const codec::Processing& processing) {
+  const Result result = outcome_of([&] { return codec::decode_record(record, processing); });
+  // Every decode in the codec tests also checks that the streamed reader agrees: same payload, or
+  // the same error with the same message, whatever the sizes of the parts it is fed.
+  for (const std::size_t part : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, record.size() + 1}) {
+    if (part == 1 && record.size() > 65536) continue;
+    CAPTURE(part);
+    const Result streamed = run_streamed_decode(record, processing, part);
+    CHECK(describe(streamed.outcome) == std::string(describe(result.outcome)));
+    CHECK(streamed.message == result.message);
+    CHECK(streamed.value == result.value);
   }
   return result;
 }
