@@ -74,6 +74,18 @@ class Shelf {
     return ValueCodec<T>::decode(*bytes);
   }
 
+  // --- Large values, to and from files ---
+  // Stores the contents of the file at `path` under `key`, read a part at a time so that the
+  // value is never held whole in memory. (With [compression] or [encryption] it is read whole:
+  // those steps work on whole values.) Goes to the storage at once, even with writeback, and
+  // replaces any pending change to `key`. Throws StorageError when the file cannot be read.
+  void set_file(std::string_view key, const std::string& path);
+  // Writes the value under `key` to the file at `path`, a part at a time. The file is replaced
+  // only once the whole value has arrived and checked out; until then, and when this throws, it
+  // keeps its old contents. Throws KeyNotFoundError when there is no value, StorageError when
+  // the file cannot be written.
+  void get_file(std::string_view key, const std::string& path) const;
+
   // --- Many keys at once (faster on S3: requests run side by side) ---
   void set_many(const std::vector<std::pair<std::string, std::string>>& items);
   // One entry per key, nullopt where a key has no value.

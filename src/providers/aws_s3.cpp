@@ -1,6 +1,7 @@
 // The aws-s3 provider: a shelf in one S3 bucket, one object per key, over the six operations of
 // the S3 client. Object keys are the shelf keys' UTF-8 bytes, as Python cshelve stores them.
 #include "config/ini.hpp"
+#include "providers/file.hpp"
 #include "providers/provider.hpp"
 #include "s3/client.hpp"
 
@@ -139,6 +140,25 @@ class AwsS3Provider final : public Provider {
   }
 
   void put(std::string_view key, const Pieces& body) override { client_.put_object(bucket_, key, body, progress_); }
+
+  void put_file(std::string_view key, const FileBody& body) override {
+    const s3::ReadAt read = [&body](std::uint64_t offset, char* buffer, std::size_t room) {
+      return read_file_at(body.fd, body.path, offset, buffer, room);
+    };
+    client_.put_object_from(bucket_, key, body.head, body.size, read, progress_);
+  }
+
+  bool get_to(std::string_view key, RecordSink& sink) override {
+    s3::BodySink body;
+    body.restart = [&sink] { sink.restart(); };
+    body.write = [&sink](const char* data, std::size_t size) { sink.write(std::string_view(data, size)); };
+    try {
+      client_.get_object_to(bucket_, key, body, progress_);
+      return true;
+    } catch (const NoSuchKeyError&) {
+      return false;
+    }
+  }
 
   Erased erase(std::string_view key) override {
     client_.delete_object(bucket_, key);

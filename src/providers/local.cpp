@@ -8,10 +8,12 @@
 // live side by side. The empty key is the file `%`. Writes go to a temporary file (names starting
 // with '.', which the encoding never produces) that is synced and renamed into place, so a reader
 // sees the old record or the new one, never a part.
+#include "providers/file.hpp"
 #include "providers/provider.hpp"
 
 #include <cshelve/errors.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -26,28 +28,7 @@ namespace {
 constexpr std::size_t kPieceBytes = 200;
 constexpr std::size_t kMaxKeyBytes = 1024;  // S3's own limit, so every shelf can move to S3
 constexpr char kFolderMark = '+';
-
-std::string system_reason() { return std::strerror(errno); }
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now, reporting failure (a failed close can mean lost data).
-  bool close() {
-    const int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
+constexpr std::size_t kCopyBufferSize = 1 << 20;  // a file body is copied this much at a time
 
 class Directory {
  public:
@@ -114,6 +95,12 @@ std::optional<std::string> decode_name(std::string_view encoded) {
   return key;
 }
 
+// What a record file receives: pieces in memory, then perhaps a file's bytes.
+struct Content {
+  Pieces pieces;
+  const FileBody* file;
+};
+
 class LocalProvider final : public Provider {
  public:
   explicit LocalProvider(std::string folder) : root_(std::move(folder)) {
@@ -160,29 +147,29 @@ class LocalProvider final : public Provider {
     return record;
   }
 
-  void put(std::string_view key, const Pieces& body) override {
-    const std::string path = path_of(key);
-    const std::string folder = path.substr(0, path.rfind('/'));
-    std::string reason;
-    if (!make_folders(folder, reason)) throw StorageError("cannot write key '" + std::string(key) + "': " + reason);
+  void put(std::string_view key, const Pieces& body) override { store(key, Content{body, nullptr}); }
 
-    // Another shelf erasing the last key of a piece folder removes that folder; if it does so
-    // between make_folders and the temporary file's creation, make the folder again. Once the
-    // temporary file is in it, the folder is no longer empty and stays.
-    std::string temporary;
-    for (int attempt = 1;; ++attempt) {
-      temporary = folder + "/.tmp-" + random_suffix();
-      if (write_synced(temporary, body)) break;
-      if (attempt == 10 || !make_folders(folder, reason)) {
-        throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
-      }
+  void put_file(std::string_view key, const FileBody& body) override {
+    store(key, Content{Pieces{body.head}, &body});
+  }
+
+  bool get_to(std::string_view key, RecordSink& sink) override {
+    if (key.size() > kMaxKeyBytes) return false;
+    const std::string path = path_of(key);
+    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (file.get() < 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return false;
+      throw StorageError("cannot read '" + path + "': " + system_reason());
     }
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-      const std::string why = system_reason();
-      ::unlink(temporary.c_str());
-      throw StorageError("cannot write key '" + std::string(key) + "': " + why);
+    sink.restart();
+    std::string buffer(kCopyBufferSize, '\0');
+    for (std::uint64_t offset = 0;;) {
+      const std::size_t got = read_file_at(file.get(), path, offset, buffer.data(), buffer.size());
+      if (got == 0) break;
+      sink.write(std::string_view(buffer.data(), got));
+      offset += got;
     }
-    sync_folder(folder);
+    return true;
   }
 
   Erased erase(std::string_view key) override {
@@ -217,6 +204,31 @@ class LocalProvider final : public Provider {
   }
 
  private:
+  void store(std::string_view key, const Content& body) {
+    const std::string path = path_of(key);
+    const std::string folder = path.substr(0, path.rfind('/'));
+    std::string reason;
+    if (!make_folders(folder, reason)) throw StorageError("cannot write key '" + std::string(key) + "': " + reason);
+
+    // Another shelf erasing the last key of a piece folder removes that folder; if it does so
+    // between make_folders and the temporary file's creation, make the folder again. Once the
+    // temporary file is in it, the folder is no longer empty and stays.
+    std::string temporary;
+    for (int attempt = 1;; ++attempt) {
+      temporary = folder + "/.tmp-" + random_suffix();
+      if (write_synced(temporary, body)) break;
+      if (attempt == 10 || !make_folders(folder, reason)) {
+        throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
+      }
+    }
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      const std::string why = system_reason();
+      ::unlink(temporary.c_str());
+      throw StorageError("cannot write key '" + std::string(key) + "': " + why);
+    }
+    sync_folder(folder);
+  }
+
   std::string path_of(std::string_view key) const {
     if (key.size() > kMaxKeyBytes) {
       throw StorageError("key of " + std::to_string(key.size()) + " bytes is longer than the " +
@@ -283,7 +295,7 @@ class LocalProvider final : public Provider {
   }
 
   // Writes and syncs a new file; false when its folder does not exist (any other failure throws).
-  static bool write_synced(const std::string& path, const Pieces& body) {
+  static bool write_synced(const std::string& path, const Content& body) {
     FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (file.get() < 0) {
       if (errno == ENOENT) return false;
@@ -298,15 +310,20 @@ class LocalProvider final : public Provider {
     return true;
   }
 
-  static void write_all(FileDescriptor& file, const std::string& path, const Pieces& body) {
-    for (auto piece : body) {
-      while (!piece.empty()) {
-        const ssize_t written = ::write(file.get(), piece.data(), piece.size());
-        if (written < 0) {
-          if (errno == EINTR) continue;
-          throw StorageError("cannot write '" + path + "': " + system_reason());
+  static void write_all(FileDescriptor& file, const std::string& path, const Content& body) {
+    for (const auto piece : body.pieces) write_file(file.get(), path, piece);
+    if (body.file != nullptr) {
+      const FileBody& source = *body.file;
+      std::string buffer(static_cast<std::size_t>(std::min<std::uint64_t>(kCopyBufferSize, source.size)), '\0');
+      for (std::uint64_t offset = 0; offset < source.size;) {
+        const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), source.size - offset));
+        const std::size_t got = read_file_at(source.fd, source.path, offset, buffer.data(), wanted);
+        if (got == 0) {
+          throw StorageError("cannot read '" + source.path + "': it is shorter than " +
+                             std::to_string(source.size) + " bytes");
         }
-        piece.remove_prefix(static_cast<std::size_t>(written));
+        write_file(file.get(), path, std::string_view(buffer.data(), got));
+        offset += got;
       }
     }
     if (::fsync(file.get()) != 0) throw StorageError("cannot sync '" + path + "': " + system_reason());

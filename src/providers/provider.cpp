@@ -1,5 +1,9 @@
 #include "providers/provider.hpp"
 
+#include "providers/file.hpp"
+
+#include <cshelve/errors.hpp>
+
 namespace cshelve::providers {
 
 std::size_t Provider::count() {
@@ -38,6 +42,22 @@ void Provider::clear() {
     token = std::move(page.next);
   } while (!token.empty());
   erase_many(keys);
+}
+
+void Provider::put_file(std::string_view key, const FileBody& body) {
+  std::string data(static_cast<std::size_t>(body.size), '\0');
+  if (read_file_at(body.fd, body.path, 0, data.data(), data.size()) != data.size()) {
+    throw StorageError("cannot read '" + body.path + "': it is shorter than " + std::to_string(body.size) + " bytes");
+  }
+  put(key, Pieces{body.head, data});
+}
+
+bool Provider::get_to(std::string_view key, RecordSink& sink) {
+  std::optional<std::string> record = get(key);
+  if (!record) return false;
+  sink.restart();
+  sink.write(*record);
+  return true;
 }
 
 }  // namespace cshelve::providers

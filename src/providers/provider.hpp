@@ -6,6 +6,7 @@
 #include <cshelve/options.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +33,25 @@ enum class Erased { existed, absent, unknown };
 // A record body as pieces stored one after the other, so a large value is never concatenated.
 using Pieces = std::vector<std::string_view>;
 
+// A record whose data lies in a file, for a value too large to hold in memory: `head` (the
+// record's header), then the first `size` bytes of the open file `fd` (named `path` in messages).
+// It is read with pread, so it can be read more than once (to hash it, to send it again).
+struct FileBody {
+  std::string_view head;
+  int fd = -1;
+  std::string path;
+  std::uint64_t size = 0;
+};
+
+// Where a record read a part at a time goes. restart() comes before the first byte, and again
+// whenever a transfer starts over from the beginning.
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void restart() = 0;
+  virtual void write(std::string_view bytes) = 0;
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -57,6 +77,12 @@ class Provider {
   virtual void put_many(const std::vector<std::pair<std::string, Pieces>>& items);
   // Removes every key.
   virtual void clear();
+
+  // Large records, moved a part at a time. The defaults hold the whole record in memory, as the
+  // in-memory store does anyway; the local and aws-s3 providers never do.
+  virtual void put_file(std::string_view key, const FileBody& body);
+  // false when the key is absent.
+  virtual bool get_to(std::string_view key, RecordSink& sink);
 
   // Whether erase() can tell a missing key (S3 cannot: it answers a delete the same either way).
   virtual bool reports_absence() const { return true; }

@@ -4,10 +4,17 @@
 
 #include "codec/record.hpp"
 #include "config/ini.hpp"
+#include "providers/file.hpp"
 #include "providers/provider.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <map>
 #include <mutex>
+#include <random>
 
 namespace cshelve {
 
@@ -54,6 +61,67 @@ LogLevel parse_level(const std::string& word, const std::string& origin) {
   if (word == "error") return LogLevel::error;
   throw ConfigurationError(origin + ": [logging] level must be debug, info, warning or error, not '" + word + "'");
 }
+
+// A new file beside `path` that takes its place on commit(), and is removed otherwise: the file
+// at `path` never holds a partial or unchecked value.
+class ReplacementFile {
+ public:
+  explicit ReplacementFile(std::string path) : path_(std::move(path)) {
+    const auto slash = path_.rfind('/');
+    const std::string folder = slash == std::string::npos ? std::string() : path_.substr(0, slash + 1);
+    const std::string name = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    for (int attempt = 0; attempt < 100 && file_.get() < 0; ++attempt) {
+      temporary_ = folder + "." + name + ".cshelve-" + std::to_string(generator() % 1000000000000ULL);
+      file_.reset(::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+      if (file_.get() < 0 && errno != EEXIST) break;
+    }
+    if (file_.get() < 0) throw StorageError("cannot write '" + path_ + "': " + providers::system_reason());
+  }
+  ReplacementFile(const ReplacementFile&) = delete;
+  ReplacementFile& operator=(const ReplacementFile&) = delete;
+  ~ReplacementFile() {
+    if (!committed_) ::unlink(temporary_.c_str());
+  }
+
+  void write(std::string_view data) { providers::write_file(file_.get(), path_, data); }
+
+  void truncate() {
+    if (::ftruncate(file_.get(), 0) != 0 || ::lseek(file_.get(), 0, SEEK_SET) != 0) {
+      throw StorageError("cannot write '" + path_ + "': " + providers::system_reason());
+    }
+  }
+
+  void commit() {
+    if (!file_.close() || ::rename(temporary_.c_str(), path_.c_str()) != 0) {
+      throw StorageError("cannot write '" + path_ + "': " + providers::system_reason());
+    }
+    committed_ = true;
+  }
+
+ private:
+  std::string path_;
+  std::string temporary_;
+  providers::FileDescriptor file_;
+  bool committed_ = false;
+};
+
+// Decodes a record as it arrives into a replacement file.
+class FileSink final : public providers::RecordSink {
+ public:
+  FileSink(const codec::Processing& processing, ReplacementFile& file)
+      : file_(file), reader_(processing, [this](std::string_view payload) { file_.write(payload); }) {}
+  void restart() override {
+    file_.truncate();
+    reader_.restart();
+  }
+  void write(std::string_view bytes) override { reader_.feed(bytes); }
+  void finish() { reader_.finish(); }
+
+ private:
+  ReplacementFile& file_;
+  codec::RecordReader reader_;
+};
 
 }  // namespace
 
@@ -234,6 +302,47 @@ std::string Shelf::get(std::string_view key) const {
 }
 
 std::optional<std::string> Shelf::find(std::string_view key) const { return live().load(key); }
+
+void Shelf::set_file(std::string_view key, const std::string& path) {
+  Impl& impl = live();
+  impl.require_writable();
+  providers::FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat info {};
+  if (file.get() < 0 || ::fstat(file.get(), &info) != 0) {
+    throw StorageError("cannot read '" + path + "': " + providers::system_reason());
+  }
+  if (!S_ISREG(info.st_mode)) throw StorageError("cannot read '" + path + "': not a regular file");
+  const auto size = static_cast<std::uint64_t>(info.st_size);
+  if (impl.writeback) impl.cache.erase(std::string(key));  // superseded by what is written now
+  if (codec::writes_plain(impl.processing)) {
+    const std::string header = codec::plain_record_header(size);
+    impl.provider->put_file(key, providers::FileBody{header, file.get(), path, size});
+    return;
+  }
+  std::string value(static_cast<std::size_t>(size), '\0');
+  if (providers::read_file_at(file.get(), path, 0, value.data(), value.size()) != value.size()) {
+    throw StorageError("cannot read '" + path + "': it shrank while it was read");
+  }
+  const codec::EncodedRecord record = codec::encode_record(value, impl.processing);
+  impl.provider->put(key, record.pieces());
+}
+
+void Shelf::get_file(std::string_view key, const std::string& path) const {
+  Impl& impl = live();
+  ReplacementFile file(path);
+  if (impl.writeback) {
+    if (const auto it = impl.cache.find(key); it != impl.cache.end()) {
+      if (!it->second.value) throw KeyNotFoundError(std::string(key));
+      file.write(*it->second.value);
+      file.commit();
+      return;
+    }
+  }
+  FileSink sink(impl.processing, file);
+  if (!impl.provider->get_to(key, sink)) throw KeyNotFoundError(std::string(key));
+  sink.finish();
+  file.commit();
+}
 
 bool Shelf::contains(std::string_view key) const {
   Impl& impl = live();

@@ -1,0 +1,53 @@
+#include "providers/file.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+namespace cshelve::providers {
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FileDescriptor::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+bool FileDescriptor::close() noexcept {
+  const int fd = fd_;
+  fd_ = -1;
+  return ::close(fd) == 0;
+}
+
+std::string system_reason() { return std::strerror(errno); }
+
+std::size_t read_file_at(int fd, const std::string& path, std::uint64_t offset, char* buffer, std::size_t room) {
+  std::size_t filled = 0;
+  while (filled < room) {
+    const ssize_t got = ::pread(fd, buffer + filled, room - filled, static_cast<off_t>(offset + filled));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw StorageError("cannot read '" + path + "': " + system_reason());
+    }
+    if (got == 0) break;
+    filled += static_cast<std::size_t>(got);
+  }
+  return filled;
+}
+
+void write_file(int fd, const std::string& path, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t written = ::write(fd, data.data(), data.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw StorageError("cannot write '" + path + "': " + system_reason());
+    }
+    data.remove_prefix(static_cast<std::size_t>(written));
+  }
+}
+
+}  // namespace cshelve::providers

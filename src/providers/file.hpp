@@ -1,0 +1,40 @@
+// Plain POSIX file handling shared by the local provider and the shelf's file transfers.
+#ifndef CSHELVE_PROVIDERS_FILE_HPP
+#define CSHELVE_PROVIDERS_FILE_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cshelve::providers {
+
+// An open file descriptor, closed with its owner.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) noexcept : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor();
+  int get() const noexcept { return fd_; }
+  void reset(int fd) noexcept;
+  // Closes now, reporting failure (a failed close can mean lost data).
+  bool close() noexcept;
+
+ private:
+  int fd_;
+};
+
+// The text of errno, for messages.
+std::string system_reason();
+
+// Reads up to `room` bytes at `offset` (fewer only at the end of the file). `path` names the
+// file in the StorageError thrown when reading fails.
+std::size_t read_file_at(int fd, const std::string& path, std::uint64_t offset, char* buffer, std::size_t room);
+
+// Writes all of `data` at the file's current position; throws StorageError naming `path`.
+void write_file(int fd, const std::string& path, std::string_view data);
+
+}  // namespace cshelve::providers
+
+#endif
