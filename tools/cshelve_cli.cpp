@@ -43,17 +43,21 @@ Commands:
   get KEY           write the value's bytes to standard output, unchanged
   set KEY [VALUE]   store VALUE, or standard input when VALUE is absent or '-'
   del KEY           delete KEY
+  set-file KEY FILE store the contents of FILE, read a part at a time
+  get-file KEY FILE write the value to FILE, a part at a time; FILE is replaced only
+                    once the whole value has arrived
   has KEY           exit 0 when KEY is present, 1 when absent
   len               print the number of keys
   keys              print the keys, one per line
   import DIR        store every regular file under DIR, keyed by its path relative to DIR
-                    ('/'-separated)
+                    ('/'-separated); files of 64 MB and more one at a time, streamed
   export DIR        write every key as a file under DIR (keys that are unsafe as paths,
                     such as ones with '..' or empty segments, are refused and reported)
 
 Options:
   -f, --flag r|w|c|n      open flag: r read-only, w existing shelf, c create when missing,
-                          n create and empty it. Default: r for get/has/len/keys/export,
+                          n create and empty it. Default: r for get/get-file/has/len/keys/
+                          export,
                           c for the others.
   -p, --param NAME=VALUE  a provider parameter (repeatable), e.g. -p endpoint_url=http://...;
                           the INI's [provider_params] wins over these
@@ -195,7 +199,14 @@ int run_import(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
     batch_bytes = 0;
   };
   for (const auto& path : files) {
-    batch.emplace_back(path.lexically_relative(folder).generic_string(), read_file(path));
+    std::string key = path.lexically_relative(folder).generic_string();
+    // A file too large for a batch is streamed on its own, so memory stays bounded.
+    if (const std::uint64_t size = fs::file_size(path); size >= kBatchBytes) {
+      shelf.set_file(key, path.string());
+      progress.advance(1, size);
+      continue;
+    }
+    batch.emplace_back(std::move(key), read_file(path));
     batch_bytes += batch.back().second.size();
     if (batch.size() == kBatch || batch_bytes >= kBatchBytes) flush();
   }
@@ -265,11 +276,13 @@ int run_export(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
 }
 
 bool reads_only(const std::string& command) {
-  return command == "get" || command == "has" || command == "len" || command == "keys" || command == "export";
+  return command == "get" || command == "get-file" || command == "has" || command == "len" || command == "keys" ||
+         command == "export";
 }
 
 int run(const Arguments& args) {
-  static const char* const kCommands[] = {"get", "set", "del", "has", "len", "keys", "import", "export"};
+  static const char* const kCommands[] = {"get",  "set",  "get-file", "set-file", "del",
+                                          "has",  "len",  "keys",     "import",   "export"};
   bool known = false;
   for (const char* name : kCommands) known = known || args.command == name;
   if (!known) throw UsageError("unknown command '" + args.command + "'");
@@ -285,7 +298,7 @@ int run(const Arguments& args) {
   }
   std::unique_ptr<cshelve_cli::Progress> transfer;
   if (cshelve_cli::Progress::wanted(args.quiet)) {
-    const char* what = args.command == "set" ? "uploading" : "downloading";
+    const char* what = args.command == "set" || args.command == "set-file" ? "uploading" : "downloading";
     options.progress = [&transfer, what](std::uint64_t done, std::uint64_t total) {
       if (total < kShowTransferFrom) return;
       if (!transfer) transfer = std::make_unique<cshelve_cli::Progress>(true, what, 0, total);
@@ -297,6 +310,7 @@ int run(const Arguments& args) {
   const auto& command = args.command;
   if (command == "get" || command == "has" || command == "del") expect_arguments(args, 1, 1);
   if (command == "set") expect_arguments(args, 1, 2);
+  if (command == "get-file" || command == "set-file") expect_arguments(args, 2, 2);
   if (command == "len" || command == "keys") expect_arguments(args, 0, 0);
   if (command == "import" || command == "export") expect_arguments(args, 1, 1);
 
@@ -309,6 +323,12 @@ int run(const Arguments& args) {
   } else if (command == "set") {
     const bool from_stdin = args.rest.size() == 1 || args.rest[1] == "-";
     shelf.set(args.rest[0], from_stdin ? read_all(std::cin) : args.rest[1]);
+    if (transfer) transfer->finish();
+  } else if (command == "get-file") {
+    shelf.get_file(args.rest[0], args.rest[1]);
+    if (transfer) transfer->finish();
+  } else if (command == "set-file") {
+    shelf.set_file(args.rest[0], args.rest[1]);
     if (transfer) transfer->finish();
   } else if (command == "del") {
     shelf.erase(args.rest[0]);

@@ -221,7 +221,8 @@ TEST_CASE("cli: bash completion offers commands, flags and options") {
     REQUIRE(std::system(("bash -c " + shell_quote(script) + " > " + shell_quote(out)).c_str()) == 0);
     return read_text(out);
   };
-  CHECK(complete("cshelve -f r shelf g", 4) == "get\n");
+  CHECK(complete("cshelve -f r shelf g", 4) == "get get-file\n");
+  CHECK(complete("cshelve shelf set-", 2) == "set-file\n");
   CHECK(complete("cshelve shelf e", 2) == "export\n");
   CHECK(complete("cshelve -f ''", 2) == "r w c n\n");
   CHECK(complete("cshelve --w", 1) == "--writeback\n");
@@ -271,4 +272,37 @@ TEST_CASE("cli: compressed and encrypted shelves on the local and in-memory prov
   const auto imported = cli(dir, {dir / "memory.ini", "import", dir / "tree"});
   CHECK(imported.status == 0);
   CHECK(imported.err.find("imported 1 files") != std::string::npos);
+}
+
+TEST_CASE("cli: set-file and get-file move a value between a file and a shelf") {
+  TempDir dir;
+  const std::string shelf = dir / "shelf";
+  const std::string value = cshelve_test::random_bytes((3u << 20) + 7, 3);
+  write_text(dir / "source", value);
+  CHECK(cli(dir, {shelf, "set-file", "big", dir / "source"}).status == 0);
+  CHECK(cli(dir, {shelf, "get", "big"}).out == value);
+  write_text(dir / "target", "old");
+  CHECK(cli(dir, {shelf, "get-file", "big", dir / "target"}).status == 0);  // flag r by default
+  CHECK(read_text(dir / "target") == value);
+
+  const auto absent = cli(dir, {shelf, "get-file", "nothing", dir / "target"});
+  CHECK(absent.status == 1);
+  CHECK(read_text(dir / "target") == value);
+  const auto unreadable = cli(dir, {shelf, "set-file", "k", dir / "no-such-file"});
+  CHECK(unreadable.status == 4);
+  CHECK(unreadable.err.find("no-such-file") != std::string::npos);
+  CHECK(cli(dir, {shelf, "set-file", "k"}).status == 2);
+}
+
+TEST_CASE("cli: import streams a file too large for a batch, and export writes it back") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "tree/sub");
+  const std::string large = cshelve_test::random_bytes(64u << 20, 64);
+  write_text(dir / "tree/sub/large.bin", large);
+  write_text(dir / "tree/small.txt", "small");
+  CHECK(cli(dir, {"-q", dir / "shelf", "import", dir / "tree"}).status == 0);
+  CHECK(cli(dir, {dir / "shelf", "len"}).out == "2\n");
+  CHECK(cli(dir, {"-q", dir / "shelf", "export", dir / "out"}).status == 0);
+  CHECK(read_text(dir / "out/sub/large.bin") == large);
+  CHECK(read_text(dir / "out/small.txt") == "small");
 }

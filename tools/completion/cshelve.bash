@@ -3,7 +3,7 @@
 _cshelve() {
   local current=${COMP_WORDS[COMP_CWORD]}
   local previous=${COMP_WORDS[COMP_CWORD-1]}
-  local commands="get set del has len keys import export"
+  local commands="get set get-file set-file del has len keys import export"
   local options="-f --flag -p --param -v --verbose -q --quiet --writeback -h --help --version"
 
   case $previous in
