@@ -3,8 +3,11 @@
 //   cshelve-bench small [--ops N] [--keys N] [--value-size BYTES]
 //       sequential set and get, contains, then bulk set, size, iteration, bulk get, erasing the
 //       known keys and emptying with flag n, on fresh buckets
+//   cshelve-bench bulk-set [--keys N]                 bulk set alone, with BENCH_CONNECTIONS connections
 //   cshelve-bench large-put BUCKET [--size BYTES]    one large value, set
 //   cshelve-bench large-get BUCKET [--size BYTES]    the same value, read back and checked
+//   cshelve-bench large-put-file BUCKET [--size BYTES]  the value from a file (set_file)
+//   cshelve-bench large-get-file BUCKET [--size BYTES]  back into a file (get_file), checked
 //
 // The server comes from CSHELVE_BENCH_ENDPOINT, else CSHELVE_TEST_S3_DIRECT_ENDPOINT (s3rver
 // itself, as tests/s3/with-server.sh exports it), with the stack's credentials. Each figure is
@@ -15,6 +18,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -87,6 +91,10 @@ class Ini {
         << "\nauth_type = access_key\nkey_id = $CSHELVE_TEST_S3_KEY_ID\nkey_secret = $CSHELVE_TEST_S3_KEY_SECRET\n"
         << "\n[provider_params]\nendpoint_url = "
         << environment("CSHELVE_BENCH_ENDPOINT", "CSHELVE_TEST_S3_DIRECT_ENDPOINT") << "\n";
+    // Connections of the batches; unset, the provider's default (10, as boto3's).
+    if (const char* connections = std::getenv("BENCH_CONNECTIONS"); connections != nullptr && *connections != '\0') {
+      out << "max_pool_connections = " << connections << "\n";
+    }
     if (!out) throw std::runtime_error("cannot write " + path_);
   }
   ~Ini() {
@@ -110,23 +118,67 @@ std::string key_for(std::size_t i) {
   return text;
 }
 
-// Incompressible bytes from a fixed seed, so that both sides store the same kind of data.
-void fill(char* data, std::size_t size, std::uint64_t seed) {
-  std::uint64_t state = seed * 0x9E3779B97F4A7C15ULL + 1;
-  std::size_t i = 0;
-  for (; i + 8 <= size; i += 8) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    std::memcpy(data + i, &state, 8);
+// Incompressible bytes from a fixed seed, so that both sides store the same kind of data. A value
+// may be made a part at a time: parts of a multiple of 8 bytes, but the last, give the same bytes.
+class Filler {
+ public:
+  explicit Filler(std::uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ULL + 1) {}
+  void fill(char* data, std::size_t size) {
+    std::size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+      state_ ^= state_ << 13;
+      state_ ^= state_ >> 7;
+      state_ ^= state_ << 17;
+      std::memcpy(data + i, &state_, 8);
+    }
+    for (; i < size; ++i) data[i] = static_cast<char>(i);
   }
-  for (; i < size; ++i) data[i] = static_cast<char>(i);
-}
+
+ private:
+  std::uint64_t state_;
+};
 
 std::string value_of(std::size_t size, std::uint64_t seed) {
   std::string value(size, '\0');
-  fill(value.data(), size, seed);
+  Filler(seed).fill(value.data(), size);
   return value;
+}
+
+constexpr std::size_t kFilePart = 1 << 20;
+
+// The large value written to a file a part at a time, never whole in memory.
+void write_value_file(const std::string& path, std::size_t size, std::uint64_t seed) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  Filler filler(seed);
+  std::string part(kFilePart, '\0');
+  for (std::size_t done = 0; done < size;) {
+    const std::size_t n = std::min(kFilePart, size - done);
+    filler.fill(part.data(), n);
+    out.write(part.data(), static_cast<std::streamsize>(n));
+    done += n;
+  }
+  if (!out.flush()) throw std::runtime_error("cannot write " + path);
+}
+
+bool file_holds_value(const std::string& path, std::size_t size, std::uint64_t seed) {
+  std::ifstream in(path, std::ios::binary);
+  Filler filler(seed);
+  std::string expected(kFilePart, '\0');
+  std::string actual(kFilePart, '\0');
+  for (std::size_t done = 0; done < size;) {
+    const std::size_t n = std::min(kFilePart, size - done);
+    filler.fill(expected.data(), n);
+    if (!in.read(actual.data(), static_cast<std::streamsize>(n)) || actual.compare(0, n, expected, 0, n) != 0) {
+      return false;
+    }
+    done += n;
+  }
+  return in.peek() == std::ifstream::traits_type::eof();
+}
+
+std::string scratch_file(const std::string& bucket) {
+  return (std::filesystem::temp_directory_path() /
+          ("cshelve-bench-" + std::to_string(::getpid()) + "-" + bucket + ".bin")).string();
 }
 
 std::string unique_bucket(const char* purpose) {
@@ -215,6 +267,21 @@ void run_small(const Sizes& sizes) {
   }
 }
 
+// Bulk set alone, on a fresh bucket, with the connections BENCH_CONNECTIONS names.
+void run_bulk_set(const Sizes& sizes) {
+  const char* connections = std::getenv("BENCH_CONNECTIONS");
+  if (connections == nullptr || *connections == '\0') throw std::runtime_error("bulk-set needs BENCH_CONNECTIONS");
+  const Ini ini(unique_bucket("bulk-connections"));
+  cshelve::Shelf db = cshelve::open(ini.path(), cshelve::Flag::create);
+  std::vector<std::pair<std::string, std::string>> items;
+  for (std::size_t i = 0; i < sizes.keys; ++i) items.emplace_back(key_for(i), value_of(sizes.value_size, i));
+  Measure bulk_set(std::string("bulk_set_connections_") + connections, sizes.keys);
+  db.set_many(items);
+  bulk_set.done();
+  if (db.size() != sizes.keys) throw std::runtime_error("bulk-set stored the wrong number of keys");
+  db.close();
+}
+
 void run_large_put(const std::string& bucket, const Sizes& sizes) {
   const Ini ini(bucket);
   cshelve::Shelf db = cshelve::open(ini.path(), cshelve::Flag::create);
@@ -241,6 +308,36 @@ void run_large_get(const std::string& bucket, const Sizes& sizes) {
   if (value != expected) throw std::runtime_error("large_get read a wrong value");
 }
 
+// The same value through set_file: from a file, a part at a time.
+void run_large_put_file(const std::string& bucket, const Sizes& sizes) {
+  const Ini ini(bucket);
+  const std::string path = scratch_file(bucket);
+  write_value_file(path, sizes.large, 256);
+  cshelve::Shelf db = cshelve::open(ini.path(), cshelve::Flag::create);
+  const long rss_before = peak_rss_kib();
+  Measure put("large_put_file", 1);
+  db.set_file("large", path);
+  put.done(", \"bytes\": " + std::to_string(sizes.large) + ", \"peak_rss_kib\": " +
+           std::to_string(peak_rss_kib()) + ", \"rss_before_value_kib\": " + std::to_string(rss_before));
+  db.close();
+  std::filesystem::remove(path);
+}
+
+// ... and back through get_file, into a file, a part at a time.
+void run_large_get_file(const std::string& bucket, const Sizes& sizes) {
+  const Ini ini(bucket);
+  const std::string path = scratch_file(bucket);
+  cshelve::Shelf db = cshelve::open(ini.path(), cshelve::Flag::read);
+  const long rss_before = peak_rss_kib();
+  Measure get("large_get_file", 1);
+  db.get_file("large", path);
+  get.done(", \"bytes\": " + std::to_string(std::filesystem::file_size(path)) + ", \"peak_rss_kib\": " +
+           std::to_string(peak_rss_kib()) + ", \"rss_before_value_kib\": " + std::to_string(rss_before));
+  const bool right = file_holds_value(path, sizes.large, 256);
+  std::filesystem::remove(path);
+  if (!right) throw std::runtime_error("large_get_file wrote a wrong value");
+}
+
 std::size_t number(const char* text) {
   char* end = nullptr;
   const unsigned long long value = std::strtoull(text, &end, 10);
@@ -253,7 +350,7 @@ std::size_t number(const char* text) {
 int main(int argc, char** argv) {
   try {
     if (argc < 2) {
-      std::cerr << "usage: cshelve-bench small|large-put BUCKET|large-get BUCKET [--ops N] [--keys N] "
+      std::cerr << "usage: cshelve-bench small|bulk-set|large-put|large-get|large-put-file|large-get-file BUCKET [--ops N] [--keys N] "
                    "[--value-size BYTES] [--size BYTES]\n";
       return 2;
     }
@@ -274,10 +371,16 @@ int main(int argc, char** argv) {
     }
     if (command == "small" && positional.empty()) {
       run_small(sizes);
+    } else if (command == "bulk-set" && positional.empty()) {
+      run_bulk_set(sizes);
     } else if (command == "large-put" && positional.size() == 1) {
       run_large_put(positional[0], sizes);
     } else if (command == "large-get" && positional.size() == 1) {
       run_large_get(positional[0], sizes);
+    } else if (command == "large-put-file" && positional.size() == 1) {
+      run_large_put_file(positional[0], sizes);
+    } else if (command == "large-get-file" && positional.size() == 1) {
+      run_large_get_file(positional[0], sizes);
     } else {
       std::cerr << "cshelve-bench: unknown command or wrong arguments\n";
       return 2;

@@ -14,7 +14,8 @@ from collections import defaultdict
 
 MIB = 1 << 20
 
-# (workload, measure, unit, how to compute it from one line, better when higher, title)
+# (workload, measure, how to compute it from one line, better when higher, title[, boto3's
+# workload to compare with, when it is not the same])
 FIGURES = [
     ("seq_set", "ops/s", lambda r: r["ops"] / r["seconds"], True, "sequential set, 1 KiB"),
     ("seq_set", "CPU µs/op", lambda r: r["cpu_seconds"] / r["ops"] * 1e6, False, "sequential set, 1 KiB"),
@@ -37,6 +38,11 @@ FIGURES = [
     ("large_get", "peak RSS MiB", lambda r: r["peak_rss_kib"] / 1024, False, "large value get"),
     ("large_get", "peak RSS / value", lambda r: r["peak_rss_kib"] * 1024 / r["bytes"], False, "large value get"),
 ]
+# cshelve's set_file and get_file against what boto3 does for Python cshelve (the value in memory).
+for measure, compute, higher_better in [(f[1], f[2], f[3]) for f in FIGURES if f[0] == "large_put"]:
+    FIGURES.append(("large_put_file", measure, compute, higher_better, "large value put from a file (set_file)", "large_put"))
+for measure, compute, higher_better in [(f[1], f[2], f[3]) for f in FIGURES if f[0] == "large_get"]:
+    FIGURES.append(("large_get_file", measure, compute, higher_better, "large value get into a file (get_file)", "large_get"))
 
 
 def fmt(value):
@@ -77,12 +83,20 @@ def main(path):
                 return first.get("ops"), first.get("bytes")
         return None, None
 
+    figures = list(FIGURES)
+    # Bulk set with other connection counts (bench/run.sh's tuned run), against boto3's one by one.
+    tuned = sorted({w for (impl, w) in lines if w.startswith("bulk_set_connections_")})
+    at = next(i for i, f in enumerate(figures) if f[0] == "bulk_get")
+    for workload in reversed(tuned):
+        figures.insert(at, (workload, "s", lambda r: r["seconds"], False,
+                            "bulk set, 1 KiB, max_pool_connections = " + workload.rsplit("_", 1)[1], "bulk_set"))
+
     out = []
     out.append("| workload | measure | cshelve: median (min–max) | boto3: median (min–max) | ratio (> 1: cshelve better) |")
     out.append("| --- | --- | --- | --- | --- |")
-    for workload, measure, compute, higher_better, title in FIGURES:
+    for workload, measure, compute, higher_better, title, *against in figures:
         ours = [compute(r) for r in lines[("cshelve", workload)]]
-        theirs = [compute(r) for r in lines[("boto3", workload)]]
+        theirs = [compute(r) for r in lines[("boto3", against[0] if against else workload)]]
         if not ours and not theirs:
             continue
         ops, size = sizes(workload)

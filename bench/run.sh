@@ -8,7 +8,8 @@
 #
 # Settings (environment): BENCH_RUNS (5) runs of the small workloads, BENCH_LARGE_RUNS (3) of the
 # large value, BENCH_OPS (1000) sequential operations, BENCH_KEYS (10000) keys of the bulk
-# workloads, BENCH_LARGE_SIZE (268435456) bytes of the large value, BENCH_BUILD_DIR (build-bench).
+# workloads, BENCH_LARGE_SIZE (268435456) bytes of the large value, BENCH_TUNED_CONNECTIONS (32)
+# connections of the second bulk set, BENCH_BUILD_DIR (build-bench).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BENCH_BUILD_DIR:-$root/build-bench}"
@@ -17,6 +18,7 @@ large_runs="${BENCH_LARGE_RUNS:-3}"
 ops="${BENCH_OPS:-1000}"
 keys="${BENCH_KEYS:-10000}"
 large_size="${BENCH_LARGE_SIZE:-268435456}"
+tuned_connections="${BENCH_TUNED_CONNECTIONS:-32}"
 python=/usr/bin/python3  # Debian's, with python3-boto3
 raw="$build/bench-raw.jsonl"
 
@@ -50,12 +52,22 @@ for ((run = 1; run <= runs; run++)); do
   fi
 done
 
+# Bulk set again with more connections than the default 10 (max_pool_connections), once a run.
+for ((run = 1; run <= runs; run++)); do
+  echo "bulk set with $tuned_connections connections, run $run of $runs" >&2
+  BENCH_CONNECTIONS="$tuned_connections" "$bench" bulk-set --keys "$keys" >>"$raw"
+done
+
 for ((run = 1; run <= large_runs; run++)); do
   echo "large value, run $run of $large_runs" >&2
   # Each step in a process of its own, so that its peak resident set is its own.
   bucket="bench-large-$run-$$"
   "$bench" large-put "$bucket" --size "$large_size" >>"$raw"
   "$bench" large-get "$bucket" --size "$large_size" >>"$raw"
+  "$python" "$root/bench/boto3_bench.py" large-delete "$bucket"
+  bucket="bench-file-large-$run-$$"
+  "$bench" large-put-file "$bucket" --size "$large_size" >>"$raw"
+  "$bench" large-get-file "$bucket" --size "$large_size" >>"$raw"
   "$python" "$root/bench/boto3_bench.py" large-delete "$bucket"
   bucket="bench-py-large-$run-$$"
   "$python" "$root/bench/boto3_bench.py" large-put "$bucket" --size "$large_size" >>"$raw"
