@@ -9,6 +9,7 @@
 #include <openssl/params.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -153,58 +154,84 @@ class CounterMode {
   CipherContextPtr context_;
 };
 
-enum class Direction { encrypt, decrypt };
-
-// Runs CTR over the data and OMAC_2 over the ciphertext side in one pass, returning the tag.
-void run(std::string_view key, std::string_view nonce, std::string_view associated_data,
-         const unsigned char* in, std::size_t size, unsigned char* out, Direction direction,
-         Block& tag) {
+std::unique_ptr<Omac> keyed_omac(std::string_view key) {
   if (!is_valid_key_size(key.size())) {
     throw Error("AES-EAX: the key must be 16, 24 or 32 bytes long, not " +
                 std::to_string(key.size()));
   }
-  const Omac omac(key);
-  WipedBlock nonce_mac;
-  WipedBlock header_mac;
-  omac.of(0, nonce, nonce_mac.bytes);
-  omac.of(1, associated_data, header_mac.bytes);
-
-  CounterMode counter(key, nonce_mac.bytes);
-  MacContextPtr ciphertext_mac = omac.begin(2);
-  for (std::size_t offset = 0; offset < size; offset += kSliceSize) {
-    const std::size_t slice = std::min(kSliceSize, size - offset);
-    if (direction == Direction::decrypt) {
-      // The MAC reads the ciphertext before an in-place decryption overwrites it.
-      Omac::update(ciphertext_mac, in + offset, slice);
-      counter.apply(in + offset, slice, out + offset);
-    } else {
-      counter.apply(in + offset, slice, out + offset);
-      Omac::update(ciphertext_mac, out + offset, slice);
-    }
-  }
-  Omac::finish(ciphertext_mac, tag);
-  for (std::size_t i = 0; i < kBlockSize; ++i) {
-    tag[i] ^= nonce_mac.bytes[i] ^ header_mac.bytes[i];
-  }
+  return std::make_unique<Omac>(key);
 }
 
 }  // namespace
+
+// CTR over the data and OMAC_2 over the ciphertext side, in one pass over each part.
+struct Stream::State {
+  State(std::string_view key, std::string_view nonce, std::string_view associated_data, Direction way)
+      : direction(way), omac(keyed_omac(key)) {
+    omac->of(0, nonce, nonce_mac.bytes);
+    omac->of(1, associated_data, header_mac.bytes);
+    counter = std::make_unique<CounterMode>(key, nonce_mac.bytes);
+    ciphertext_mac = omac->begin(2);
+  }
+
+  Direction direction;
+  std::unique_ptr<Omac> omac;
+  WipedBlock nonce_mac;   // N'
+  WipedBlock header_mac;  // H'
+  std::unique_ptr<CounterMode> counter;
+  MacContextPtr ciphertext_mac;
+};
+
+Stream::Stream(std::string_view key, std::string_view nonce, std::string_view associated_data, Direction direction)
+    : state_(std::make_unique<State>(key, nonce, associated_data, direction)) {}
+
+Stream::~Stream() = default;
+
+void Stream::update(const unsigned char* in, std::size_t size, unsigned char* out) {
+  State& state = *state_;
+  for (std::size_t offset = 0; offset < size; offset += kSliceSize) {
+    const std::size_t slice = std::min(kSliceSize, size - offset);
+    if (state.direction == Direction::decrypt) {
+      // The MAC reads the ciphertext before an in-place decryption overwrites it.
+      Omac::update(state.ciphertext_mac, in + offset, slice);
+      state.counter->apply(in + offset, slice, out + offset);
+    } else {
+      state.counter->apply(in + offset, slice, out + offset);
+      Omac::update(state.ciphertext_mac, out + offset, slice);
+    }
+  }
+}
+
+Tag Stream::finish() {
+  State& state = *state_;
+  Tag tag{};
+  Omac::finish(state.ciphertext_mac, tag);
+  for (std::size_t i = 0; i < kBlockSize; ++i) tag[i] ^= state.nonce_mac.bytes[i] ^ state.header_mac.bytes[i];
+  return tag;
+}
+
+bool Stream::verify(const Tag& tag) {
+  WipedBlock expected;
+  const Tag computed = finish();
+  std::memcpy(expected.bytes.data(), computed.data(), kTagSize);
+  return CRYPTO_memcmp(expected.bytes.data(), tag.data(), kTagSize) == 0;
+}
 
 bool is_valid_key_size(std::size_t size) noexcept { return size == 16 || size == 24 || size == 32; }
 
 Tag encrypt(std::string_view key, std::string_view nonce, std::string_view associated_data,
             const unsigned char* plaintext, std::size_t size, unsigned char* ciphertext) {
-  Tag tag{};
-  run(key, nonce, associated_data, plaintext, size, ciphertext, Direction::encrypt, tag);
-  return tag;
+  Stream stream(key, nonce, associated_data, Stream::Direction::encrypt);
+  stream.update(plaintext, size, ciphertext);
+  return stream.finish();
 }
 
 bool decrypt(std::string_view key, std::string_view nonce, std::string_view associated_data,
              const unsigned char* ciphertext, std::size_t size, const Tag& tag,
              unsigned char* plaintext) {
-  WipedBlock expected;
-  run(key, nonce, associated_data, ciphertext, size, plaintext, Direction::decrypt, expected.bytes);
-  if (CRYPTO_memcmp(expected.bytes.data(), tag.data(), kTagSize) != 0) {
+  Stream stream(key, nonce, associated_data, Stream::Direction::decrypt);
+  stream.update(ciphertext, size, plaintext);
+  if (!stream.verify(tag)) {
     if (size != 0) OPENSSL_cleanse(plaintext, size);
     return false;
   }

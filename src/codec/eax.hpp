@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 namespace cshelve::codec::eax {
@@ -32,6 +33,29 @@ Tag encrypt(std::string_view key, std::string_view nonce, std::string_view assoc
 bool decrypt(std::string_view key, std::string_view nonce, std::string_view associated_data,
              const unsigned char* ciphertext, std::size_t size, const Tag& tag,
              unsigned char* plaintext);
+
+// EAX over data that comes a part at a time: the same bytes and tag as encrypt() and decrypt()
+// over the whole. Decrypted parts are handed out before the tag is known: the caller must hold
+// them back until verify() (or its own check of finish()) says they are authentic.
+class Stream {
+ public:
+  enum class Direction { encrypt, decrypt };
+  Stream(std::string_view key, std::string_view nonce, std::string_view associated_data, Direction direction);
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // Encrypts or decrypts `size` bytes; `in` and `out` may be the same buffer.
+  void update(const unsigned char* in, std::size_t size, unsigned char* out);
+  // The tag over everything processed. Ends the stream.
+  Tag finish();
+  // Whether `tag` is the tag of everything processed, compared in constant time. Ends the stream.
+  bool verify(const Tag& tag);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace cshelve::codec::eax
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,26 +81,51 @@ bool writes_plain(const Processing& processing) noexcept;
 // follows it unchanged, so a large one can be sent from where it lies.
 std::string plain_record_header(std::uint64_t payload_size);
 
-// Decodes a record that arrives a part at a time. The payload of a record without processing
-// steps (or of a legacy one) goes to `out` as it arrives, so a large value never sits whole in
-// memory; a processed record is gathered and decoded at the end by decode_record. Whatever `out`
-// received must be discarded when feed() or finish() throws: they throw what decode_record
-// would throw for the same bytes.
+// Encodes a payload that comes a part at a time, for a value too large to hold in memory. The
+// record is the one encode_record gives for the whole payload (with the same nonce; at zlib level
+// 0 the stored blocks end where parts end, see ZlibCompressor), but its first prefix_size() bytes
+// are known only at the end: update() writes placeholders there, and finish() returns them.
+class RecordWriter {
+ public:
+  // `processing` must outlive the writer; `nonce` as for encode_record.
+  explicit RecordWriter(const Processing& processing, std::string_view nonce = {});
+  ~RecordWriter();
+  RecordWriter(const RecordWriter&) = delete;
+  RecordWriter& operator=(const RecordWriter&) = delete;
+
+  std::size_t prefix_size() const;
+  // Appends to `out` the record's bytes for the next part of the payload (the placeholder prefix
+  // first, on the first call).
+  void update(std::string_view payload, std::string& out);
+  // Appends the record's last bytes to `out`; returns the prefix, to be put over the placeholder.
+  std::string finish(std::string& out);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Decodes a record that arrives a part at a time and hands its payload to `out` as it comes, so a
+// large value never sits whole in memory. What `out` received must be discarded when feed() or
+// finish() throws: a processed record is authenticated (encryption) and complete (compression)
+// only at the end. The errors, and their order, are decode_record's for the same bytes.
 class RecordReader {
  public:
+  // `processing` must outlive the reader.
   RecordReader(const Processing& processing, std::function<void(std::string_view payload)> out);
+  ~RecordReader();
+  RecordReader(const RecordReader&) = delete;
+  RecordReader& operator=(const RecordReader&) = delete;
+
   void restart();  // forget what was fed: the record starts again
   void feed(std::string_view bytes);
   void finish();   // the record is complete
 
  private:
-  enum class Mode { undecided, legacy, plain, gathered };
+  struct State;
   const Processing& processing_;
   std::function<void(std::string_view)> out_;
-  Mode mode_ = Mode::undecided;
-  std::string head_;  // the header while undecided, the whole record when gathered
-  std::uint64_t data_size_ = 0;  // announced by a plain record's header
-  std::uint64_t data_seen_ = 0;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace cshelve::codec

@@ -72,15 +72,38 @@ void trim(std::string& output, std::size_t used) {
   if (output.capacity() - used > used / 4 + kMinimumOutputGrowth) output.shrink_to_fit();
 }
 
+[[noreturn]] void throw_truncated() {
+  throw DataCorruptionError("The compressed data is truncated: the zlib stream ends before its end marker");
+}
+
+// What inflate's failures mean (Z_BUF_ERROR, a want of input, is the caller's to judge).
+[[noreturn]] void throw_inflate_error(const z_stream& stream, int status) {
+  switch (status) {
+    case Z_NEED_DICT:
+      throw DataCorruptionError("The compressed data is damaged: the zlib stream asks for a preset dictionary");
+    case Z_MEM_ERROR:
+      throw std::bad_alloc();
+    default:
+      throw DataCorruptionError("The compressed data is damaged: " + zlib_message(stream, status));
+  }
+}
+
+void check_level(int level) {
+  if (!is_valid_zlib_level(level)) {
+    throw ConfigurationError("zlib compression level " + std::to_string(level) +
+                             " is out of range: use -1 (zlib's default) or 0 to 9");
+  }
+}
+
+// Output is made this much at a time by the streaming classes.
+constexpr std::size_t kStreamOutputPart = 256 * 1024;
+
 }  // namespace
 
 bool is_valid_zlib_level(int level) noexcept { return level >= -1 && level <= 9; }
 
 void zlib_compress_append(std::string_view input, int level, std::string& output) {
-  if (!is_valid_zlib_level(level)) {
-    throw ConfigurationError("zlib compression level " + std::to_string(level) +
-                             " is out of range: use -1 (zlib's default) or 0 to 9");
-  }
+  check_level(level);
   Deflater deflater(level);
   z_stream& stream = deflater.stream();
 
@@ -143,23 +166,98 @@ std::string zlib_decompress(std::string_view compressed) {
         continue;
       case Z_BUF_ERROR:
         // There is output space, so zlib wants input that is not there.
-        if (stream.avail_in == 0 && input_left == 0) {
-          throw DataCorruptionError(
-              "The compressed data is truncated: the zlib stream ends before its end marker");
-        }
+        if (stream.avail_in == 0 && input_left == 0) throw_truncated();
         continue;
-      case Z_NEED_DICT:
-        throw DataCorruptionError(
-            "The compressed data is damaged: the zlib stream asks for a preset dictionary");
-      case Z_MEM_ERROR:
-        throw std::bad_alloc();
       default:
-        throw DataCorruptionError("The compressed data is damaged: " +
-                                  zlib_message(stream, status));
+        throw_inflate_error(stream, status);
     }
   }
   trim(output, used);
   return output;
+}
+
+struct ZlibCompressor::State {
+  explicit State(int level) : deflater(level) {}
+  Deflater deflater;
+
+  // Runs deflate over `input` with `flush`, appending all it writes.
+  int run(std::string_view input, int flush, std::string& output) {
+    z_stream& stream = deflater.stream();
+    int status = Z_OK;
+    do {
+      const std::size_t piece = std::min(input.size(), kMaxZlibChunk);
+      stream.next_in = as_zlib_input(input.data());
+      stream.avail_in = static_cast<uInt>(piece);
+      do {
+        const std::size_t used = output.size();
+        provide_output(stream, output, used, kStreamOutputPart);
+        const std::size_t space_before = stream.avail_out;
+        status = deflate(&stream, piece == input.size() ? flush : Z_NO_FLUSH);
+        output.resize(used + space_before - stream.avail_out);
+      } while (status == Z_OK && stream.avail_out == 0);
+      input.remove_prefix(piece - stream.avail_in);
+    } while ((status == Z_OK || status == Z_BUF_ERROR) && !input.empty());
+    return status;
+  }
+};
+
+ZlibCompressor::ZlibCompressor(int level) {
+  check_level(level);
+  state_ = std::make_unique<State>(level);
+}
+
+ZlibCompressor::~ZlibCompressor() = default;
+
+void ZlibCompressor::update(std::string_view input, std::string& output) {
+  const int status = state_->run(input, Z_NO_FLUSH, output);
+  if (status != Z_OK && status != Z_BUF_ERROR) {
+    throw Error("zlib compression failed: " + zlib_message(state_->deflater.stream(), status));
+  }
+}
+
+void ZlibCompressor::finish(std::string& output) {
+  const int status = state_->run({}, Z_FINISH, output);
+  if (status != Z_STREAM_END) {
+    throw Error("zlib compression failed: " + zlib_message(state_->deflater.stream(), status));
+  }
+}
+
+struct ZlibDecompressor::State {
+  Inflater inflater;
+  bool ended = false;
+  std::string buffer = std::string(kStreamOutputPart, '\0');
+};
+
+ZlibDecompressor::ZlibDecompressor() : state_(std::make_unique<State>()) {}
+
+ZlibDecompressor::~ZlibDecompressor() = default;
+
+void ZlibDecompressor::update(std::string_view input, const std::function<void(std::string_view)>& out) {
+  State& state = *state_;
+  z_stream& stream = state.inflater.stream();
+  while (!input.empty() && !state.ended) {
+    const std::size_t piece = std::min(input.size(), kMaxZlibChunk);
+    stream.next_in = as_zlib_input(input.data());
+    stream.avail_in = static_cast<uInt>(piece);
+    for (;;) {
+      stream.next_out = reinterpret_cast<Bytef*>(state.buffer.data());
+      stream.avail_out = static_cast<uInt>(state.buffer.size());
+      const int status = inflate(&stream, Z_NO_FLUSH);
+      const std::size_t made = state.buffer.size() - stream.avail_out;
+      if (made != 0) out(std::string_view(state.buffer.data(), made));
+      if (status == Z_STREAM_END) {
+        state.ended = true;  // what follows the stream is ignored
+        break;
+      }
+      if (status == Z_BUF_ERROR || (status == Z_OK && stream.avail_in == 0 && stream.avail_out != 0)) break;
+      if (status != Z_OK) throw_inflate_error(stream, status);
+    }
+    input.remove_prefix(piece - stream.avail_in);
+  }
+}
+
+void ZlibDecompressor::finish() const {
+  if (!state_->ended) throw_truncated();
 }
 
 }  // namespace cshelve::codec

@@ -435,3 +435,42 @@ TEST_CASE("record: random data in a well-framed envelope gives the step's error,
   }
   CHECK(tries == 2000);
 }
+
+TEST_CASE("record: RecordWriter writes encode_record's bytes, whatever the parts it is fed") {
+  const std::string nonce = "sixteen-byte-nce";
+  std::string compressible;
+  while (compressible.size() < 600000) compressible += "a line of text that repeats, " + std::to_string(compressible.size() % 97);
+  const std::vector<std::string> payloads = {"", "x", kPayload, pseudo_random_bytes(200000, 5), compressible};
+  int checked = 0;
+  for (const Config& config : configurations()) {
+    for (const std::string& payload : payloads) {
+      const std::string whole = flatten(encode_record(payload, config.processing, nonce));
+      for (const std::size_t part : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, std::size_t{65536}, payload.size() + 1}) {
+        if (part == 1 && payload.size() > 4096) continue;
+        CAPTURE(config.name);
+        CAPTURE(payload.size());
+        CAPTURE(part);
+        const std::string streamed = stream_encode(payload, config.processing, nonce, part);
+        if (config.processing.zlib_level == 0) {
+          // Level 0 ends its stored blocks where the parts end: other bytes, the same payload.
+          const Result result = run_decode(streamed, config.processing);
+          CHECK(result.outcome == Outcome::returned);
+          CHECK(result.value == payload);
+        } else {
+          CHECK(to_hex(streamed) == to_hex(whole));
+        }
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked > 150);
+}
+
+TEST_CASE("record: RecordWriter draws a fresh nonce when none is given, and refuses a bad key") {
+  const Processing aes = make(std::nullopt, kKey16);
+  const std::string first = stream_encode(kPayload, aes, {}, 5);
+  const std::string second = stream_encode(kPayload, aes, {}, 5);
+  CHECK(first != second);
+  CHECK(run_decode(first, aes).value == kPayload);
+  CHECK_THROWS_AS(cshelve::codec::RecordWriter(make(std::nullopt, "short key")), cshelve::MissingEncryptionKeyError);
+}

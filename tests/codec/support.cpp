@@ -198,4 +198,17 @@ Result run_decode(const std::string& record, const codec::Processing& processing
   return result;
 }
 
+std::string stream_encode(std::string_view payload, const codec::Processing& processing, std::string_view nonce,
+                          std::size_t part) {
+  codec::RecordWriter writer(processing, nonce);
+  std::string record;
+  for (std::size_t at = 0; at < payload.size(); at += part) writer.update(payload.substr(at, part), record);
+  const std::string prefix = writer.finish(record);
+  REQUIRE(prefix.size() == writer.prefix_size());
+  REQUIRE(record.size() >= prefix.size());
+  CHECK(record.compare(0, prefix.size(), std::string(prefix.size(), '\0')) == 0);  // the placeholder
+  record.replace(0, prefix.size(), prefix);
+  return record;
+}
+
 }  // namespace cshelve::test

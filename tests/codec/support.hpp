@@ -36,6 +36,9 @@ struct Result {
   std::string message;  // when thrown
 };
 Result run_decode(const std::string& record, const codec::Processing& processing);
+// The record codec::RecordWriter makes of `payload` fed `part` bytes at a time, prefix in place.
+std::string stream_encode(std::string_view payload, const codec::Processing& processing, std::string_view nonce,
+                          std::size_t part);
 
 }  // namespace cshelve::test
 

@@ -131,6 +131,7 @@ TEST_CASE("records.json: Python cshelve 1.1 records read and write identically")
     CHECK(nonce.size() == (signature.find('e') == 0 ? 16U : 0U));
     const std::string written = flatten(cshelve::codec::encode_record(payload, writer, nonce));
     CHECK(to_hex(written) == to_hex(record));
+    CHECK(to_hex(stream_encode(payload, writer, nonce, 5)) == to_hex(record));
     ++writes;
     if (deterministic) ++deterministic_writes;
   }
