@@ -50,4 +50,16 @@ void write_file(int fd, const std::string& path, std::string_view data) {
   }
 }
 
+void write_file_at(int fd, const std::string& path, std::uint64_t offset, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t written = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw StorageError("cannot write '" + path + "': " + system_reason());
+    }
+    data.remove_prefix(static_cast<std::size_t>(written));
+    offset += static_cast<std::uint64_t>(written);
+  }
+}
+
 }  // namespace cshelve::providers

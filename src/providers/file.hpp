@@ -34,6 +34,8 @@ std::size_t read_file_at(int fd, const std::string& path, std::uint64_t offset, 
 
 // Writes all of `data` at the file's current position; throws StorageError naming `path`.
 void write_file(int fd, const std::string& path, std::string_view data);
+// Writes all of `data` at `offset`, leaving the file's position alone.
+void write_file_at(int fd, const std::string& path, std::uint64_t offset, std::string_view data);
 
 }  // namespace cshelve::providers
 

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
@@ -105,6 +107,35 @@ class ReplacementFile {
   providers::FileDescriptor file_;
   bool committed_ = false;
 };
+
+// A nameless file in the system's temporary folder, gone when closed: where a processed record
+// is put together, since its header is known only once the whole value has been through it.
+class SpoolFile {
+ public:
+  SpoolFile() {
+    std::string name = (std::filesystem::temp_directory_path() / "cshelve-spool-XXXXXX").string();
+    file_.reset(::mkostemp(name.data(), O_CLOEXEC));
+    if (file_.get() < 0) throw StorageError("cannot create a temporary file in '" + name + "': " + providers::system_reason());
+    ::unlink(name.c_str());
+    path_ = name + " (deleted)";
+  }
+  int fd() const { return file_.get(); }
+  const std::string& path() const { return path_; }
+  std::uint64_t size() const { return size_; }
+  void append(std::string_view data) {
+    providers::write_file(file_.get(), path_, data);
+    size_ += data.size();
+  }
+  void write_at(std::uint64_t offset, std::string_view data) { providers::write_file_at(file_.get(), path_, offset, data); }
+
+ private:
+  providers::FileDescriptor file_;
+  std::string path_;
+  std::uint64_t size_ = 0;
+};
+
+// Files are read this much at a time.
+constexpr std::size_t kFilePart = 1 << 20;
 
 // Decodes a record as it arrives into a replacement file.
 class FileSink final : public providers::RecordSink {
@@ -319,12 +350,24 @@ void Shelf::set_file(std::string_view key, const std::string& path) {
     impl.provider->put_file(key, providers::FileBody{header, file.get(), path, size});
     return;
   }
-  std::string value(static_cast<std::size_t>(size), '\0');
-  if (providers::read_file_at(file.get(), path, 0, value.data(), value.size()) != value.size()) {
-    throw StorageError("cannot read '" + path + "': it shrank while it was read");
+  SpoolFile spool;
+  codec::RecordWriter writer(impl.processing);
+  std::string part(static_cast<std::size_t>(std::min<std::uint64_t>(kFilePart, size)), '\0');
+  std::string record;
+  for (std::uint64_t offset = 0; offset < size;) {
+    const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(part.size(), size - offset));
+    const std::size_t got = providers::read_file_at(file.get(), path, offset, part.data(), wanted);
+    if (got == 0) throw StorageError("cannot read '" + path + "': it shrank while it was read");
+    record.clear();
+    writer.update(std::string_view(part.data(), got), record);
+    spool.append(record);
+    offset += got;
   }
-  const codec::EncodedRecord record = codec::encode_record(value, impl.processing);
-  impl.provider->put(key, record.pieces());
+  record.clear();
+  const std::string prefix = writer.finish(record);
+  spool.append(record);
+  spool.write_at(0, prefix);
+  impl.provider->put_file(key, providers::FileBody{{}, spool.fd(), spool.path(), spool.size()});
 }
 
 void Shelf::get_file(std::string_view key, const std::string& path) const {
