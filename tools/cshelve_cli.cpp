@@ -67,8 +67,8 @@ Options:
   -h, --help              show this help
       --version           print the version
 
-Exit status: 0 success, 1 key absent (get, has, del), 2 usage error (including a write with
-flag r), 3 configuration error, 4 storage, network or data error.
+Exit status: 0 success, 1 key absent (get, get-file, has, del), 2 usage error (including a
+write with flag r), 3 configuration error, 4 storage, network or data error.
 )";
 
 struct Arguments {
