@@ -11,15 +11,14 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
+
+#include "../support/test_support.hpp"
 
 namespace reliability {
 
@@ -41,37 +40,10 @@ inline std::string fresh_bucket(const std::string& purpose) {
   return name.str();
 }
 
-// A fresh folder under the system's temporary folder, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device seed;
-    path_ = std::filesystem::temp_directory_path() /
-            ("cshelve-reliability-" + std::to_string(seed()) + "-" + std::to_string(seed()));
-    std::filesystem::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
-}
-
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using cshelve_test::read_text;
+using cshelve_test::ScopedEnv;
+using cshelve_test::TempDir;
+using cshelve_test::write_text;
 
 // An INI for the aws-s3 provider on `bucket` at `endpoint`, with the stack's credentials unless
 // `key_secret` is given; `extra` is appended ([provider_params] lines first, then any sections).

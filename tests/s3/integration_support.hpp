@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "s3/client.hpp"
@@ -36,6 +37,20 @@ inline s3::ClientConfig stack_config(const char* endpoint_variable = "CSHELVE_TE
   config.credentials.secret_access_key = required_environment("CSHELVE_TEST_S3_KEY_SECRET");
   config.connect_timeout_ms = 5000;
   config.read_timeout_ms = 30000;
+  return config;
+}
+
+// A client of the fault injector: each attempt is cut off well before the injector's stall ends
+// (1.5 s against 5), and every retry the client logs is counted in `retries_logged`.
+inline s3::ClientConfig faulty_config(int max_attempts, std::atomic<int>* retries_logged = nullptr) {
+  s3::ClientConfig config = stack_config("CSHELVE_TEST_S3_FAULTY_ENDPOINT");
+  config.read_timeout_ms = 1500;
+  config.max_attempts = max_attempts;
+  if (retries_logged != nullptr) {
+    config.logger = [retries_logged](LogLevel level, std::string_view line) {
+      if (level == LogLevel::warning && line.find("retrying") != std::string_view::npos) ++*retries_logged;
+    };
+  }
   return config;
 }
 

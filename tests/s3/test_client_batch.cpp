@@ -6,11 +6,11 @@
 
 #include <cshelve/cshelve.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -168,18 +168,9 @@ TEST_CASE("batches ride out injected faults: 200 puts, 200 gets, deletes") {
   const std::string bucket = fresh_bucket_name("batchfaults");
   Client(stack_config()).create_bucket(bucket);
 
-  ClientConfig config = stack_config("CSHELVE_TEST_S3_FAULTY_ENDPOINT");
-  config.read_timeout_ms = 1500;
-  config.max_attempts = 8;
+  std::atomic<int> retries_logged{0};
+  ClientConfig config = faulty_config(8, &retries_logged);
   config.max_pool_connections = 8;
-  int retries_logged = 0;
-  std::mutex log_mutex;
-  config.logger = [&](LogLevel level, std::string_view line) {
-    if (level == LogLevel::warning && line.find("retrying") != std::string_view::npos) {
-      std::lock_guard<std::mutex> lock(log_mutex);
-      ++retries_logged;
-    }
-  };
   Client client(config);
   const long faults_before = total_faults_injected();
 
@@ -206,7 +197,7 @@ TEST_CASE("batches ride out injected faults: 200 puts, 200 gets, deletes") {
 
   const long faults = total_faults_injected() - faults_before;
   MESSAGE("faults injected during this test (and any running beside it): " << faults
-          << ", retries: " << retries_logged);
+          << ", retries: " << retries_logged.load());
   CHECK(faults > 0);
   CHECK(retries_logged > 0);
 }

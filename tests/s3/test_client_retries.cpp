@@ -5,6 +5,7 @@
 
 #include <cshelve/errors.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -41,20 +42,10 @@ TEST_CASE("every operation succeeds through injected faults") {
   // and then get s3rver's BucketAlreadyExists (S3 itself answers BucketAlreadyOwnedByYou).
   Client(stack_config()).create_bucket(bucket);
 
-  ClientConfig config = stack_config("CSHELVE_TEST_S3_FAULTY_ENDPOINT");
-  config.read_timeout_ms = 1500;  // well under the injector's stall
   // Faults are drawn independently per request: with a 10 % rate, eight failures in a row are
   // a one-in-a-hundred-million event.
-  config.max_attempts = 8;
-  int retries_logged = 0;
-  std::mutex log_mutex;
-  config.logger = [&](LogLevel level, std::string_view line) {
-    if (level == LogLevel::warning && line.find("retrying") != std::string_view::npos) {
-      std::lock_guard<std::mutex> lock(log_mutex);
-      ++retries_logged;
-    }
-  };
-  Client client(config);
+  std::atomic<int> retries_logged{0};
+  Client client(faulty_config(8, &retries_logged));
   const long faults_before = total_faults_injected();
 
   constexpr int kObjects = 120;
@@ -106,7 +97,7 @@ TEST_CASE("every operation succeeds through injected faults") {
   // The faults did happen, and were ridden out by retries.
   const long faults = total_faults_injected() - faults_before;
   MESSAGE("faults injected during this test (and any running beside it): " << faults
-          << ", retries: " << retries_logged);
+          << ", retries: " << retries_logged.load());
   CHECK(faults > 0);
   CHECK(retries_logged > 0);
 }
@@ -114,10 +105,7 @@ TEST_CASE("every operation succeeds through injected faults") {
 TEST_CASE("without retries the injected faults surface as typed errors") {
   const std::string bucket = fresh_bucket_name("noretry");
   Client(stack_config()).create_bucket(bucket);
-  ClientConfig config = stack_config("CSHELVE_TEST_S3_FAULTY_ENDPOINT");
-  config.read_timeout_ms = 1500;
-  config.max_attempts = 1;
-  Client client(config);
+  Client client(faulty_config(1));
 
   int failures = 0;
   for (int i = 0; i < 200 && failures < 5; ++i) {

@@ -5,40 +5,22 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <string>
 
+#include "../support/test_support.hpp"
 #include "scripted_server.hpp"
 
 using namespace cshelve;
 using namespace cshelve::testing;
+using cshelve_test::read_text;
+using cshelve_test::TempDir;
+using cshelve_test::write_text;
 
 namespace {
 
-class Folder {
- public:
-  Folder() : path_(std::filesystem::temp_directory_path() / ("cshelve-files-" + std::to_string(std::random_device{}()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~Folder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::size_t entries() const {
-    return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(path_), {}));
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
-void write(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+// The entries of a folder, so that a test can tell no temporary file was left behind.
+std::size_t entries(const TempDir& folder) {
+  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(folder.path()), {}));
 }
 
 std::string record_of(const std::string& value) {
@@ -51,9 +33,9 @@ std::string record_of(const std::string& value) {
 const std::string kEmptyListing =
     "<ListBucketResult><Name>shelf</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>";
 
-std::string ini_for(const Folder& folder, const ScriptedServer& server) {
+std::string ini_for(const TempDir& folder, const ScriptedServer& server) {
   const std::string path = folder / "s3.ini";
-  write(path, "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
+  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
               "key_secret = secret\n[provider_params]\nendpoint_url = " + server.url() + "\nread_timeout = 1\n");
   return path;
 }
@@ -66,34 +48,34 @@ TEST_CASE("get_file: a body cut short is fetched again and the file holds the va
   ScriptedServer server({http_reply(200, kEmptyListing),  // the bucket exists
                          truncated_reply(200, record.substr(0, 150000), static_cast<long>(record.size())),
                          http_reply(200, record)});
-  Folder folder;
+  TempDir folder;
   auto db = open(ini_for(folder, server), Flag::read);
-  write(folder / "target", "old");
+  write_text(folder / "target", "old");
   db.get_file("k", folder / "target");
-  CHECK(read(folder / "target") == value);
+  CHECK(read_text(folder / "target") == value);
   CHECK(server.requests().size() == 3);
-  CHECK(folder.entries() == 2);  // the INI and the target: no temporary file left
+  CHECK(entries(folder) == 2);  // the INI and the target: no temporary file left
 }
 
 TEST_CASE("get_file: when every attempt fails the old file stays and nothing else is left") {
   const std::string record = record_of("value");
   ScriptedServer server({http_reply(200, kEmptyListing), truncated_reply(200, "\0\0", 15),
                          truncated_reply(200, "\0\0", 15), truncated_reply(200, "\0\0", 15)});
-  Folder folder;
+  TempDir folder;
   auto db = open(ini_for(folder, server), Flag::read);
-  write(folder / "target", "old");
+  write_text(folder / "target", "old");
   CHECK_THROWS_AS(db.get_file("k", folder / "target"), NetworkError);
-  CHECK(read(folder / "target") == "old");
-  CHECK(folder.entries() == 2);
+  CHECK(read_text(folder / "target") == "old");
+  CHECK(entries(folder) == 2);
 }
 
 TEST_CASE("set_file: the file goes up as the record, signed, and again whole on a retry") {
   const std::string value = std::string(300000, 'f') + "end";
   ScriptedServer server({http_reply(200, kEmptyListing), s3_error_reply(500, "InternalError"),
                          http_reply(200)});
-  Folder folder;
+  TempDir folder;
   auto db = open(ini_for(folder, server), Flag::write);
-  write(folder / "source", value);
+  write_text(folder / "source", value);
   db.set_file("k", folder / "source");
   const auto requests = server.requests();
   REQUIRE(requests.size() == 3);

@@ -13,7 +13,7 @@
 #include <regex>
 #include <set>
 
-#include "test_support.hpp"
+#include "../support/test_support.hpp"
 
 using namespace cshelve;
 using cshelve_test::read_text;

@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "test_support.hpp"
+#include "../support/test_support.hpp"
 
 using cshelve_test::read_text;
 using cshelve_test::TempDir;

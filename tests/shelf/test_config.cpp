@@ -4,7 +4,7 @@
 
 #include <doctest/doctest.h>
 
-#include "test_support.hpp"
+#include "../support/test_support.hpp"
 
 using cshelve::ConfigurationError;
 using cshelve::config::parse_ini;

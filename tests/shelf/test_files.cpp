@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include "test_support.hpp"
+#include "../support/test_support.hpp"
 
 using namespace cshelve;
 using cshelve_test::random_bytes;

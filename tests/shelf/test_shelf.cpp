@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "test_support.hpp"
+#include "../support/test_support.hpp"
 
 using namespace cshelve;
 using cshelve_test::TempDir;

@@ -1,6 +1,8 @@
-// Small helpers shared by the shelf tests.
-#ifndef CSHELVE_TESTS_SHELF_SUPPORT_HPP
-#define CSHELVE_TESTS_SHELF_SUPPORT_HPP
+// Small helpers shared by the tests: temporary folders, whole files, environment variables, bytes.
+#ifndef CSHELVE_TESTS_SUPPORT_TEST_SUPPORT_HPP
+#define CSHELVE_TESTS_SUPPORT_TEST_SUPPORT_HPP
+
+#include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +37,7 @@ class TempDir {
 inline void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
+  REQUIRE(out.good());
 }
 
 inline std::string read_text(const std::string& path) {
