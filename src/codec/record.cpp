@@ -126,8 +126,6 @@ struct Region {
   std::size_t size;
 };
 
-// The checks of an encryption header, in Python cshelve's order: `data` holds the first 3 bytes
-// of encrypted data of `size` bytes. Returns the offset of the ciphertext.
 void check_encrypted_size(std::uint64_t size) {
   if (size < kShortestEncryptedData) {
     throw EncryptedDataCorruptionError(
@@ -136,6 +134,8 @@ void check_encrypted_size(std::uint64_t size) {
   }
 }
 
+// The checks of an encryption header, in Python cshelve's order: `data` holds the first 3 bytes
+// of encrypted data of `size` bytes. Returns the offset of the ciphertext.
 std::size_t check_encryption_header(const unsigned char* data, std::uint64_t size) {
   check_encrypted_size(size);
   if (data[0] != kAesEaxAlgorithm) {
@@ -376,9 +376,12 @@ struct RecordReader::State {
 
   bool signature_complete() const { return head.size() == kEnvelopeHeaderSize + signature_size; }
 
-  // Runs data bytes through the record's steps to `out`; a step's error stops them.
-  void take(std::string_view data, const Processing& processing, const std::function<void(std::string_view)>& out) {
-    if (decryption_error || decompression_error) return;
+  // Runs data bytes through the record's steps to `out`. An error in decryption's header stops
+  // everything; one in decompression stops decompression only, since the tag over all of the
+  // ciphertext still decides which error comes first.
+  void take(std::string_view data, const Processing& processing, const std::function<void(std::string_view)>& out,
+            Pass pass) {
+    if (decryption_error) return;
     if (decrypts) {
       while (!cipher) {
         const std::size_t taken = std::min(data.size(), encryption_header_size - encryption_header.size());
@@ -402,11 +405,13 @@ struct RecordReader::State {
         }
       }
       if (data.empty()) return;
-      plaintext.assign(data);
-      cipher->update(bytes(plaintext, 0), plaintext.size(), bytes(plaintext, 0));
+      plaintext.resize(data.size());
+      cipher->update(reinterpret_cast<const unsigned char*>(data.data()), data.size(), bytes(plaintext, 0));
       data = plaintext;
     }
+    if (pass == Pass::authenticate) return;
     if (inflates) {
+      if (decompression_error) return;
       try {
         decompressor->update(data, out);
       } catch (const DataCorruptionError&) {
@@ -418,8 +423,8 @@ struct RecordReader::State {
   }
 };
 
-RecordReader::RecordReader(const Processing& processing, std::function<void(std::string_view)> out)
-    : processing_(processing), out_(std::move(out)), state_(std::make_unique<State>()) {}
+RecordReader::RecordReader(const Processing& processing, std::function<void(std::string_view)> out, Pass pass)
+    : processing_(processing), out_(std::move(out)), pass_(pass), state_(std::make_unique<State>()) {}
 
 RecordReader::~RecordReader() = default;
 
@@ -442,7 +447,7 @@ void RecordReader::feed(std::string_view bytes_in) {
     }
   }
   if (state.mode == State::Mode::legacy) {
-    out_(bytes_in);
+    if (pass_ == Pass::decode) out_(bytes_in);
     return;
   }
   if (!state.signature_complete()) {
@@ -472,7 +477,9 @@ void RecordReader::feed(std::string_view bytes_in) {
   // Under strict an unencrypted record is refused before any step runs; a record with steps this
   // reader lacks still has the others run, since their errors come first, but gives no payload.
   static const std::function<void(std::string_view)> discard = [](std::string_view) {};
-  if (!data.empty() && !state.strict_refuses) state.take(data, processing_, state.plan.left.empty() ? out_ : discard);
+  if (!data.empty() && !state.strict_refuses) {
+    state.take(data, processing_, state.plan.left.empty() ? out_ : discard, pass_);
+  }
 }
 
 void RecordReader::finish() {
@@ -492,6 +499,7 @@ void RecordReader::finish() {
         if (state.decryption_error) std::rethrow_exception(state.decryption_error);
         if (!state.cipher || !state.cipher->verify(state.tag)) throw_tag_mismatch();
       }
+      if (pass_ == Pass::authenticate) break;
       if (state.inflates) {
         if (state.decompression_error) std::rethrow_exception(state.decompression_error);
         state.decompressor->finish();

@@ -111,8 +111,14 @@ class RecordWriter {
 // only at the end. The errors, and their order, are decode_record's for the same bytes.
 class RecordReader {
  public:
+  // What a pass over a record does: decode it, or only check what comes before decompression
+  // (the envelope, strictness, decryption's header and tag) and hand nothing on. A compressed
+  // and encrypted record can so be authenticated before anything of it is inflated.
+  enum class Pass { decode, authenticate };
+
   // `processing` must outlive the reader.
-  RecordReader(const Processing& processing, std::function<void(std::string_view payload)> out);
+  RecordReader(const Processing& processing, std::function<void(std::string_view payload)> out,
+               Pass pass = Pass::decode);
   ~RecordReader();
   RecordReader(const RecordReader&) = delete;
   RecordReader& operator=(const RecordReader&) = delete;
@@ -125,6 +131,7 @@ class RecordReader {
   struct State;
   const Processing& processing_;
   std::function<void(std::string_view)> out_;
+  Pass pass_;
   std::unique_ptr<State> state_;
 };
 

@@ -474,3 +474,56 @@ TEST_CASE("record: RecordWriter draws a fresh nonce when none is given, and refu
   CHECK(run_decode(first, aes).value == kPayload);
   CHECK_THROWS_AS(cshelve::codec::RecordWriter(make(std::nullopt, "short key")), cshelve::MissingEncryptionKeyError);
 }
+
+namespace {
+
+// An authentic encrypted record whose signature also claims compression: its plaintext is no
+// zlib stream, yet its tag verifies (the signature is outside what the tag covers).
+std::string encrypted_record_claiming_compression() {
+  std::string record = flatten(encode_record(kPayload, make(std::nullopt, kKey16)));
+  REQUIRE(record[1] == 1);
+  record[1] = 2;
+  record.insert(11, 1, 'c');
+  return record;
+}
+
+std::string authenticate(const std::string& record, const Processing& processing, std::size_t part) {
+  bool handed_on = false;
+  cshelve::codec::RecordReader reader(processing, [&](std::string_view) { handed_on = true; },
+                                      cshelve::codec::RecordReader::Pass::authenticate);
+  try {
+    for (std::size_t at = 0; at < record.size(); at += part) reader.feed(std::string_view(record).substr(at, part));
+    reader.finish();
+  } catch (const cshelve::EncryptedDataCorruptionError&) {
+    return "tag";
+  } catch (const cshelve::DataCorruptionError&) {
+    return "corrupt";
+  }
+  CHECK_FALSE(handed_on);
+  return "authentic";
+}
+
+}  // namespace
+
+TEST_CASE("record: an authentic record whose plaintext does not inflate is a compression error") {
+  // run_decode also feeds the streamed reader 1, 7 and 4096 bytes at a time: the tag must be
+  // computed over all of the ciphertext even after decompression has failed.
+  const Result result = run_decode(encrypted_record_claiming_compression(), make(-1, kKey16));
+  CHECK(result.outcome == Outcome::data_corruption);
+  CHECK(result.message.find("compressed data is damaged") != std::string::npos);
+}
+
+TEST_CASE("record: an authenticating pass checks the tag and hands nothing on") {
+  const Processing both = make(-1, kKey16);
+  const std::string record = flatten(encode_record(pseudo_random_bytes(100000, 3), both));
+  std::string tampered = record;
+  tampered[tampered.size() / 2] ^= 1;
+  for (const std::size_t part : {std::size_t{7}, std::size_t{4096}, record.size()}) {
+    CAPTURE(part);
+    CHECK(authenticate(record, both, part) == "authentic");
+    CHECK(authenticate(tampered, both, part) == "tag");
+    CHECK(authenticate(record.substr(0, record.size() - 1), both, part) == "corrupt");
+    // Decompression is the decoding pass's business.
+    CHECK(authenticate(encrypted_record_claiming_compression(), both, part) == "authentic");
+  }
+}
