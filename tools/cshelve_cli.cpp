@@ -297,7 +297,9 @@ int run(const Arguments& args) {
     };
   }
   std::unique_ptr<cshelve_cli::Progress> transfer;
-  if (cshelve_cli::Progress::wanted(args.quiet)) {
+  // import and export draw one progress line of their own for all their files.
+  const bool bulk = args.command == "import" || args.command == "export";
+  if (cshelve_cli::Progress::wanted(args.quiet) && !bulk) {
     const char* what = args.command == "set" || args.command == "set-file" ? "uploading" : "downloading";
     options.progress = [&transfer, what](std::uint64_t done, std::uint64_t total) {
       if (total < kShowTransferFrom) return;

@@ -142,8 +142,10 @@ class AwsS3Provider final : public Provider {
   void put(std::string_view key, const Pieces& body) override { client_.put_object(bucket_, key, body, progress_); }
 
   void put_file(std::string_view key, const FileBody& body) override {
+    // The client asks for no more than the body holds, so a short read means the file shrank.
     const s3::ReadAt read = [&body](std::uint64_t offset, char* buffer, std::size_t room) {
-      return read_file_at(body.fd, body.path, offset, buffer, room);
+      read_exactly_at(body.fd, body.path, offset, buffer, room);
+      return room;
     };
     client_.put_object_from(bucket_, key, body.head, body.size, read, progress_);
   }

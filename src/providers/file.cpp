@@ -39,6 +39,14 @@ std::size_t read_file_at(int fd, const std::string& path, std::uint64_t offset, 
   return filled;
 }
 
+void read_exactly_at(int fd, const std::string& path, std::uint64_t offset, char* buffer, std::size_t size) {
+  const std::size_t got = read_file_at(fd, path, offset, buffer, size);
+  if (got != size) {
+    throw StorageError("cannot read '" + path + "': it ended " + std::to_string(size - got) +
+                       " bytes early (was it changed while being read?)");
+  }
+}
+
 void write_file(int fd, const std::string& path, std::string_view data) {
   while (!data.empty()) {
     const ssize_t written = ::write(fd, data.data(), data.size());

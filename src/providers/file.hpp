@@ -31,6 +31,9 @@ std::string system_reason();
 // Reads up to `room` bytes at `offset` (fewer only at the end of the file). `path` names the
 // file in the StorageError thrown when reading fails.
 std::size_t read_file_at(int fd, const std::string& path, std::uint64_t offset, char* buffer, std::size_t room);
+// Reads exactly `size` bytes at `offset`; a file that ends sooner (it shrank while being read) is
+// a StorageError naming `path`.
+void read_exactly_at(int fd, const std::string& path, std::uint64_t offset, char* buffer, std::size_t size);
 
 // Writes all of `data` at the file's current position; throws StorageError naming `path`.
 void write_file(int fd, const std::string& path, std::string_view data);

@@ -316,14 +316,10 @@ class LocalProvider final : public Provider {
       const FileBody& source = *body.file;
       std::string buffer(static_cast<std::size_t>(std::min<std::uint64_t>(kCopyBufferSize, source.size)), '\0');
       for (std::uint64_t offset = 0; offset < source.size;) {
-        const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), source.size - offset));
-        const std::size_t got = read_file_at(source.fd, source.path, offset, buffer.data(), wanted);
-        if (got == 0) {
-          throw StorageError("cannot read '" + source.path + "': it is shorter than " +
-                             std::to_string(source.size) + " bytes");
-        }
-        write_file(file.get(), path, std::string_view(buffer.data(), got));
-        offset += got;
+        const auto part = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), source.size - offset));
+        read_exactly_at(source.fd, source.path, offset, buffer.data(), part);
+        write_file(file.get(), path, std::string_view(buffer.data(), part));
+        offset += part;
       }
     }
     if (::fsync(file.get()) != 0) throw StorageError("cannot sync '" + path + "': " + system_reason());

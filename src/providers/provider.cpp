@@ -45,10 +45,13 @@ void Provider::clear() {
 }
 
 void Provider::put_file(std::string_view key, const FileBody& body) {
-  std::string data(static_cast<std::size_t>(body.size), '\0');
-  if (read_file_at(body.fd, body.path, 0, data.data(), data.size()) != data.size()) {
-    throw StorageError("cannot read '" + body.path + "': it is shorter than " + std::to_string(body.size) + " bytes");
+  std::string data;
+  if (body.size > data.max_size()) {
+    throw StorageError("cannot read '" + body.path + "': its " + std::to_string(body.size) +
+                       " bytes do not fit in this process's memory");
   }
+  data.resize(static_cast<std::size_t>(body.size));
+  read_exactly_at(body.fd, body.path, 0, data.data(), data.size());
   put(key, Pieces{body.head, data});
 }
 

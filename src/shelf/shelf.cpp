@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -64,21 +66,38 @@ LogLevel parse_level(const std::string& word, const std::string& origin) {
   throw ConfigurationError(origin + ": [logging] level must be debug, info, warning or error, not '" + word + "'");
 }
 
-// A new file beside `path` that takes its place on commit(), and is removed otherwise: the file
-// at `path` never holds a partial or unchecked value.
+// The folder part of a path ("" for a bare name, "dir/" for "dir/name").
+std::string folder_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+// A new file beside `path` that takes its place on commit(), and is removed otherwise: a reader of
+// `path` sees its old contents or the whole new value, never a part. (It is not synced to disk,
+// as no downloader syncs what it writes.) The new file keeps the mode of the one it replaces and
+// is readable by its owner only until then; a symbolic link at `path` is followed.
 class ReplacementFile {
  public:
-  explicit ReplacementFile(std::string path) : path_(std::move(path)) {
-    const auto slash = path_.rfind('/');
-    const std::string folder = slash == std::string::npos ? std::string() : path_.substr(0, slash + 1);
-    const std::string name = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+  explicit ReplacementFile(const std::string& path) : path_(path) {
+    struct stat info {};
+    if (::lstat(path_.c_str(), &info) == 0 && S_ISLNK(info.st_mode)) {
+      if (char* target = ::realpath(path_.c_str(), nullptr)) {
+        target_ = target;
+        std::free(target);
+      }
+    }
+    if (target_.empty()) target_ = path_;
+    const std::string folder = folder_of(target_);
     thread_local std::mt19937_64 generator{std::random_device{}()};
     for (int attempt = 0; attempt < 100 && file_.get() < 0; ++attempt) {
-      temporary_ = folder + "." + name + ".cshelve-" + std::to_string(generator() % 1000000000000ULL);
+      temporary_ = folder + ".cshelve-" + std::to_string(generator() % 1000000000000ULL) + ".part";
       file_.reset(::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
       if (file_.get() < 0 && errno != EEXIST) break;
     }
-    if (file_.get() < 0) throw StorageError("cannot write '" + path_ + "': " + providers::system_reason());
+    if (file_.get() < 0) fail();
+    // The mode a new file gets here (the umask applied), for when there is no file to replace.
+    if (::fstat(file_.get(), &info) != 0 || ::fchmod(file_.get(), 0600) != 0) fail();
+    mode_ = info.st_mode & 07777;
   }
   ReplacementFile(const ReplacementFile&) = delete;
   ReplacementFile& operator=(const ReplacementFile&) = delete;
@@ -89,44 +108,70 @@ class ReplacementFile {
   void write(std::string_view data) { providers::write_file(file_.get(), path_, data); }
 
   void truncate() {
-    if (::ftruncate(file_.get(), 0) != 0 || ::lseek(file_.get(), 0, SEEK_SET) != 0) {
-      throw StorageError("cannot write '" + path_ + "': " + providers::system_reason());
-    }
+    if (::ftruncate(file_.get(), 0) != 0 || ::lseek(file_.get(), 0, SEEK_SET) != 0) fail();
   }
 
   void commit() {
-    if (!file_.close() || ::rename(temporary_.c_str(), path_.c_str()) != 0) {
-      throw StorageError("cannot write '" + path_ + "': " + providers::system_reason());
+    struct stat replaced {};
+    if (::stat(target_.c_str(), &replaced) == 0 && S_ISREG(replaced.st_mode)) mode_ = replaced.st_mode & 07777;
+    if (::fchmod(file_.get(), mode_) != 0 || !file_.close() || ::rename(temporary_.c_str(), target_.c_str()) != 0) {
+      fail();
     }
     committed_ = true;
   }
 
  private:
+  [[noreturn]] void fail() const { throw StorageError("cannot write '" + path_ + "': " + providers::system_reason()); }
+
   std::string path_;
+  std::string target_;  // path_, or what its symbolic link points to
   std::string temporary_;
   providers::FileDescriptor file_;
+  mode_t mode_ = 0644;
   bool committed_ = false;
 };
 
-// A nameless file in the system's temporary folder, gone when closed: where a processed record
-// is put together, since its header is known only once the whole value has been through it.
+// A nameless file, gone when closed: where a processed record is put together, its header being
+// known only at the end, or kept until it is authenticated. It lives in `folder` (beside the
+// user's file, so a temporary folder in memory is not filled), or else the system's temporary folder.
 class SpoolFile {
  public:
-  SpoolFile() {
-    std::string name = (std::filesystem::temp_directory_path() / "cshelve-spool-XXXXXX").string();
-    file_.reset(::mkostemp(name.data(), O_CLOEXEC));
-    if (file_.get() < 0) throw StorageError("cannot create a temporary file in '" + name + "': " + providers::system_reason());
-    ::unlink(name.c_str());
-    path_ = name + " (deleted)";
+  explicit SpoolFile(const std::string& folder) {
+    std::string system_folder;
+    try {
+      system_folder = std::filesystem::temp_directory_path().string();
+    } catch (const std::filesystem::filesystem_error&) {
+      system_folder = "/tmp";
+    }
+    for (const std::string& where : {folder.empty() ? std::string(".") : folder, system_folder}) {
+#ifdef O_TMPFILE
+      file_.reset(::open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+#endif
+      if (file_.get() < 0) {
+        // No O_TMPFILE there: a named file, removed at once.
+        std::string name = where + "/.cshelve-spool-XXXXXX";
+        file_.reset(::mkostemp(name.data(), O_CLOEXEC));
+        if (file_.get() >= 0) ::unlink(name.c_str());
+      }
+      if (file_.get() >= 0) {
+        path_ = "a temporary file in '" + where + "'";
+        return;
+      }
+    }
+    throw StorageError("cannot create a temporary file in '" + system_folder + "': " + providers::system_reason());
   }
   int fd() const { return file_.get(); }
   const std::string& path() const { return path_; }
   std::uint64_t size() const { return size_; }
   void append(std::string_view data) {
-    providers::write_file(file_.get(), path_, data);
+    providers::write_file_at(file_.get(), path_, size_, data);
     size_ += data.size();
   }
   void write_at(std::uint64_t offset, std::string_view data) { providers::write_file_at(file_.get(), path_, offset, data); }
+  void truncate() {
+    if (::ftruncate(file_.get(), 0) != 0) throw StorageError("cannot write " + path_ + ": " + providers::system_reason());
+    size_ = 0;
+  }
 
  private:
   providers::FileDescriptor file_;
@@ -137,22 +182,44 @@ class SpoolFile {
 // Files are read this much at a time.
 constexpr std::size_t kFilePart = 1 << 20;
 
-// Decodes a record as it arrives into a replacement file.
-class FileSink final : public providers::RecordSink {
+// Feeds a record read a part at a time to a reader.
+class ReaderSink final : public providers::RecordSink {
  public:
-  FileSink(const codec::Processing& processing, ReplacementFile& file)
-      : file_(file), reader_(processing, [this](std::string_view payload) { file_.write(payload); }) {}
+  ReaderSink(codec::RecordReader& reader, std::function<void()> on_restart)
+      : reader_(reader), on_restart_(std::move(on_restart)) {}
   void restart() override {
-    file_.truncate();
+    on_restart_();
     reader_.restart();
   }
   void write(std::string_view bytes) override { reader_.feed(bytes); }
-  void finish() { reader_.finish(); }
 
  private:
-  ReplacementFile& file_;
-  codec::RecordReader reader_;
+  codec::RecordReader& reader_;
+  std::function<void()> on_restart_;
 };
+
+// Keeps a record as it arrives in a spool file.
+class SpoolSink final : public providers::RecordSink {
+ public:
+  explicit SpoolSink(SpoolFile& spool) : spool_(spool) {}
+  void restart() override { spool_.truncate(); }
+  void write(std::string_view bytes) override { spool_.append(bytes); }
+
+ private:
+  SpoolFile& spool_;
+};
+
+// Runs a record kept in a spool file through a reader.
+void read_spool(const SpoolFile& spool, codec::RecordReader& reader) {
+  std::string part(static_cast<std::size_t>(std::min<std::uint64_t>(kFilePart, spool.size())), '\0');
+  for (std::uint64_t offset = 0; offset < spool.size();) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(part.size(), spool.size() - offset));
+    providers::read_exactly_at(spool.fd(), spool.path(), offset, part.data(), n);
+    reader.feed(std::string_view(part.data(), n));
+    offset += n;
+  }
+  reader.finish();
+}
 
 }  // namespace
 
@@ -344,30 +411,30 @@ void Shelf::set_file(std::string_view key, const std::string& path) {
   }
   if (!S_ISREG(info.st_mode)) throw StorageError("cannot read '" + path + "': not a regular file");
   const auto size = static_cast<std::uint64_t>(info.st_size);
-  if (impl.writeback) impl.cache.erase(std::string(key));  // superseded by what is written now
   if (codec::writes_plain(impl.processing)) {
     const std::string header = codec::plain_record_header(size);
     impl.provider->put_file(key, providers::FileBody{header, file.get(), path, size});
-    return;
-  }
-  SpoolFile spool;
-  codec::RecordWriter writer(impl.processing);
-  std::string part(static_cast<std::size_t>(std::min<std::uint64_t>(kFilePart, size)), '\0');
-  std::string record;
-  for (std::uint64_t offset = 0; offset < size;) {
-    const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(part.size(), size - offset));
-    const std::size_t got = providers::read_file_at(file.get(), path, offset, part.data(), wanted);
-    if (got == 0) throw StorageError("cannot read '" + path + "': it shrank while it was read");
+  } else {
+    SpoolFile spool(folder_of(path));
+    codec::RecordWriter writer(impl.processing);
+    std::string part(static_cast<std::size_t>(std::min<std::uint64_t>(kFilePart, size)), '\0');
+    std::string record;
+    for (std::uint64_t offset = 0; offset < size;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(part.size(), size - offset));
+      providers::read_exactly_at(file.get(), path, offset, part.data(), n);
+      record.clear();
+      writer.update(std::string_view(part.data(), n), record);
+      spool.append(record);
+      offset += n;
+    }
     record.clear();
-    writer.update(std::string_view(part.data(), got), record);
+    const std::string prefix = writer.finish(record);
     spool.append(record);
-    offset += got;
+    spool.write_at(0, prefix);
+    impl.provider->put_file(key, providers::FileBody{{}, spool.fd(), spool.path(), spool.size()});
   }
-  record.clear();
-  const std::string prefix = writer.finish(record);
-  spool.append(record);
-  spool.write_at(0, prefix);
-  impl.provider->put_file(key, providers::FileBody{{}, spool.fd(), spool.path(), spool.size()});
+  // Only now is a pending change to the key superseded: had the write failed, it would still stand.
+  if (impl.writeback) impl.cache.erase(std::string(key));
 }
 
 void Shelf::get_file(std::string_view key, const std::string& path) const {
@@ -381,9 +448,21 @@ void Shelf::get_file(std::string_view key, const std::string& path) const {
       return;
     }
   }
-  FileSink sink(impl.processing, file);
-  if (!impl.provider->get_to(key, sink)) throw KeyNotFoundError(std::string(key));
-  sink.finish();
+  codec::RecordReader decoder(impl.processing, [&file](std::string_view payload) { file.write(payload); });
+  if (!impl.processing.zlib_level || impl.processing.encryption_key.empty()) {
+    ReaderSink sink(decoder, [&file] { file.truncate(); });
+    if (!impl.provider->get_to(key, sink)) throw KeyNotFoundError(std::string(key));
+    decoder.finish();
+  } else {
+    // A record both compressed and encrypted is authenticated in full before any of it is
+    // inflated, as decode_record does: it is kept in a spool file and read twice.
+    SpoolFile spool(folder_of(path));
+    SpoolSink sink(spool);
+    if (!impl.provider->get_to(key, sink)) throw KeyNotFoundError(std::string(key));
+    codec::RecordReader authenticator(impl.processing, {}, codec::RecordReader::Pass::authenticate);
+    read_spool(spool, authenticator);
+    read_spool(spool, decoder);
+  }
   file.commit();
 }
 

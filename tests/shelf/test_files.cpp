@@ -153,3 +153,60 @@ TEST_CASE("files: with writeback, set_file goes to the storage at once and get_f
   db.close();
   CHECK(open(shelf, Flag::read).get("cached") == "only in the cache");
 }
+
+TEST_CASE("files: a failed set_file under writeback keeps the pending change") {
+  TempDir dir;
+  Options options;
+  options.writeback = true;
+  auto db = open(dir / "shelf", Flag::create, options);
+  db.set("k", "pending");
+  CHECK_THROWS_AS(db.set_file("k", dir / "no-such-file"), StorageError);
+  CHECK(db.get("k") == "pending");
+  db.close();
+  CHECK(open(dir / "shelf", Flag::read).get("k") == "pending");
+}
+
+TEST_CASE("files: get_file keeps the mode of the file it replaces and follows a symbolic link") {
+  TempDir dir;
+  auto db = open(dir / "shelf");
+  db.set("k", "secret");
+  namespace fs = std::filesystem;
+
+  write_text(dir / "private", "old");
+  fs::permissions(dir / "private", fs::perms::owner_read | fs::perms::owner_write);
+  db.get_file("k", dir / "private");
+  CHECK(read_text(dir / "private") == "secret");
+  CHECK(fs::status(dir / "private").permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+
+  write_text(dir / "ordinary", "");  // made as any new file is
+  db.get_file("k", dir / "new");
+  CHECK(fs::status(dir / "new").permissions() == fs::status(dir / "ordinary").permissions());
+
+  write_text(dir / "real", "old");
+  fs::create_symlink(dir / "real", dir / "link");
+  db.get_file("k", dir / "link");
+  CHECK(fs::is_symlink(dir / "link"));
+  CHECK(read_text(dir / "real") == "secret");
+}
+
+TEST_CASE("files: compressed and encrypted, with no usable temporary folder, and tampered with") {
+  TempDir dir;
+  const std::string ini = local_ini(dir, "both", kProcessing);
+  const std::string value = random_bytes(300000, 11) + std::string(300000, 'q');
+  write_text(dir / "source", value);
+  {
+    cshelve_test::ScopedEnv no_temporary_folder("TMPDIR", dir / "no-such-folder");
+    auto db = open(ini);
+    db.set_file("k", dir / "source");  // the record is put together beside the source
+    db.get_file("k", dir / "target");
+    CHECK(read_text(dir / "target") == value);
+  }
+  // A byte of ciphertext changed: refused by its tag, before anything is inflated or written.
+  std::string stored = read_text(dir / "both-folder/k");
+  stored[stored.size() - 100] ^= 0x20;
+  write_text(dir / "both-folder/k", stored);
+  write_text(dir / "target", "old");
+  CHECK_THROWS_AS(open(ini).get_file("k", dir / "target"), EncryptedDataCorruptionError);
+  CHECK(read_text(dir / "target") == "old");
+  CHECK(names_in(dir.path()) == std::set<std::string>{"both.ini", "both-folder", "source", "target"});
+}
