@@ -77,15 +77,17 @@ class Shelf {
   // --- Large values, to and from files ---
   // Stores the contents of the file at `path` under `key`, read a part at a time so that the
   // value is never held whole in memory (on the in-memory provider it is, there being no other
-  // place). With [compression] or [encryption] the record is put together in a temporary file
-  // first, as its header is known only at the end. Goes to the storage at once, even with
+  // place). With [compression] or [encryption] the record is put together in a nameless
+  // temporary file first (beside `path`, else in the system's temporary folder), as its header
+  // is known only at the end. Goes to the storage at once, even with
   // writeback, and replaces any pending change to `key`. Throws StorageError when the file
   // cannot be read.
   void set_file(std::string_view key, const std::string& path);
-  // Writes the value under `key` to the file at `path`, a part at a time, decompressed and
-  // decrypted on the way. The file is replaced only once the whole value has arrived and checked
-  // out (its tag verified, when encrypted); until then, and when this throws, it keeps its old
-  // contents. Throws KeyNotFoundError when there is no value, StorageError when
+  // Writes the value under `key` to the file at `path`, a part at a time, decrypted and
+  // decompressed on the way (a record both encrypted and compressed is authenticated whole, from a
+  // temporary file, before anything of it is inflated). The file is replaced only once the whole
+  // value has arrived and checked out; until then, and when this throws, it keeps its old
+  // contents. The new file keeps the old one's mode; a symbolic link is followed. Throws KeyNotFoundError when there is no value, StorageError when
   // the file cannot be written.
   void get_file(std::string_view key, const std::string& path) const;
 
