@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -73,9 +73,9 @@ std::string folder_of(const std::string& path) {
 }
 
 // A new file beside `path` that takes its place on commit(), and is removed otherwise: a reader of
-// `path` sees its old contents or the whole new value, never a part. (It is not synced to disk,
-// as no downloader syncs what it writes.) The new file keeps the mode of the one it replaces and
-// is readable by its owner only until then; a symbolic link at `path` is followed.
+// `path` sees its old contents or the whole new value, never a part (it is not synced to disk).
+// The new file keeps the mode of the one it replaces and is readable by its owner only until
+// then; a symbolic link at `path` is followed.
 class ReplacementFile {
  public:
   explicit ReplacementFile(const std::string& path) : path_(path) {
