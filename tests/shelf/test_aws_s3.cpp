@@ -466,6 +466,18 @@ TEST_CASE("aws-s3: the tool shows a progress line for a large value on a termina
   CHECK(on_terminal("get big > '" + (dir / "copy") + "'").find("downloading [") != std::string::npos);
   CHECK(read_text(dir / "copy") == read_text(dir / "big"));
   CHECK(on_terminal("-q get big > '" + (dir / "copy") + "'").find("downloading") == std::string::npos);
+
+  CHECK(on_terminal("set-file big-file '" + (dir / "big") + "'").find("uploading [") != std::string::npos);
+  CHECK(on_terminal("get-file big-file '" + (dir / "copy") + "'").find("downloading [") != std::string::npos);
+  CHECK(read_text(dir / "copy") == read_text(dir / "big"));
+
+  // import draws its own line for all its files, even one large enough to be streamed alone.
+  std::filesystem::create_directories(dir / "tree");
+  write_text(dir / "tree/large", cshelve_test::random_bytes(64u << 20, 4));
+  const std::string imported = on_terminal("import '" + (dir / "tree") + "'");
+  CHECK(imported.find("importing [") != std::string::npos);
+  CHECK(imported.find("uploading") == std::string::npos);
+  CHECK(imported.find("downloading") == std::string::npos);
 }
 
 TEST_CASE("aws-s3: the tool reads and writes a compressed and encrypted shelf") {
