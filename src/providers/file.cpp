@@ -2,6 +2,7 @@
 
 #include <cshelve/errors.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -44,6 +45,17 @@ void read_exactly_at(int fd, const std::string& path, std::uint64_t offset, char
   if (got != size) {
     throw StorageError("cannot read '" + path + "': it ended " + std::to_string(size - got) +
                        " bytes early (was it changed while being read?)");
+  }
+}
+
+void read_in_parts(int fd, const std::string& path, std::uint64_t size, const std::function<void(std::string_view)>& take) {
+  constexpr std::uint64_t kPart = 1 << 20;
+  std::string part(static_cast<std::size_t>(std::min(kPart, size)), '\0');
+  for (std::uint64_t offset = 0; offset < size;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(part.size(), size - offset));
+    read_exactly_at(fd, path, offset, part.data(), n);
+    take(std::string_view(part.data(), n));
+    offset += n;
   }
 }
 

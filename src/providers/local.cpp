@@ -13,7 +13,6 @@
 
 #include <cshelve/errors.hpp>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -28,7 +27,7 @@ namespace {
 constexpr std::size_t kPieceBytes = 200;
 constexpr std::size_t kMaxKeyBytes = 1024;  // S3's own limit, so every shelf can move to S3
 constexpr char kFolderMark = '+';
-constexpr std::size_t kCopyBufferSize = 1 << 20;  // a file body is copied this much at a time
+constexpr std::size_t kReadPart = 1 << 20;  // a record is read this much at a time
 
 class Directory {
  public:
@@ -162,7 +161,7 @@ class LocalProvider final : public Provider {
       throw StorageError("cannot read '" + path + "': " + system_reason());
     }
     sink.restart();
-    std::string buffer(kCopyBufferSize, '\0');
+    std::string buffer(kReadPart, '\0');
     for (std::uint64_t offset = 0;;) {
       const std::size_t got = read_file_at(file.get(), path, offset, buffer.data(), buffer.size());
       if (got == 0) break;
@@ -313,14 +312,8 @@ class LocalProvider final : public Provider {
   static void write_all(FileDescriptor& file, const std::string& path, const Content& body) {
     for (const auto piece : body.pieces) write_file(file.get(), path, piece);
     if (body.file != nullptr) {
-      const FileBody& source = *body.file;
-      std::string buffer(static_cast<std::size_t>(std::min<std::uint64_t>(kCopyBufferSize, source.size)), '\0');
-      for (std::uint64_t offset = 0; offset < source.size;) {
-        const auto part = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), source.size - offset));
-        read_exactly_at(source.fd, source.path, offset, buffer.data(), part);
-        write_file(file.get(), path, std::string_view(buffer.data(), part));
-        offset += part;
-      }
+      read_in_parts(body.file->fd, body.file->path, body.file->size,
+                    [&](std::string_view part) { write_file(file.get(), path, part); });
     }
     if (::fsync(file.get()) != 0) throw StorageError("cannot sync '" + path + "': " + system_reason());
     if (!file.close()) throw StorageError("cannot close '" + path + "': " + system_reason());

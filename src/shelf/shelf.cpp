@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -179,9 +178,6 @@ class SpoolFile {
   std::uint64_t size_ = 0;
 };
 
-// Files are read this much at a time.
-constexpr std::size_t kFilePart = 1 << 20;
-
 // Feeds a record read a part at a time to a reader.
 class ReaderSink final : public providers::RecordSink {
  public:
@@ -211,13 +207,7 @@ class SpoolSink final : public providers::RecordSink {
 
 // Runs a record kept in a spool file through a reader.
 void read_spool(const SpoolFile& spool, codec::RecordReader& reader) {
-  std::string part(static_cast<std::size_t>(std::min<std::uint64_t>(kFilePart, spool.size())), '\0');
-  for (std::uint64_t offset = 0; offset < spool.size();) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(part.size(), spool.size() - offset));
-    providers::read_exactly_at(spool.fd(), spool.path(), offset, part.data(), n);
-    reader.feed(std::string_view(part.data(), n));
-    offset += n;
-  }
+  providers::read_in_parts(spool.fd(), spool.path(), spool.size(), [&reader](std::string_view part) { reader.feed(part); });
   reader.finish();
 }
 
@@ -417,16 +407,12 @@ void Shelf::set_file(std::string_view key, const std::string& path) {
   } else {
     SpoolFile spool(folder_of(path));
     codec::RecordWriter writer(impl.processing);
-    std::string part(static_cast<std::size_t>(std::min<std::uint64_t>(kFilePart, size)), '\0');
     std::string record;
-    for (std::uint64_t offset = 0; offset < size;) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(part.size(), size - offset));
-      providers::read_exactly_at(file.get(), path, offset, part.data(), n);
+    providers::read_in_parts(file.get(), path, size, [&](std::string_view part) {
       record.clear();
-      writer.update(std::string_view(part.data(), n), record);
+      writer.update(part, record);
       spool.append(record);
-      offset += n;
-    }
+    });
     record.clear();
     const std::string prefix = writer.finish(record);
     spool.append(record);
