@@ -27,7 +27,6 @@ namespace {
 constexpr std::size_t kPieceBytes = 200;
 constexpr std::size_t kMaxKeyBytes = 1024;  // S3's own limit, so every shelf can move to S3
 constexpr char kFolderMark = '+';
-constexpr std::size_t kReadPart = 1 << 20;  // a record is read this much at a time
 
 class Directory {
  public:
@@ -122,11 +121,8 @@ class LocalProvider final : public Provider {
   std::optional<std::string> get(std::string_view key) override {
     if (key.size() > kMaxKeyBytes) return std::nullopt;  // never stored, so never there
     const std::string path = path_of(key);
-    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (file.get() < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-      throw StorageError("cannot read '" + path + "': " + system_reason());
-    }
+    FileDescriptor file(open_record(path));
+    if (file.get() < 0) return std::nullopt;
     struct stat info {};
     if (::fstat(file.get(), &info) != 0) throw StorageError("cannot read '" + path + "': " + system_reason());
     std::string record;
@@ -155,19 +151,14 @@ class LocalProvider final : public Provider {
   bool get_to(std::string_view key, RecordSink& sink) override {
     if (key.size() > kMaxKeyBytes) return false;
     const std::string path = path_of(key);
-    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (file.get() < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return false;
-      throw StorageError("cannot read '" + path + "': " + system_reason());
-    }
+    FileDescriptor file(open_record(path));
+    if (file.get() < 0) return false;
+    // A record file is replaced by renaming, never changed in place: its size stays as opened.
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0) throw StorageError("cannot read '" + path + "': " + system_reason());
     sink.restart();
-    std::string buffer(kReadPart, '\0');
-    for (std::uint64_t offset = 0;;) {
-      const std::size_t got = read_file_at(file.get(), path, offset, buffer.data(), buffer.size());
-      if (got == 0) break;
-      sink.write(std::string_view(buffer.data(), got));
-      offset += got;
-    }
+    read_in_parts(file.get(), path, static_cast<std::uint64_t>(info.st_size),
+                  [&sink](std::string_view part) { sink.write(part); });
     return true;
   }
 
@@ -226,6 +217,15 @@ class LocalProvider final : public Provider {
       throw StorageError("cannot write key '" + std::string(key) + "': " + why);
     }
     sync_folder(folder);
+  }
+
+  // The record file at `path` opened for reading; -1 when there is none.
+  static int open_record(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {
+      throw StorageError("cannot read '" + path + "': " + system_reason());
+    }
+    return fd;
   }
 
   std::string path_of(std::string_view key) const {
