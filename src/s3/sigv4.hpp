@@ -104,16 +104,16 @@ class Signer {
   const std::string& region() const noexcept { return region_; }
 
  private:
-  using KeyBytes = std::array<unsigned char, 32>;
-  void copy_signing_key(std::string_view yyyymmdd, KeyBytes& key) const;
+  struct DayKey;
+  // The signing key of that date, derived when the date changes; the caller holds day_key_mutex_.
+  const DayKey& day_key(std::string_view yyyymmdd) const;
 
   Credentials credentials_;
   std::string region_;
   std::string service_;
   ContentSha256Header content_sha256_header_;
-  mutable std::mutex cache_mutex_;
-  mutable std::string cached_date_;
-  mutable std::string cached_key_;
+  mutable std::mutex day_key_mutex_;
+  mutable std::unique_ptr<DayKey> day_key_;
 };
 
 }  // namespace cshelve::s3

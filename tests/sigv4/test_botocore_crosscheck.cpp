@@ -5,7 +5,8 @@
 // every ASCII punctuation character, control characters, literal '%XX'), '.', '..' and empty path
 // segments, repeated and valueless query parameters, repeated headers in mixed case with odd
 // spacing, stale copies of the headers the signer owns, headers that stay unsigned, session
-// tokens, unsigned payloads and dates on both sides of midnight (the signing-key cache).
+// tokens, secrets of any length, unsigned payloads and dates on both sides of midnight (the
+// signing-key cache).
 // Set CSHELVE_SIGV4_SEED to explore other seeds; the default is fixed so runs are repeatable.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
@@ -140,7 +141,10 @@ SignerSetup random_signer_setup(Random& random) {
                                                     "auto",      "fr-par",    "local"};
   SignerSetup setup;
   setup.credentials.access_key_id = "AKIA" + random_from(random, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16, 16);
-  setup.credentials.secret_access_key = random_from(random, kBase64Chars, 40, 40);
+  // AWS's secrets are 40 characters; other servers take any length. With the "AWS4" prefix, those
+  // over 60 exceed SHA-256's block, the length from which HMAC hashes its key first.
+  setup.credentials.secret_access_key =
+      random.chance(50) ? random_from(random, kBase64Chars, 40, 40) : random_from(random, kBase64Chars, 1, 130);
   if (random.chance(40)) setup.credentials.session_token = random_from(random, kBase64Chars, 16, 400) + "==";
   setup.region = random.pick(kRegions);
   setup.service = random.chance(85) ? "s3" : random.chance(50) ? "s3express" : "service";

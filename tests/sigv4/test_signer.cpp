@@ -80,6 +80,8 @@ TEST_CASE("sha256_hex hashes the concatenation of its pieces") {
   CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   CHECK(sha256_hex({"a", "", "bc"}) == sha256_hex("abc"));
   CHECK(sha256_hex(std::vector<std::string_view>{}) == kEmptySha256);
+  CHECK(sha256_hex({"", ""}) == kEmptySha256);
+  CHECK(cshelve::s3::Sha256().hex_digest() == kEmptySha256);  // OpenSSL's own hash of nothing
   const std::string million(1000000, 'a');
   CHECK(sha256_hex(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   CHECK(sha256_hex({std::string_view(million).substr(0, 1), std::string_view(million).substr(1)}) ==
@@ -91,6 +93,10 @@ TEST_CASE("amz_date formats UTC in the basic ISO 8601 form") {
   CHECK(amz_date(0) == "19700101T000000Z");
   CHECK(amz_date(kTime) == "20130524T000000Z");
   CHECK(amz_date(1440938160) == "20150830T123600Z");
+  CHECK(amz_date(1709210096) == "20240229T123456Z");
+  CHECK(amz_date(-1) == "19691231T235959Z");
+  CHECK(amz_date(-30610224000) == "10000101T000000Z");
+  CHECK_THROWS_AS(amz_date(-30610224001), cshelve::Error);  // year 999
   CHECK(amz_date(253402300799) == "99991231T235959Z");
   CHECK_THROWS_AS(amz_date(253402300800), cshelve::Error);  // year 10000
 }
