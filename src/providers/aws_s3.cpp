@@ -48,7 +48,7 @@ int parse_positive(const std::string& value, const std::string& name) {
 }
 
 s3::ClientConfig client_config(const config::Section& defaults, const std::string& origin,
-                               const ProviderParams& params, const Logger& log) {
+                               const ProviderParams& params, const Logger& log, LogLevel log_level) {
   s3::ClientConfig config;
   const auto auth = defaults.find("auth_type");
   if (auth == defaults.end() || auth->second != "access_key") {
@@ -103,7 +103,7 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
     config.max_pool_connections = parse_positive(*value, "max_pool_connections");
   }
   config.logger = log;
-  config.log_level = LogLevel::debug;  // the shelf's logger filters already
+  config.log_level = log_level;
   return config;
 }
 
@@ -242,7 +242,7 @@ std::unique_ptr<Provider> make_aws_s3_provider(const ProviderContext& context) {
   const config::Section& defaults = *context.ini->find("default");
   const std::string& origin = context.ini->origin;
   std::string bucket = required(defaults, origin, "bucket_name");
-  s3::ClientConfig config = client_config(defaults, origin, context.params, context.log);
+  s3::ClientConfig config = client_config(defaults, origin, context.params, context.log, context.log_level);
   return std::make_unique<AwsS3Provider>(std::move(bucket), std::move(config), context.progress);
 }
 

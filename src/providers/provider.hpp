@@ -94,7 +94,8 @@ class Provider {
 struct ProviderContext {
   const config::Ini* ini = nullptr;  // the whole configuration (nullptr for a local folder)
   ProviderParams params;             // merged provider_params (INI wins)
-  Logger log;                        // already filtered by level; never empty
+  Logger log;                        // empty when nobody listens
+  LogLevel log_level = LogLevel::info;  // lines below it are dropped: not worth building
   TransferProgress progress;         // single-value transfers; may be empty
 };
 

@@ -620,7 +620,10 @@ Shelf open(std::string_view path_view, Flag flag, Options options) {
     providers::ProviderContext context;
     context.ini = &*ini;
     context.params = config::merge_provider_params(options.provider_params, ini->find("provider_params"));
-    context.log = impl->logger;
+    // Without a listener the provider's log is left empty, and lines are not even built (the S3
+    // client would otherwise format one for every request).
+    if (options.logger) context.log = impl->logger;
+    context.log_level = threshold;
     context.progress = options.progress;
     impl->provider = providers::make_provider(provider_name, context);
   } else {

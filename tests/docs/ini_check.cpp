@@ -51,7 +51,6 @@ void check_s3(const std::string& path) {
   cshelve::providers::ProviderContext context;
   context.ini = &ini;
   context.params = cshelve::config::merge_provider_params({}, ini.find("provider_params"));
-  context.log = [](cshelve::LogLevel, std::string_view) {};
   cshelve::providers::make_provider("aws-s3", context);
 }
 

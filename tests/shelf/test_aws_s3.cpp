@@ -8,6 +8,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <regex>
@@ -191,6 +192,32 @@ TEST_CASE("aws-s3: get, set, find, contains, erase, size") {
   CHECK_FALSE(db.contains("plain"));
   CHECK_NOTHROW(db.erase("plain"));  // S3 cannot tell a missing key: nothing is raised
   CHECK(db.size() == keys.size());
+}
+
+TEST_CASE("aws-s3: the logger gets a line per request at debug level, and none below it") {
+  TempDir dir;
+  const std::string ini = s3_ini(dir, fresh_bucket());
+  std::vector<std::pair<LogLevel, std::string>> lines;
+  Options options;
+  options.logger = [&](LogLevel level, std::string_view message) { lines.emplace_back(level, std::string(message)); };
+  options.log_level = LogLevel::debug;
+  {
+    auto db = open(ini, Flag::create, options);
+    db.set("logged", "v");
+    CHECK(db.get("logged") == "v");
+  }
+  const auto request_line = [](const std::pair<LogLevel, std::string>& line) {
+    return line.first == LogLevel::debug && line.second.find("/logged -> 200 in ") != std::string::npos;
+  };
+  CHECK(std::count_if(lines.begin(), lines.end(), request_line) == 2);  // the PUT and the GET
+
+  lines.clear();
+  options.log_level = LogLevel::info;
+  {
+    auto db = open(ini, Flag::write, options);
+    CHECK(db.get("logged") == "v");
+  }
+  CHECK(std::none_of(lines.begin(), lines.end(), [](const auto& line) { return line.first == LogLevel::debug; }));
 }
 
 TEST_CASE("aws-s3: objects hold the shelf key as their key and the record format as their body") {
