@@ -322,12 +322,7 @@ struct Client::Impl {
     for (std::string_view piece : call.body) hash.update(piece);
     std::vector<char> buffer(kSourceReadSize);
     for (std::uint64_t offset = 0; offset < call.source_size;) {
-      const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), call.source_size - offset));
-      const std::size_t got = call.source(offset, buffer.data(), wanted);
-      if (got == 0) {
-        throw StorageError("the body ended " + std::to_string(call.source_size - offset) +
-                           " bytes before its announced length");
-      }
+      const std::size_t got = read_source(call.source, call.source_size, offset, buffer.data(), buffer.size());
       hash.update(std::string_view(buffer.data(), got));
       offset += got;
     }

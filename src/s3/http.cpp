@@ -107,12 +107,9 @@ std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* u
   }
   const HttpRequest& request = *transfer.request;
   if (written < room && request.source && transfer.source_offset < request.source_size) {
-    const auto wanted = static_cast<std::size_t>(
-        std::min<std::uint64_t>(room - written, request.source_size - transfer.source_offset));
     try {
-      const std::size_t got = request.source(transfer.source_offset, buffer + written, wanted);
-      if (got == 0) throw StorageError("the body ended " + std::to_string(request.source_size - transfer.source_offset) +
-                                       " bytes before its announced length");
+      const std::size_t got =
+          read_source(request.source, request.source_size, transfer.source_offset, buffer + written, room - written);
       transfer.source_offset += got;
       written += got;
     } catch (...) {
@@ -347,6 +344,16 @@ long whole_seconds_at_least_one(long milliseconds) {
 }
 
 }  // namespace
+
+std::size_t read_source(const HttpRequest::Source& source, std::uint64_t size, std::uint64_t offset,
+                        char* buffer, std::size_t room) {
+  const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(room, size - offset));
+  const std::size_t got = source(offset, buffer, wanted);
+  if (got == 0 && wanted > 0) {
+    throw StorageError("the body ended " + std::to_string(size - offset) + " bytes before its announced length");
+  }
+  return got;
+}
 
 const std::string* HttpResponse::header(std::string_view lower_case_name) const {
   for (const auto& [name, value] : headers) {

@@ -34,8 +34,9 @@ struct HttpRequest {
   // More body after the pieces, read from where it lies (a file) rather than from memory:
   // `source_size` bytes, `source(offset, buffer, room)` giving those at `offset` (as many as fit,
   // fewer only at the end). libcurl may read a range again when it has to resend.
+  using Source = std::function<std::size_t(std::uint64_t offset, char* buffer, std::size_t room)>;
   std::uint64_t source_size = 0;
-  std::function<std::size_t(std::uint64_t offset, char* buffer, std::size_t room)> source;
+  Source source;
   // Takes the body of a 2xx reply as it arrives, instead of HttpResponse::body (an error document
   // still lands in `body`). What it throws ends the transfer and comes out of finish().
   std::function<void(const char* data, std::size_t size)> sink;
@@ -45,6 +46,11 @@ struct HttpRequest {
   // while the network delivers it, in one pass, instead of being read again afterwards.
   bool md5_of_body = false;
 };
+
+// Reads the source's bytes from `offset` into `buffer`: as many as `room` holds, never past
+// `size`. A source that runs dry before `size` throws StorageError.
+std::size_t read_source(const HttpRequest::Source& source, std::uint64_t size, std::uint64_t offset,
+                        char* buffer, std::size_t room);
 
 struct HttpResponse {
   long status = 0;
