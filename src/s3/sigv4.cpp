@@ -14,6 +14,7 @@ namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 constexpr std::size_t kSha256Size = 32;
+constexpr std::string_view kEmptySha256Hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 // --- OpenSSL handles ------------------------------------------------------------------------
 
@@ -63,8 +64,9 @@ EVP_MD_CTX* reusable_digest_context() {
   return context.get();
 }
 
-void sha256(const std::string_view* pieces, std::size_t count, Digest& out) {
-  EVP_MD_CTX* ctx = reusable_digest_context();
+// Leaves the hash in `ctx` (OpenSSL does not clear a context when it finishes): secret input
+// goes through a context that is wiped after.
+void sha256_with(EVP_MD_CTX* ctx, const std::string_view* pieces, std::size_t count, Digest& out) {
   if (EVP_DigestInit_ex(ctx, sha256_algorithm(), nullptr) != 1) throw_sha256_failed();
   for (std::size_t i = 0; i < count; ++i) {
     if (EVP_DigestUpdate(ctx, pieces[i].data(), pieces[i].size()) != 1) throw_sha256_failed();
@@ -73,10 +75,15 @@ void sha256(const std::string_view* pieces, std::size_t count, Digest& out) {
   if (EVP_DigestFinal_ex(ctx, out.data(), &written) != 1 || written != out.size()) throw_sha256_failed();
 }
 
+// For what is not secret: the canonical request, payloads.
+void sha256(const std::string_view* pieces, std::size_t count, Digest& out) {
+  sha256_with(reusable_digest_context(), pieces, count, out);
+}
+
 // HMAC-SHA256 with one key (RFC 2104): SHA-256 over (key ^ opad) and the SHA-256 over (key ^ ipad)
-// and the message. Both padded keys are hashed once, when the key is set; each MAC then resumes
-// from copies of those two states, which makes a MAC over a short message about three times
-// cheaper than OpenSSL's generic MAC interface.
+// and the message. Both padded keys are hashed once, when the key is set, and each MAC resumes
+// from copies of those two states: a key used for many MACs (a day's signing key) is not worked
+// through again for each. Not for concurrent use: mac() works in the object's own context.
 class HmacSha256 {
  public:
   static constexpr std::size_t kBlockSize = 64;
@@ -88,7 +95,7 @@ class HmacSha256 {
     if (key.size() > kBlockSize) {
       Digest hashed;
       const ScopedCleanse wipe_hashed(hashed.data(), hashed.size());
-      sha256(&key, 1, hashed);
+      sha256_with(scratch_.get(), &key, 1, hashed);
       std::memcpy(block.data(), hashed.data(), hashed.size());
     } else {
       std::memcpy(block.data(), key.data(), key.size());
@@ -97,8 +104,9 @@ class HmacSha256 {
     absorb_padded(outer_.get(), block, 0x5c);
   }
 
-  void mac(std::string_view message, Digest& out) const {
+  void mac(std::string_view message, Digest& out) {
     Digest inner_hash;
+    const ScopedCleanse wipe_inner_hash(inner_hash.data(), inner_hash.size());
     unsigned int written = 0;
     EVP_MD_CTX* ctx = scratch_.get();
     if (EVP_MD_CTX_copy_ex(ctx, inner_.get()) != 1 ||
@@ -125,7 +133,7 @@ class HmacSha256 {
   // OpenSSL wipes a digest state when it frees it.
   EvpMdCtx inner_{EVP_MD_CTX_new()};
   EvpMdCtx outer_{EVP_MD_CTX_new()};
-  EvpMdCtx scratch_{EVP_MD_CTX_new()};  // between MACs, holds only the last one
+  EvpMdCtx scratch_{EVP_MD_CTX_new()};  // holds the last MAC (or the hashed long key) until the next
 };
 
 void append_hex(std::string& out, const unsigned char* bytes, std::size_t size) {
@@ -291,7 +299,7 @@ std::string uri_encode(std::string_view raw, bool keep_slash) {
 std::string sha256_hex(const std::vector<std::string_view>& pieces) {
   // The payload hash of every GET and DELETE.
   if (std::all_of(pieces.begin(), pieces.end(), [](std::string_view piece) { return piece.empty(); })) {
-    return "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    return std::string(kEmptySha256Hex);
   }
   Digest digest;
   sha256(pieces.data(), pieces.size(), digest);
@@ -307,23 +315,21 @@ struct Sha256::Context {
 
 Sha256::Sha256() : context_(std::make_unique<Context>()) {
   if (!context_->digest || EVP_DigestInit_ex(context_->digest.get(), sha256_algorithm(), nullptr) != 1) {
-    throw Error("SigV4: SHA-256 failed in OpenSSL");
+    throw_sha256_failed();
   }
 }
 
 Sha256::~Sha256() = default;
 
 void Sha256::update(std::string_view data) {
-  if (EVP_DigestUpdate(context_->digest.get(), data.data(), data.size()) != 1) {
-    throw Error("SigV4: SHA-256 failed in OpenSSL");
-  }
+  if (EVP_DigestUpdate(context_->digest.get(), data.data(), data.size()) != 1) throw_sha256_failed();
 }
 
 std::string Sha256::hex_digest() {
   Digest digest;
   unsigned int written = 0;
   if (EVP_DigestFinal_ex(context_->digest.get(), digest.data(), &written) != 1 || written != digest.size()) {
-    throw Error("SigV4: SHA-256 failed in OpenSSL");
+    throw_sha256_failed();
   }
   std::string out;
   out.reserve(2 * digest.size());
@@ -334,8 +340,8 @@ std::string Sha256::hex_digest() {
 std::string amz_date(std::time_t when) {
   std::tm utc{};
   if (gmtime_r(&when, &utc) == nullptr) throw Error("SigV4: the request time is out of range");
-  // A year before 1000 or after 9999 has no valid SigV4 form. Written by hand: strftime consults
-  // the locale, which made it a visible part of signing a small request.
+  // A year before 1000 or after 9999 has no valid SigV4 form. Written digit by digit: the form is
+  // fixed, and strftime would consult the locale for it on every request.
   const long year = 1900L + utc.tm_year;
   if (year < 1000 || year > 9999) throw Error("SigV4: the request time is out of range");
   std::string text(sizeof "20130524T000000Z" - 1, '0');
@@ -354,15 +360,17 @@ std::string amz_date(std::time_t when) {
 }
 
 // The signing key of one date, and the HMAC keyed with it that signs that day's requests.
+// Not for concurrent use (its HMAC works in a context of its own): the Signer's mutex guards it.
 struct Signer::DayKey {
-  DayKey(std::string_view yyyymmdd, const Digest& derived) : date(yyyymmdd), key(derived), mac(as_text(key)) {}
+  // The HMAC comes first: if it cannot be made, no copy of the key is left to wipe.
+  DayKey(std::string_view yyyymmdd, const Digest& derived) : date(yyyymmdd), hmac(as_text(derived)), key(derived) {}
   ~DayKey() { OPENSSL_cleanse(key.data(), key.size()); }
   DayKey(const DayKey&) = delete;
   DayKey& operator=(const DayKey&) = delete;
 
   std::string date;
+  HmacSha256 hmac;
   Digest key;
-  HmacSha256 mac;
 };
 
 Signer::Signer(Credentials credentials, std::string region, std::string service,
@@ -377,7 +385,7 @@ Signer::~Signer() {
   wipe(credentials_.session_token);
 }
 
-const Signer::DayKey& Signer::day_key(std::string_view yyyymmdd) const {
+Signer::DayKey& Signer::day_key(std::string_view yyyymmdd) const {
   if (!day_key_ || day_key_->date != yyyymmdd) {
     Digest derived;
     const ScopedCleanse wipe_derived(derived.data(), derived.size());
@@ -485,7 +493,7 @@ SignedRequest Signer::sign(const RequestToSign& request, std::time_t when) const
     Digest signature;
     {
       const std::lock_guard<std::mutex> lock(day_key_mutex_);
-      day_key(date).mac.mac(string_to_sign, signature);
+      day_key(date).hmac.mac(string_to_sign, signature);
     }
     out.signature.reserve(2 * signature.size());
     append_hex(out.signature, signature.data(), signature.size());

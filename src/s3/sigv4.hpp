@@ -106,7 +106,7 @@ class Signer {
  private:
   struct DayKey;
   // The signing key of that date, derived when the date changes; the caller holds day_key_mutex_.
-  const DayKey& day_key(std::string_view yyyymmdd) const;
+  DayKey& day_key(std::string_view yyyymmdd) const;
 
   Credentials credentials_;
   std::string region_;

@@ -264,6 +264,18 @@ TEST_CASE("error messages never carry the secret key or the session token") {
   }
 }
 
+TEST_CASE("signing keys from secrets around SHA-256's block size, where HMAC starts hashing its key") {
+  // Expected keys from Python's hmac module. "AWS4" and 60 characters fill the 64-byte block
+  // exactly; one more, and the key is hashed first.
+  const auto key_for = [](const std::string& secret) {
+    return sigv4_test::hex_encode(Signer({"AKIDEXAMPLE", secret, ""}, "us-east-1").signing_key("20130524"));
+  };
+  CHECK(key_for(std::string(60, 'x')) == "af02d4450b3ab99d0b3e2bb2295bafa981b69fd0e2665771ddd48823369f7867");
+  CHECK(key_for(std::string(61, 'x')) == "10c4ef4a03c001035befe61d1abe5c18a8166bb6b58459780ea68fbbfdea9779");
+  CHECK(key_for("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEYwJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY0123456789ABCDEFGHIJ") ==
+        "fcfc5aef8361a299663a3b03b07736f2b645b38253a8d0bc4ebbc00b3a53b465");
+}
+
 TEST_CASE("the signing key is derived per date and per region, and cached") {
   const Signer signer(kKeys, "us-east-1");
   const std::string may24 = signer.signing_key("20130524");
