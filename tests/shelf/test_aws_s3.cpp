@@ -2,6 +2,8 @@
 // (tests/s3/with-server.sh starts both and exports CSHELVE_TEST_S3_*).
 #include <cshelve/cshelve.hpp>
 
+#include "config/ini.hpp"
+#include "providers/provider.hpp"
 #include "s3/client.hpp"
 
 #include <doctest/doctest.h>
@@ -194,15 +196,14 @@ TEST_CASE("aws-s3: get, set, find, contains, erase, size") {
   CHECK(db.size() == keys.size());
 }
 
-TEST_CASE("aws-s3: the logger gets a line per request at debug level, and none below it") {
+TEST_CASE("aws-s3: the logger gets a line per request at debug level") {
   TempDir dir;
-  const std::string ini = s3_ini(dir, fresh_bucket());
   std::vector<std::pair<LogLevel, std::string>> lines;
   Options options;
   options.logger = [&](LogLevel level, std::string_view message) { lines.emplace_back(level, std::string(message)); };
   options.log_level = LogLevel::debug;
   {
-    auto db = open(ini, Flag::create, options);
+    auto db = open(s3_ini(dir, fresh_bucket()), Flag::create, options);
     db.set("logged", "v");
     CHECK(db.get("logged") == "v");
   }
@@ -210,14 +211,29 @@ TEST_CASE("aws-s3: the logger gets a line per request at debug level, and none b
     return line.first == LogLevel::debug && line.second.find("/logged -> 200 in ") != std::string::npos;
   };
   CHECK(std::count_if(lines.begin(), lines.end(), request_line) == 2);  // the PUT and the GET
+}
 
-  lines.clear();
-  options.log_level = LogLevel::info;
-  {
-    auto db = open(ini, Flag::write, options);
-    CHECK(db.get("logged") == "v");
+TEST_CASE("aws-s3 provider: lines below the log level are not produced at all") {
+  // The provider is built by hand with a logger that keeps every line it is given: the shelf's
+  // own logger would drop those below the level and hide them.
+  TempDir dir;
+  const config::Ini ini = config::read_ini(s3_ini(dir, fresh_bucket()));
+  std::vector<LogLevel> levels;
+  providers::ProviderContext context;
+  context.ini = &ini;
+  context.params = config::merge_provider_params({}, ini.find("provider_params"));
+  context.log = [&](LogLevel level, std::string_view) { levels.push_back(level); };
+  for (const LogLevel threshold : {LogLevel::info, LogLevel::debug}) {
+    CAPTURE(to_string(threshold));
+    levels.clear();
+    context.log_level = threshold;
+    const auto provider = providers::make_provider("aws-s3", context);
+    if (!provider->exists()) provider->create();
+    provider->put("k", {"v"});
+    CHECK(provider->get("k") == std::optional<std::string>("v"));
+    const bool any_debug = std::count(levels.begin(), levels.end(), LogLevel::debug) > 0;
+    CHECK(any_debug == (threshold == LogLevel::debug));
   }
-  CHECK(std::none_of(lines.begin(), lines.end(), [](const auto& line) { return line.first == LogLevel::debug; }));
 }
 
 TEST_CASE("aws-s3: objects hold the shelf key as their key and the record format as their body") {
