@@ -53,7 +53,7 @@ class Shelf {
   // Removes `key`. Throws KeyNotFoundError when the storage can tell the key was absent (local
   // and in-memory shelves); S3 cannot tell, so there deleting a missing key does nothing.
   void erase(std::string_view key);
-  // The number of keys.
+  // The number of keys (with writeback, pending changes counted, not written).
   std::size_t size() const;
   bool empty() const { return size() == 0; }
 
@@ -101,7 +101,8 @@ class Shelf {
   // --- Keys ---
   // Iterates the keys lazily, a page at a time, in the storage's order. The iterators must not
   // outlive the Shelf object; advancing one after close() throws ClosedShelfError. With
-  // writeback, pending writes are sent first.
+  // writeback, pending changes are seen without being written: pending deletes are left out, and
+  // pending writes of keys the storage does not have yet come last.
   KeyIterator begin() const;
   KeyIterator end() const;
 
@@ -136,9 +137,8 @@ class Shelf {
     std::shared_ptr<Cursor> cursor_;  // null at the end
   };
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Shelf(std::unique_ptr<Impl> impl);
   friend Shelf open(std::string_view, Flag, Options);
   Impl& live() const;

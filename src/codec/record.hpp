@@ -10,7 +10,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,7 +18,8 @@
 
 namespace cshelve::codec {
 
-// What a shelf applies to its values, read from the INI's [compression] and [encryption].
+// What a shelf applies to its values (config::processing_from_config reads it from the INI's
+// [compression] and [encryption]).
 struct Processing {
   std::optional<int> zlib_level;  // set: compress with zlib at this level (-1: zlib's default)
   std::string encryption_key;     // non-empty: AES-EAX with this key (16, 24 or 32 bytes)
@@ -33,17 +33,8 @@ struct Processing {
   ~Processing();                                   // wipes the key
 };
 
-using Section = std::map<std::string, std::string>;
-
-// Builds the processing from the two INI sections (values already expanded; nullptr when the
-// section is absent). Throws UnknownCompressionAlgorithmError, UnknownEncryptionAlgorithmError,
-// MissingEncryptionKeyError, ConfigurationError (a bad level).
-//
-// As in Python cshelve 1.1: a section without `algorithm` turns its step off; `environment_key`
-// names an environment variable holding the key and wins over `key`; the key must be present
-// before the algorithm is looked at. The key's UTF-8 byte length (16, 24 or 32) picks AES-128,
-// AES-192 or AES-256.
-Processing processing_from_config(const Section* compression, const Section* encryption);
+// Throws MissingEncryptionKeyError unless `size` is 16, 24 or 32 (bytes of an AES key).
+void check_key_size(std::size_t size);
 
 // An encoded record as pieces to be written one after the other, so a plain value is stored
 // without being copied: `pieces()` refers to `header`, `processed` and the caller's payload.

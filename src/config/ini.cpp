@@ -2,6 +2,8 @@
 
 #include <cshelve/errors.hpp>
 
+#include "util/ascii.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -19,13 +21,6 @@ std::string_view trim(std::string_view text) {
   if (first == std::string_view::npos) return {};
   const auto last = text.find_last_not_of(kBlanks);
   return text.substr(first, last - first + 1);
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 std::string where(const std::string& origin, int line) {
@@ -76,7 +71,7 @@ std::string interpolate(const std::string& name, const RawSection& section, cons
     if (i + 1 < text.size() && text[i + 1] == '(') {
       const auto close = text.find(")s", i + 2);
       if (close != std::string::npos) {
-        const std::string referenced = lower(text.substr(i + 2, close - i - 2));
+        const std::string referenced = util::to_lower_ascii(text.substr(i + 2, close - i - 2));
         if (section.options.count(referenced) == 0) {
           throw ConfigurationError(where(origin, option.line) + ": option '" + name +
                                    "' refers to missing option '" + referenced + "'");
@@ -181,7 +176,7 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
       throw ConfigurationError(where(origin, line_number) +
                                ": option outside any section (add a [section] header above it)");
     }
-    std::string name = lower(trim(content.substr(0, delimiter)));
+    std::string name = util::to_lower_ascii(trim(content.substr(0, delimiter)));
     if (current->options.count(name) != 0) {
       throw ConfigurationError(where(origin, line_number) + ": option '" + name +
                                "' appears twice in section [" + current_name + "]");
@@ -218,21 +213,6 @@ Ini read_ini(const std::string& path) {
   content << file.rdbuf();
   if (file.bad()) throw ConfigurationError("configuration file '" + path + "' cannot be read");
   return parse_ini(content.str(), path);
-}
-
-ProviderParams merge_provider_params(const ProviderParams& from_code, const Section* from_ini) {
-  ProviderParams merged = from_code;
-  if (from_ini != nullptr) {
-    for (const auto& [name, value] : *from_ini) merged[name] = value;
-  }
-  return merged;
-}
-
-bool parse_bool(std::string_view value, std::string_view what) {
-  const std::string word = lower(trim(value));
-  if (word == "true" || word == "yes" || word == "on" || word == "1") return true;
-  if (word == "false" || word == "no" || word == "off" || word == "0") return false;
-  throw ConfigurationError(std::string(what) + " must be true or false, not '" + std::string(value) + "'");
 }
 
 }  // namespace cshelve::config

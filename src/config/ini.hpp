@@ -30,13 +30,6 @@ Ini parse_ini(std::string_view text, const std::string& origin);
 // Reads and parses a file; a missing or unreadable file is a ConfigurationError naming it.
 Ini read_ini(const std::string& path);
 
-// provider_params from code, overridden by the INI's [provider_params] where both name one.
-ProviderParams merge_provider_params(const ProviderParams& from_code, const Section* from_ini);
-
-// Reads a boolean option value ("true/false", "yes/no", "on/off", "1/0", any case).
-// Throws ConfigurationError naming `what`.
-bool parse_bool(std::string_view value, std::string_view what);
-
 }  // namespace cshelve::config
 
 #endif

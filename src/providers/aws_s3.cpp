@@ -1,111 +1,14 @@
 // The aws-s3 provider: a shelf in one S3 bucket, one object per key, over the six operations of
 // the S3 client. Object keys are the shelf keys' UTF-8 bytes, as Python cshelve stores them.
-#include "config/ini.hpp"
-#include "providers/file.hpp"
+#include "io/file.hpp"
 #include "providers/provider.hpp"
 #include "s3/client.hpp"
 
 #include <cshelve/errors.hpp>
 
-#include <cmath>
-#include <exception>
 
 namespace cshelve::providers {
 namespace {
-
-const char* const kKnownParams[] = {"endpoint_url",     "region_name",  "addressing_style",
-                                    "aws_session_token", "verify",       "connect_timeout",
-                                    "read_timeout",      "max_attempts", "max_pool_connections"};
-
-std::string required(const config::Section& defaults, const std::string& origin, const std::string& option) {
-  const auto it = defaults.find(option);
-  if (it == defaults.end() || it->second.empty()) {
-    throw ConfigurationError(origin + ": provider aws-s3 needs '" + option + "' in [default]");
-  }
-  return it->second;
-}
-
-long parse_seconds_as_ms(const std::string& value, const std::string& name) {
-  try {
-    std::size_t used = 0;
-    const double seconds = std::stod(value, &used);
-    if (used == value.size() && std::isfinite(seconds) && seconds > 0 && seconds < 1e7) {
-      return static_cast<long>(std::ceil(seconds * 1000));
-    }
-  } catch (const std::exception&) {
-  }
-  throw ConfigurationError("provider parameter " + name + " must be a positive number of seconds, not '" + value + "'");
-}
-
-int parse_positive(const std::string& value, const std::string& name) {
-  try {
-    std::size_t used = 0;
-    const long number = std::stol(value, &used);
-    if (used == value.size() && number > 0 && number <= 1000) return static_cast<int>(number);
-  } catch (const std::exception&) {
-  }
-  throw ConfigurationError("provider parameter " + name + " must be a whole number from 1 to 1000, not '" + value + "'");
-}
-
-s3::ClientConfig client_config(const config::Section& defaults, const std::string& origin,
-                               const ProviderParams& params, const Logger& log, LogLevel log_level) {
-  s3::ClientConfig config;
-  const auto auth = defaults.find("auth_type");
-  if (auth == defaults.end() || auth->second != "access_key") {
-    throw AuthTypeError(origin + ": provider aws-s3 needs auth_type = access_key" +
-                        (auth == defaults.end() ? std::string(" (auth_type is missing)")
-                                                : " (not '" + auth->second + "')"));
-  }
-  for (const char* option : {"key_id", "key_secret"}) {
-    const auto it = defaults.find(option);
-    if (it == defaults.end() || it->second.empty()) {
-      throw AuthArgumentError(origin + ": auth_type access_key needs '" + option + "' in [default]" +
-                              (it == defaults.end() ? "" : " (it is empty)"));
-    }
-  }
-  config.credentials.access_key_id = defaults.at("key_id");
-  config.credentials.secret_access_key = defaults.at("key_secret");
-
-  for (const auto& [name, value] : params) {
-    bool known = false;
-    for (const char* candidate : kKnownParams) known = known || name == candidate;
-    if (!known) {
-      throw ConfigurationError("unknown provider parameter '" + name +
-                               "' for aws-s3 (known: endpoint_url, region_name, addressing_style, "
-                               "aws_session_token, verify, connect_timeout, read_timeout, max_attempts, "
-                               "max_pool_connections)");
-    }
-  }
-  auto param = [&](const char* name) -> const std::string* {
-    const auto it = params.find(name);
-    return it == params.end() ? nullptr : &it->second;
-  };
-  if (auto value = param("endpoint_url")) config.endpoint_url = *value;
-  if (auto value = param("region_name"); value && !value->empty()) config.region = *value;
-  if (auto value = param("addressing_style")) {
-    if (*value == "auto") config.addressing = s3::Addressing::automatic;
-    else if (*value == "path") config.addressing = s3::Addressing::path;
-    else if (*value == "virtual") config.addressing = s3::Addressing::virtual_hosted;
-    else throw ConfigurationError("provider parameter addressing_style must be auto, path or virtual, not '" + *value + "'");
-  }
-  if (auto value = param("aws_session_token")) config.credentials.session_token = *value;
-  if (auto value = param("verify")) {
-    // boto3's `verify`: true, false, or the path of a CA bundle.
-    const std::string& text = *value;
-    if (text == "true" || text == "True" || text == "1") config.verify_tls = true;
-    else if (text == "false" || text == "False" || text == "0") config.verify_tls = false;
-    else config.ca_bundle = text;
-  }
-  if (auto value = param("connect_timeout")) config.connect_timeout_ms = parse_seconds_as_ms(*value, "connect_timeout");
-  if (auto value = param("read_timeout")) config.read_timeout_ms = parse_seconds_as_ms(*value, "read_timeout");
-  if (auto value = param("max_attempts")) config.max_attempts = parse_positive(*value, "max_attempts");
-  if (auto value = param("max_pool_connections")) {
-    config.max_pool_connections = parse_positive(*value, "max_pool_connections");
-  }
-  config.logger = log;
-  config.log_level = log_level;
-  return config;
-}
 
 class AwsS3Provider final : public Provider {
  public:
@@ -144,13 +47,13 @@ class AwsS3Provider final : public Provider {
   void put_file(std::string_view key, const FileBody& body) override {
     // The client asks for no more than the body holds, so a short read means the file shrank.
     const s3::ReadAt read = [&body](std::uint64_t offset, char* buffer, std::size_t room) {
-      read_exactly_at(body.fd, body.path, offset, buffer, room);
+      io::read_exactly_at(body.fd, body.path, offset, buffer, room);
       return room;
     };
     client_.put_object_from(bucket_, key, body.head, body.size, read, progress_);
   }
 
-  bool get_to(std::string_view key, RecordSink& sink) override {
+  bool get_to(std::string_view key, util::ByteSink& sink) override {
     s3::BodySink body;
     body.restart = [&sink] { sink.restart(); };
     body.write = [&sink](const char* data, std::size_t size) { sink.write(std::string_view(data, size)); };
@@ -238,12 +141,11 @@ class AwsS3Provider final : public Provider {
 
 }  // namespace
 
-std::unique_ptr<Provider> make_aws_s3_provider(const ProviderContext& context) {
-  const config::Section& defaults = *context.ini->find("default");
-  const std::string& origin = context.ini->origin;
-  std::string bucket = required(defaults, origin, "bucket_name");
-  s3::ClientConfig config = client_config(defaults, origin, context.params, context.log, context.log_level);
-  return std::make_unique<AwsS3Provider>(std::move(bucket), std::move(config), context.progress);
+std::unique_ptr<Provider> make_aws_s3_provider(const config::S3Settings& settings, const ProviderRuntime& runtime) {
+  s3::ClientConfig config = settings.client;
+  config.logger = runtime.log;
+  config.log_level = runtime.log_level;
+  return std::make_unique<AwsS3Provider>(settings.bucket, std::move(config), runtime.progress);
 }
 
 }  // namespace cshelve::providers

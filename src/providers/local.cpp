@@ -8,7 +8,9 @@
 // live side by side. The empty key is the file `%`. Writes go to a temporary file (names starting
 // with '.', which the encoding never produces) that is synced and renamed into place, so a reader
 // sees the old record or the new one, never a part.
-#include "providers/file.hpp"
+#include "io/file.hpp"
+#include "io/temporary_file.hpp"
+#include "util/hex.hpp"
 #include "providers/provider.hpp"
 
 #include <cshelve/errors.hpp>
@@ -17,12 +19,16 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <random>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace cshelve::providers {
 namespace {
+
+using io::FileDescriptor;
+using io::read_in_parts;
+using io::system_reason;
+using io::write_file;
 
 constexpr std::size_t kPieceBytes = 200;
 constexpr std::size_t kMaxKeyBytes = 1024;  // S3's own limit, so every shelf can move to S3
@@ -48,7 +54,6 @@ bool is_kept(unsigned char c) {
 
 std::string encode_key(std::string_view key) {
   if (key.empty()) return "%";
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(key.size() * 3);
   for (const char ch : key) {
@@ -57,18 +62,15 @@ std::string encode_key(std::string_view key) {
       out += ch;
     } else {
       out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      out += util::hex_digit(c >> 4, util::HexCase::upper);
+      out += util::hex_digit(c, util::HexCase::upper);
     }
   }
   return out;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// The encoding writes upper-case digits only: a name with lower-case ones is not one of its names.
+int upper_hex_value(char c) { return c >= 'a' && c <= 'f' ? -1 : util::hex_value(c); }
 
 // nullopt for names this provider did not write (they are not keys).
 std::optional<std::string> decode_name(std::string_view encoded) {
@@ -82,8 +84,8 @@ std::optional<std::string> decode_name(std::string_view encoded) {
       continue;
     }
     if (c != '%' || i + 2 >= encoded.size()) return std::nullopt;
-    const int high = hex_value(encoded[i + 1]);
-    const int low = hex_value(encoded[i + 2]);
+    const int high = upper_hex_value(encoded[i + 1]);
+    const int low = upper_hex_value(encoded[i + 2]);
     if (high < 0 || low < 0) return std::nullopt;
     const auto byte = static_cast<unsigned char>(high * 16 + low);
     if (is_kept(byte)) return std::nullopt;  // not the canonical encoding
@@ -148,7 +150,7 @@ class LocalProvider final : public Provider {
     store(key, Content{Pieces{body.head}, &body});
   }
 
-  bool get_to(std::string_view key, RecordSink& sink) override {
+  bool get_to(std::string_view key, util::ByteSink& sink) override {
     if (key.size() > kMaxKeyBytes) return false;
     const std::string path = path_of(key);
     FileDescriptor file(open_record(path));
@@ -205,7 +207,7 @@ class LocalProvider final : public Provider {
     // temporary file is in it, the folder is no longer empty and stays.
     std::string temporary;
     for (int attempt = 1;; ++attempt) {
-      temporary = folder + "/.tmp-" + random_suffix();
+      temporary = io::temporary_name(folder + "/.tmp-");
       if (write_synced(temporary, body)) break;
       if (attempt == 10 || !make_folders(folder, reason)) {
         throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
@@ -325,22 +327,13 @@ class LocalProvider final : public Provider {
     if (dir.get() >= 0) ::fsync(dir.get());
   }
 
-  static std::string random_suffix() {
-    thread_local std::mt19937_64 generator{std::random_device{}()};
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    auto bits = generator();
-    for (int i = 0; i < 16; ++i, bits >>= 4) out += kDigits[bits & 0xF];
-    return out;
-  }
-
   std::string root_;
 };
 
 }  // namespace
 
-std::unique_ptr<Provider> make_local_provider(const std::string& folder) {
-  return std::make_unique<LocalProvider>(folder);
+std::unique_ptr<Provider> make_local_provider(const config::LocalSettings& settings) {
+  return std::make_unique<LocalProvider>(settings.folder);
 }
 
 }  // namespace cshelve::providers

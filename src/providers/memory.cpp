@@ -1,5 +1,4 @@
 // The in-memory provider: a map, optionally shared between opens in one process (`persist-key`).
-#include "config/ini.hpp"
 #include "providers/provider.hpp"
 
 #include <cshelve/errors.hpp>
@@ -90,16 +89,10 @@ class MemoryProvider final : public Provider {
 
 }  // namespace
 
-std::unique_ptr<Provider> make_memory_provider(const ProviderContext& context) {
-  const config::Section* defaults = context.ini != nullptr ? context.ini->find("default") : nullptr;
+std::unique_ptr<Provider> make_memory_provider(const config::MemorySettings& settings) {
   std::shared_ptr<Store> store;
-  bool exists = false;
-  if (defaults != nullptr) {
-    if (const auto it = defaults->find("persist-key"); it != defaults->end()) store = shared_store(it->second);
-    if (const auto it = defaults->find("exists"); it != defaults->end()) {
-      exists = config::parse_bool(it->second, "option 'exists' of the in-memory provider");
-    }
-  }
+  if (settings.persist_key) store = shared_store(*settings.persist_key);
+  const bool exists = settings.exists;
   if (!store) store = std::make_shared<Store>();
   if (exists) {
     std::lock_guard<std::mutex> lock(store->mutex);

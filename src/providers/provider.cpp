@@ -1,6 +1,6 @@
 #include "providers/provider.hpp"
 
-#include "providers/file.hpp"
+#include "io/file.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -51,11 +51,11 @@ void Provider::put_file(std::string_view key, const FileBody& body) {
                        " bytes do not fit in this process's memory");
   }
   data.resize(static_cast<std::size_t>(body.size));
-  read_exactly_at(body.fd, body.path, 0, data.data(), data.size());
+  io::read_exactly_at(body.fd, body.path, 0, data.data(), data.size());
   put(key, Pieces{body.head, data});
 }
 
-bool Provider::get_to(std::string_view key, RecordSink& sink) {
+bool Provider::get_to(std::string_view key, util::ByteSink& sink) {
   std::optional<std::string> record = get(key);
   if (!record) return false;
   sink.restart();

@@ -15,9 +15,8 @@
 #include <utility>
 #include <vector>
 
-namespace cshelve::config {
-struct Ini;
-}
+#include "config/settings.hpp"
+#include "util/stream.hpp"
 
 namespace cshelve::providers {
 
@@ -41,15 +40,6 @@ struct FileBody {
   int fd = -1;
   std::string path;
   std::uint64_t size = 0;
-};
-
-// Where a record read a part at a time goes. restart() comes before the first byte, and again
-// whenever a transfer starts over from the beginning.
-class RecordSink {
- public:
-  virtual ~RecordSink() = default;
-  virtual void restart() = 0;
-  virtual void write(std::string_view bytes) = 0;
 };
 
 class Provider {
@@ -82,7 +72,7 @@ class Provider {
   // in-memory store does anyway; the local and aws-s3 providers never do.
   virtual void put_file(std::string_view key, const FileBody& body);
   // false when the key is absent.
-  virtual bool get_to(std::string_view key, RecordSink& sink);
+  virtual bool get_to(std::string_view key, util::ByteSink& sink);
 
   // Whether erase() can tell a missing key (S3 cannot: it answers a delete the same either way).
   virtual bool reports_absence() const { return true; }
@@ -91,21 +81,19 @@ class Provider {
   virtual void close() {}
 };
 
-struct ProviderContext {
-  const config::Ini* ini = nullptr;  // the whole configuration (nullptr for a local folder)
-  ProviderParams params;             // merged provider_params (INI wins)
-  Logger log;                        // empty when nobody listens
+// What a provider is given besides its settings.
+struct ProviderRuntime {
+  Logger log;                           // empty when nobody listens
   LogLevel log_level = LogLevel::info;  // lines below it are dropped: not worth building
-  TransferProgress progress;         // single-value transfers; may be empty
+  TransferProgress progress;            // single-value transfers; may be empty
 };
 
-// Builds the provider an INI names. Throws UnknownProviderError and the provider's own
-// configuration errors.
-std::unique_ptr<Provider> make_provider(const std::string& name, const ProviderContext& context);
+// Builds the provider the settings name.
+std::unique_ptr<Provider> make_provider(const config::StorageSettings& settings, const ProviderRuntime& runtime);
 
-std::unique_ptr<Provider> make_local_provider(const std::string& folder);
-std::unique_ptr<Provider> make_memory_provider(const ProviderContext& context);
-std::unique_ptr<Provider> make_aws_s3_provider(const ProviderContext& context);
+std::unique_ptr<Provider> make_local_provider(const config::LocalSettings& settings);
+std::unique_ptr<Provider> make_memory_provider(const config::MemorySettings& settings);
+std::unique_ptr<Provider> make_aws_s3_provider(const config::S3Settings& settings, const ProviderRuntime& runtime);
 
 }  // namespace cshelve::providers
 

@@ -1,5 +1,6 @@
 // [compression] and [encryption] as Python cshelve 1.1 reads them.
 #include "codec/record.hpp"
+#include "config/settings.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -11,8 +12,8 @@
 namespace {
 
 using cshelve::codec::Processing;
-using cshelve::codec::processing_from_config;
-using cshelve::codec::Section;
+using cshelve::config::processing_from_config;
+using cshelve::config::Section;
 
 const std::string kKey16 = "Sixteen byte key";
 

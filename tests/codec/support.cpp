@@ -2,6 +2,8 @@
 
 #include <cshelve/errors.hpp>
 
+#include "config/settings.hpp"
+
 #include <doctest/doctest.h>
 
 #include <openssl/evp.h>
@@ -88,43 +90,9 @@ std::string flatten(const codec::EncodedRecord& record) {
   return out;
 }
 
-std::map<std::string, codec::Section> parse_ini(std::string_view text) {
-  std::map<std::string, codec::Section> sections;
-  std::string current;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string line(text.substr(start, end - start));
-    start = end + 1;
-    const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos) continue;
-    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
-    if (line[0] == '#' || line[0] == ';') continue;
-    if (line[0] == '[') {
-      current = line.substr(1, line.find(']') - 1);
-      sections[current];
-      continue;
-    }
-    const auto equals = line.find('=');
-    if (equals == std::string::npos) throw std::runtime_error("bad INI line: " + line);
-    std::string name = line.substr(0, equals);
-    std::string value = line.substr(equals + 1);
-    name = name.substr(0, name.find_last_not_of(" \t") + 1);
-    const auto value_start = value.find_first_not_of(" \t");
-    value = value_start == std::string::npos ? "" : value.substr(value_start);
-    sections[current][name] = value;
-  }
-  return sections;
-}
-
 codec::Processing processing_from_ini(std::string_view text) {
-  const auto sections = parse_ini(text);
-  const auto compression = sections.find("compression");
-  const auto encryption = sections.find("encryption");
-  return codec::processing_from_config(
-      compression == sections.end() ? nullptr : &compression->second,
-      encryption == sections.end() ? nullptr : &encryption->second);
+  const config::Ini ini = config::parse_ini(text, "vector.ini");
+  return config::processing_from_config(ini.find("compression"), ini.find("encryption"));
 }
 
 const char* describe(Outcome outcome) {

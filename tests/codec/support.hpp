@@ -22,9 +22,7 @@ std::string pseudo_random_bytes(std::size_t size, std::uint64_t seed);
 // The record as one string, as a storage would hold it.
 std::string flatten(const codec::EncodedRecord& record);
 
-// Sections of an INI text ("[name]" lines and "option = value" lines), enough for the vectors.
-std::map<std::string, codec::Section> parse_ini(std::string_view text);
-// Processing from such sections, through the code under test.
+// Processing from the text of an INI file, read by the parser that ships.
 codec::Processing processing_from_ini(std::string_view text);
 
 // What a call did: returned, or which cshelve error (the most derived of the codec's) it threw.

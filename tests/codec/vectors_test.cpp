@@ -2,6 +2,7 @@
 // record must read as Python read it, and writing must give the same bytes (encrypted records
 // with the nonce they were written with).
 #include "codec/record.hpp"
+#include "config/settings.hpp"
 #include "json.hpp"
 #include "support.hpp"
 
@@ -17,7 +18,7 @@
 namespace {
 
 using cshelve::codec::Processing;
-using cshelve::codec::Section;
+using cshelve::config::Section;
 using namespace cshelve::test;
 
 const std::string kVectors = std::string(CSHELVE_TEST_DATA) + "/cshelve-vectors";
@@ -88,7 +89,7 @@ Processing processing_from_vector_config(const Json& config) {
     REQUIRE(from_hex(json.at("key_hex").str()) == json.at("key").str());
     encryption = Section{{"algorithm", json.at("algorithm").str()}, {"key", json.at("key").str()}};
   }
-  return cshelve::codec::processing_from_config(compression ? &*compression : nullptr,
+  return cshelve::config::processing_from_config(compression ? &*compression : nullptr,
                                                 encryption ? &*encryption : nullptr);
 }
 

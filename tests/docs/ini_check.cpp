@@ -4,13 +4,15 @@
 //
 // A local or in-memory shelf is opened for real (flag c) and a value stored and read back. An
 // aws-s3 shelf cannot be opened without a server, so everything open() does before its first
-// request is done instead: reading the INI, [logging], [compression] and [encryption], and building
-// the provider, which checks auth_type, the credentials, bucket_name and every provider_param.
+// request is done instead: reading the INI into its settings ([logging], [compression],
+// [encryption], auth_type, the credentials, bucket_name and every provider_param) and building the
+// provider.
 // Prints "ok", or "error: CLASS: MESSAGE" and exits 1, CLASS being the most derived cshelve error.
 #include <cshelve/cshelve.hpp>
 
 #include "codec/record.hpp"
 #include "config/ini.hpp"
+#include "config/settings.hpp"
 #include "providers/provider.hpp"
 
 #include <iostream>
@@ -40,18 +42,8 @@ std::string error_class() {
 
 void check_s3(const std::string& path) {
   const cshelve::config::Ini ini = cshelve::config::read_ini(path);
-  if (const auto* logging = ini.find("logging")) {
-    const auto level = logging->find("level");
-    if (level != logging->end() && level->second != "debug" && level->second != "info" &&
-        level->second != "warning" && level->second != "error") {
-      throw cshelve::ConfigurationError("[logging] level '" + level->second + "' is not a level");
-    }
-  }
-  cshelve::codec::processing_from_config(ini.find("compression"), ini.find("encryption"));
-  cshelve::providers::ProviderContext context;
-  context.ini = &ini;
-  context.params = cshelve::config::merge_provider_params({}, ini.find("provider_params"));
-  cshelve::providers::make_provider("aws-s3", context);
+  const cshelve::config::Settings settings = cshelve::config::settings_from_ini(ini, {});
+  cshelve::providers::make_provider(settings.storage, {});
 }
 
 void check_by_opening(const std::string& path) {

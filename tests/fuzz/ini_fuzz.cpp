@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   try {
-    cshelve::codec::processing_from_config(ini.find("compression"), ini.find("encryption"));
+    cshelve::config::processing_from_config(ini.find("compression"), ini.find("encryption"));
   } catch (const cshelve::ConfigurationError&) {
   }
   // A few values read as booleans: most are not booleans, and a thrown exception costs as much as

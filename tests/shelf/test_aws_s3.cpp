@@ -3,6 +3,7 @@
 #include <cshelve/cshelve.hpp>
 
 #include "config/ini.hpp"
+#include "config/settings.hpp"
 #include "providers/provider.hpp"
 #include "s3/client.hpp"
 
@@ -219,15 +220,14 @@ TEST_CASE("aws-s3 provider: lines below the log level are not produced at all") 
   TempDir dir;
   const config::Ini ini = config::read_ini(s3_ini(dir, fresh_bucket()));
   std::vector<LogLevel> levels;
-  providers::ProviderContext context;
-  context.ini = &ini;
-  context.params = config::merge_provider_params({}, ini.find("provider_params"));
-  context.log = [&](LogLevel level, std::string_view) { levels.push_back(level); };
+  const config::Settings settings = config::settings_from_ini(ini, {});
+  providers::ProviderRuntime runtime;
+  runtime.log = [&](LogLevel level, std::string_view) { levels.push_back(level); };
   for (const LogLevel threshold : {LogLevel::info, LogLevel::debug}) {
     CAPTURE(to_string(threshold));
     levels.clear();
-    context.log_level = threshold;
-    const auto provider = providers::make_provider("aws-s3", context);
+    runtime.log_level = threshold;
+    const auto provider = providers::make_provider(settings.storage, runtime);
     if (!provider->exists()) provider->create();
     provider->put("k", {"v"});
     CHECK(provider->get("k") == std::optional<std::string>("v"));

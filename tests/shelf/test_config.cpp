@@ -1,4 +1,6 @@
 #include "config/ini.hpp"
+#include "config/settings.hpp"
+#include "config/values.hpp"
 
 #include <cshelve/errors.hpp>
 

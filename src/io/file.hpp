@@ -1,6 +1,7 @@
-// Plain POSIX file handling shared by the local provider and the shelf's file transfers.
-#ifndef CSHELVE_PROVIDERS_FILE_HPP
-#define CSHELVE_PROVIDERS_FILE_HPP
+// Plain POSIX file handling: the local provider's records, and the files and temporary files of
+// the shelf's large transfers.
+#ifndef CSHELVE_IO_FILE_HPP
+#define CSHELVE_IO_FILE_HPP
 
 #include <cstddef>
 #include <cstdint>
@@ -8,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace cshelve::providers {
+namespace cshelve::io {
 
 // An open file descriptor, closed with its owner.
 class FileDescriptor {
@@ -45,6 +46,6 @@ void write_file(int fd, const std::string& path, std::string_view data);
 // Writes all of `data` at `offset`, leaving the file's position alone.
 void write_file_at(int fd, const std::string& path, std::uint64_t offset, std::string_view data);
 
-}  // namespace cshelve::providers
+}  // namespace cshelve::io
 
 #endif

@@ -1,4 +1,4 @@
-#include "providers/file.hpp"
+#include "io/file.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <unistd.h>
 
-namespace cshelve::providers {
+namespace cshelve::io {
 
 FileDescriptor::~FileDescriptor() {
   if (fd_ >= 0) ::close(fd_);
@@ -82,4 +82,4 @@ void write_file_at(int fd, const std::string& path, std::uint64_t offset, std::s
   }
 }
 
-}  // namespace cshelve::providers
+}  // namespace cshelve::io

@@ -1,0 +1,104 @@
+// The aws-s3 provider's settings: [default]'s bucket and credentials, and the provider parameters.
+#include <cshelve/errors.hpp>
+
+#include "config/settings.hpp"
+#include "config/values.hpp"
+
+namespace cshelve::config {
+namespace {
+
+// About 115 days: longer than any transfer, and a number of milliseconds that fits 64 bits easily.
+constexpr double kMaxTimeoutSeconds = 1e7;
+constexpr long long kMaxCount = 1000;
+
+const char* const kKnownParams[] = {"endpoint_url",     "region_name",  "addressing_style",
+                                    "aws_session_token", "verify",       "connect_timeout",
+                                    "read_timeout",      "max_attempts", "max_pool_connections"};
+
+std::string required(const Section& defaults, const std::string& origin, const std::string& option) {
+  const auto it = defaults.find(option);
+  if (it == defaults.end() || it->second.empty()) {
+    throw ConfigurationError(origin + ": provider aws-s3 needs '" + option + "' in [default]");
+  }
+  return it->second;
+}
+
+void read_credentials(const Section& defaults, const std::string& origin, s3::Credentials& credentials) {
+  const auto auth = defaults.find("auth_type");
+  if (auth == defaults.end() || auth->second != "access_key") {
+    throw AuthTypeError(origin + ": provider aws-s3 needs auth_type = access_key" +
+                        (auth == defaults.end() ? std::string(" (auth_type is missing)")
+                                                : " (not '" + auth->second + "')"));
+  }
+  for (const char* option : {"key_id", "key_secret"}) {
+    const auto it = defaults.find(option);
+    if (it == defaults.end() || it->second.empty()) {
+      throw AuthArgumentError(origin + ": auth_type access_key needs '" + option + "' in [default]" +
+                              (it == defaults.end() ? "" : " (it is empty)"));
+    }
+  }
+  credentials.access_key_id = defaults.at("key_id");
+  credentials.secret_access_key = defaults.at("key_secret");
+}
+
+}  // namespace
+
+S3Settings s3_settings(const Section& defaults, const std::string& origin, const ProviderParams& params) {
+  S3Settings settings;
+  settings.bucket = required(defaults, origin, "bucket_name");
+  s3::ClientConfig& config = settings.client;
+  read_credentials(defaults, origin, config.credentials);
+
+  std::string known;
+  for (const char* candidate : kKnownParams) known += (known.empty() ? "" : ", ") + std::string(candidate);
+  for (const auto& [name, value] : params) {
+    bool found = false;
+    for (const char* candidate : kKnownParams) found = found || name == candidate;
+    if (!found) throw ConfigurationError(origin + ": unknown provider parameter '" + name + "' for aws-s3 (known: " + known + ")");
+  }
+  const auto param = [&](const char* name) -> const std::string* {
+    const auto it = params.find(name);
+    return it == params.end() ? nullptr : &it->second;
+  };
+  const auto name_of = [&](const char* name) { return OptionName{origin, "provider_params", name}; };
+
+  if (auto value = param("endpoint_url"); value && !value->empty()) {
+    try {
+      config.endpoint_url = *value;  // MERGE: s3::parse_endpoint
+    } catch (const ConfigurationError& error) {
+      throw ConfigurationError(name_of("endpoint_url").describe() + ": " + error.what());
+    }
+  }
+  if (auto value = param("region_name"); value && !value->empty()) config.region = *value;
+  if (auto value = param("addressing_style")) {
+    const std::string style = parse_word(*value, name_of("addressing_style"), {"auto", "path", "virtual"});
+    config.addressing = style == "path"      ? s3::Addressing::path
+                        : style == "virtual" ? s3::Addressing::virtual_hosted
+                                             : s3::Addressing::automatic;
+  }
+  if (auto value = param("aws_session_token")) config.credentials.session_token = *value;
+  if (auto value = param("verify")) {
+    // boto3's `verify`: a boolean, or the path of a CA bundle.
+    if (is_bool_word(*value)) {
+      config.verify_tls = parse_bool(*value, name_of("verify"));
+    } else {
+      config.ca_bundle = resolve_path(*value, origin);
+    }
+  }
+  if (auto value = param("connect_timeout")) {
+    config.connect_timeout_ms = parse_seconds_as_ms(*value, name_of("connect_timeout"), kMaxTimeoutSeconds);
+  }
+  if (auto value = param("read_timeout")) {
+    config.read_timeout_ms = parse_seconds_as_ms(*value, name_of("read_timeout"), kMaxTimeoutSeconds);
+  }
+  if (auto value = param("max_attempts")) {
+    config.max_attempts = static_cast<int>(parse_whole_number(*value, name_of("max_attempts"), 1, kMaxCount));
+  }
+  if (auto value = param("max_pool_connections")) {
+    config.max_pool_connections =
+        static_cast<int>(parse_whole_number(*value, name_of("max_pool_connections"), 1, kMaxCount));
+  }
+  return settings;
+}
+
+}  // namespace cshelve::config

@@ -1,0 +1,104 @@
+#include "config/values.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "util/ascii.hpp"
+
+namespace cshelve::config {
+namespace {
+
+constexpr std::string_view kBlanks = " \t\r\n\f\v";
+
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(kBlanks);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kBlanks) - first + 1);
+}
+
+// 1 for true, 0 for false, -1 for neither.
+int bool_value(std::string_view value) {
+  const std::string word = util::to_lower_ascii(trim(value));
+  if (word == "true" || word == "yes" || word == "on" || word == "1") return 1;
+  if (word == "false" || word == "no" || word == "off" || word == "0") return 0;
+  return -1;
+}
+
+}  // namespace
+
+std::string OptionName::describe() const {
+  std::string text;
+  if (!origin.empty()) text += std::string(origin) + ": ";
+  if (section == "provider_params") {
+    text += "provider parameter '" + std::string(option) + "'";
+  } else {
+    text += "[" + std::string(section) + "] option '" + std::string(option) + "'";
+  }
+  return text;
+}
+
+void throw_bad_value(const OptionName& name, const std::string& problem) {
+  throw ConfigurationError(name.describe() + ": " + problem);
+}
+
+bool is_bool_word(std::string_view value) { return bool_value(value) >= 0; }
+
+bool parse_bool(std::string_view value, const OptionName& name) {
+  const int parsed = bool_value(value);
+  if (parsed < 0) throw_bad_value(name, "must be true or false, not '" + std::string(value) + "'");
+  return parsed == 1;
+}
+
+bool parse_bool(std::string_view value, std::string_view what) {
+  const int parsed = bool_value(value);
+  if (parsed < 0) {
+    throw ConfigurationError(std::string(what) + " must be true or false, not '" + std::string(value) + "'");
+  }
+  return parsed == 1;
+}
+
+long long parse_whole_number(std::string_view value, const OptionName& name, long long min, long long max) {
+  const std::string text(trim(value));
+  const bool digits = !text.empty() && text.find_first_not_of("+-0123456789") == std::string::npos;
+  if (digits) {
+    char* end = nullptr;
+    errno = 0;
+    const long long number = std::strtoll(text.c_str(), &end, 10);
+    if (errno == 0 && end == text.c_str() + text.size() && number >= min && number <= max) return number;
+  }
+  throw_bad_value(name, "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+                            ", not '" + std::string(value) + "'");
+}
+
+std::int64_t parse_seconds_as_ms(std::string_view value, const OptionName& name, double max_seconds) {
+  const std::string text(trim(value));
+  if (!text.empty()) {
+    char* end = nullptr;
+    const double seconds = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() + text.size() && std::isfinite(seconds) && seconds > 0 && seconds < max_seconds) {
+      return static_cast<std::int64_t>(std::ceil(seconds * 1000));
+    }
+  }
+  throw_bad_value(name, "must be a positive number of seconds below " + std::to_string(static_cast<long long>(max_seconds)) +
+                            ", not '" + std::string(value) + "'");
+}
+
+std::string parse_word(std::string_view value, const OptionName& name, std::initializer_list<std::string_view> words) {
+  std::string known;
+  for (std::string_view word : words) {
+    if (value == word) return std::string(value);
+    known += (known.empty() ? "" : ", ") + std::string(word);
+  }
+  throw_bad_value(name, "must be one of " + known + ", not '" + std::string(value) + "'");
+}
+
+std::string resolve_path(const std::string& value, std::string_view origin) {
+  const auto slash = origin.rfind('/');
+  if (value.empty() || value.front() == '/' || slash == std::string_view::npos) return value;
+  return std::string(origin.substr(0, slash + 1)) + value;
+}
+
+}  // namespace cshelve::config

@@ -1,0 +1,95 @@
+#include "shelf/writeback_cache.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace cshelve::shelf {
+
+const CacheEntry* WritebackCache::find(std::string_view key) const {
+  const auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void WritebackCache::remember(std::string_view key, std::string value) {
+  entries_.insert_or_assign(std::string(key), CacheEntry{std::move(value), false});
+}
+
+void WritebackCache::set(std::string_view key, std::string value) {
+  entries_.insert_or_assign(std::string(key), CacheEntry{std::move(value), true});
+}
+
+void WritebackCache::erase(std::string_view key) {
+  entries_.insert_or_assign(std::string(key), CacheEntry{std::nullopt, true});
+}
+
+void WritebackCache::forget(std::string_view key) {
+  if (const auto it = entries_.find(key); it != entries_.end()) entries_.erase(it);
+}
+
+std::size_t WritebackCache::pending() const {
+  std::size_t count = 0;
+  for (const auto& entry : entries_) count += entry.second.dirty ? 1 : 0;
+  return count;
+}
+
+void WritebackCache::flush(providers::Provider& provider, const codec::Processing& processing,
+                           const std::string& name, const Logger& log) {
+  std::vector<std::string> removed;
+  std::vector<std::string> written_keys;
+  std::vector<codec::EncodedRecord> records;
+  for (auto& [key, entry] : entries_) {
+    if (!entry.dirty) continue;
+    if (entry.value) {
+      written_keys.push_back(key);
+      records.push_back(codec::encode_record(*entry.value, processing));
+    } else {
+      removed.push_back(key);
+    }
+  }
+  std::vector<std::string> failed;
+  std::string first_failure;
+  auto note_failure = [&](const std::string& key, const std::exception& error) {
+    if (failed.empty()) first_failure = "'" + key + "': " + error.what();
+    failed.push_back(key);
+  };
+  if (!records.empty()) {
+    std::vector<std::pair<std::string, providers::Pieces>> items;
+    items.reserve(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) items.emplace_back(written_keys[i], records[i].pieces());
+    try {
+      provider.put_many(items);
+      for (const auto& key : written_keys) entries_.find(key)->second.dirty = false;
+    } catch (const Error&) {
+      // A batch stops at its first failure without saying what else went through: one by one.
+      for (const auto& [key, pieces] : items) {
+        try {
+          provider.put(key, pieces);
+          entries_.find(key)->second.dirty = false;
+        } catch (const Error& error) {
+          note_failure(key, error);
+        }
+      }
+    }
+  }
+  if (!removed.empty()) {
+    try {
+      provider.erase_many(removed);
+      for (const auto& key : removed) entries_.erase(key);
+    } catch (const Error& error) {
+      for (const auto& key : removed) note_failure(key, error);
+    }
+  }
+  if (log) {
+    log(LogLevel::debug, "writeback: wrote " + std::to_string(records.size()) + " values, deleted " +
+                             std::to_string(removed.size()) + " keys, " + std::to_string(failed.size()) + " failed");
+  }
+  if (!failed.empty()) {
+    throw StorageError("writing back shelf '" + name + "': " + std::to_string(failed.size()) + " of " +
+                       std::to_string(records.size() + removed.size()) +
+                       " changes failed and stay pending; the first, " + first_failure);
+  }
+}
+
+}  // namespace cshelve::shelf
