@@ -11,6 +11,7 @@
 #define CSHELVE_CSHELVE_HPP
 
 #include <cshelve/errors.hpp>
+#include <cshelve/export.hpp>
 #include <cshelve/options.hpp>
 #include <cshelve/shelf.hpp>
 #include <cshelve/value_codec.hpp>
@@ -20,7 +21,7 @@
 namespace cshelve {
 
 // The library's version, "MAJOR.MINOR.PATCH".
-std::string_view version() noexcept;
+CSHELVE_API std::string_view version() noexcept;
 
 }  // namespace cshelve
 

@@ -6,12 +6,14 @@
 #ifndef CSHELVE_ERRORS_HPP
 #define CSHELVE_ERRORS_HPP
 
+#include <cshelve/export.hpp>
+
 #include <stdexcept>
 #include <string>
 
 namespace cshelve {
 
-class Error : public std::runtime_error {
+class CSHELVE_API Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -19,7 +21,7 @@ class Error : public std::runtime_error {
 // --- Keys and flags -------------------------------------------------------------------------
 
 // The key is not in the shelf.
-class KeyNotFoundError : public Error {
+class CSHELVE_API KeyNotFoundError : public Error {
  public:
   explicit KeyNotFoundError(std::string key);
   const std::string& key() const noexcept { return key_; }
@@ -29,25 +31,25 @@ class KeyNotFoundError : public Error {
 };
 
 // A write on a shelf opened with Flag::read.
-class ReadOnlyError : public Error {
+class CSHELVE_API ReadOnlyError : public Error {
  public:
   using Error::Error;
 };
 
 // Flag::read or Flag::write on a shelf (folder, bucket) that does not exist.
-class DBDoesNotExistError : public Error {
+class CSHELVE_API DBDoesNotExistError : public Error {
  public:
   using Error::Error;
 };
 
 // Flag::create or Flag::truncate could not create the shelf; the message carries the reason.
-class CanNotCreateDBError : public Error {
+class CSHELVE_API CanNotCreateDBError : public Error {
  public:
   using Error::Error;
 };
 
 // An operation on a shelf that was closed (or moved from).
-class ClosedShelfError : public Error {
+class CSHELVE_API ClosedShelfError : public Error {
  public:
   using Error::Error;
 };
@@ -56,44 +58,44 @@ class ClosedShelfError : public Error {
 
 // A broken configuration: missing file, malformed line, missing section or option, missing
 // environment variable, unknown provider parameter.
-class ConfigurationError : public Error {
+class CSHELVE_API ConfigurationError : public Error {
  public:
   using Error::Error;
 };
 
 // `provider = ...` names no provider this library has.
-class UnknownProviderError : public ConfigurationError {
+class CSHELVE_API UnknownProviderError : public ConfigurationError {
  public:
   using ConfigurationError::ConfigurationError;
 };
 
 // `auth_type = ...` is not one the provider accepts.
-class AuthTypeError : public ConfigurationError {
+class CSHELVE_API AuthTypeError : public ConfigurationError {
  public:
   using ConfigurationError::ConfigurationError;
 };
 
 // An authentication option the auth_type needs is missing or empty.
-class AuthArgumentError : public ConfigurationError {
+class CSHELVE_API AuthArgumentError : public ConfigurationError {
  public:
   using ConfigurationError::ConfigurationError;
 };
 
 // `[compression] algorithm = ...` is not one this library has.
-class UnknownCompressionAlgorithmError : public ConfigurationError {
+class CSHELVE_API UnknownCompressionAlgorithmError : public ConfigurationError {
  public:
   using ConfigurationError::ConfigurationError;
 };
 
 // `[encryption] algorithm = ...` is not one this library has.
-class UnknownEncryptionAlgorithmError : public ConfigurationError {
+class CSHELVE_API UnknownEncryptionAlgorithmError : public ConfigurationError {
  public:
   using ConfigurationError::ConfigurationError;
 };
 
 // `[encryption]` without a usable key (no `key`, or `environment_key` naming an unset variable),
 // or a key whose length is not 16, 24 or 32 bytes.
-class MissingEncryptionKeyError : public ConfigurationError {
+class CSHELVE_API MissingEncryptionKeyError : public ConfigurationError {
  public:
   using ConfigurationError::ConfigurationError;
 };
@@ -101,20 +103,20 @@ class MissingEncryptionKeyError : public ConfigurationError {
 // --- Stored data ----------------------------------------------------------------------------
 
 // A stored record that cannot be decoded: bad framing, truncation, damaged compressed data.
-class DataCorruptionError : public Error {
+class CSHELVE_API DataCorruptionError : public Error {
  public:
   using Error::Error;
 };
 
 // An encrypted record whose tag does not verify (damaged data or the wrong key), or whose
 // encryption header is malformed.
-class EncryptedDataCorruptionError : public DataCorruptionError {
+class CSHELVE_API EncryptedDataCorruptionError : public DataCorruptionError {
  public:
   using DataCorruptionError::DataCorruptionError;
 };
 
 // A record needs a processing step (compression, encryption) that this shelf is not configured for.
-class DataProcessingSignatureError : public DataCorruptionError {
+class CSHELVE_API DataProcessingSignatureError : public DataCorruptionError {
  public:
   using DataCorruptionError::DataCorruptionError;
 };
@@ -122,19 +124,19 @@ class DataProcessingSignatureError : public DataCorruptionError {
 // --- Storage and network --------------------------------------------------------------------
 
 // The storage failed: a file system error, the network, or the server.
-class StorageError : public Error {
+class CSHELVE_API StorageError : public Error {
  public:
   using Error::Error;
 };
 
 // The server could not be reached or did not answer in time (after every retry).
-class NetworkError : public StorageError {
+class CSHELVE_API NetworkError : public StorageError {
  public:
   using StorageError::StorageError;
 };
 
 // An S3 server answered with an error.
-class S3Error : public StorageError {
+class CSHELVE_API S3Error : public StorageError {
  public:
   S3Error(const std::string& what, int http_status, std::string code, std::string server_message,
           std::string request_id);
@@ -151,31 +153,31 @@ class S3Error : public StorageError {
 };
 
 // S3 NoSuchKey.
-class NoSuchKeyError : public S3Error {
+class CSHELVE_API NoSuchKeyError : public S3Error {
  public:
   using S3Error::S3Error;
 };
 
 // S3 NoSuchBucket.
-class NoSuchBucketError : public S3Error {
+class CSHELVE_API NoSuchBucketError : public S3Error {
  public:
   using S3Error::S3Error;
 };
 
 // S3 AccessDenied.
-class AccessDeniedError : public S3Error {
+class CSHELVE_API AccessDeniedError : public S3Error {
  public:
   using S3Error::S3Error;
 };
 
 // S3 SignatureDoesNotMatch or InvalidAccessKeyId: check key_id, key_secret and the clock.
-class AuthenticationError : public S3Error {
+class CSHELVE_API AuthenticationError : public S3Error {
  public:
   using S3Error::S3Error;
 };
 
 // A reply the client cannot understand (malformed or truncated XML, missing fields).
-class MalformedResponseError : public StorageError {
+class CSHELVE_API MalformedResponseError : public StorageError {
  public:
   using StorageError::StorageError;
 };

@@ -2,6 +2,8 @@
 #ifndef CSHELVE_OPTIONS_HPP
 #define CSHELVE_OPTIONS_HPP
 
+#include <cshelve/export.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,11 +21,11 @@ enum class Flag {
 };
 
 // Reads a flag from its one-letter name ("r", "w", "c", "n"); throws ConfigurationError otherwise.
-Flag parse_flag(std::string_view letter);
+CSHELVE_API Flag parse_flag(std::string_view letter);
 
 enum class LogLevel { debug, info, warning, error };
 
-std::string_view to_string(LogLevel level) noexcept;
+CSHELVE_API std::string_view to_string(LogLevel level) noexcept;
 
 // Receives the library's log lines. Lines never contain a secret.
 using Logger = std::function<void(LogLevel, std::string_view message)>;

@@ -2,6 +2,7 @@
 #ifndef CSHELVE_SHELF_HPP
 #define CSHELVE_SHELF_HPP
 
+#include <cshelve/export.hpp>
 #include <cshelve/options.hpp>
 #include <cshelve/value_codec.hpp>
 
@@ -31,7 +32,7 @@ namespace cshelve {
 // what others wrote to keys it holds. The logger is called from the thread using the shelf
 // (batches run their requests side by side on it), one line at a time for each shelf: a logger
 // shared by shelves on several threads is called from each of them, so it must allow that.
-class Shelf {
+class CSHELVE_API Shelf {
  public:
   class KeyIterator;
 
@@ -114,7 +115,7 @@ class Shelf {
 
   Flag flag() const noexcept;
 
-  class KeyIterator {
+  class CSHELVE_API KeyIterator {
    public:
     using iterator_category = std::input_iterator_tag;
     using value_type = std::string;
@@ -140,7 +141,7 @@ class Shelf {
  private:
   struct Impl;
   explicit Shelf(std::unique_ptr<Impl> impl);
-  friend Shelf open(std::string_view, Flag, Options);
+  friend CSHELVE_API Shelf open(std::string_view, Flag, Options);
   Impl& live() const;
 
   std::unique_ptr<Impl> impl_;
@@ -150,7 +151,7 @@ class Shelf {
 // in-memory, local); any other path is a folder on the local disk.
 // Throws ConfigurationError (and its kinds), DBDoesNotExistError, CanNotCreateDBError,
 // StorageError.
-Shelf open(std::string_view path, Flag flag = Flag::create, Options options = {});
+CSHELVE_API Shelf open(std::string_view path, Flag flag = Flag::create, Options options = {});
 
 }  // namespace cshelve
 

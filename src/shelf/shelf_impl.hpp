@@ -16,7 +16,8 @@
 
 namespace cshelve {
 
-struct Shelf::Impl {
+// Hidden although nested in an exported class: nothing outside the library reaches it.
+struct [[gnu::visibility("hidden")]] Shelf::Impl {
   std::string name;  // the path given to open(), for messages
   Flag flag = Flag::create;
   Logger logger;  // filtered by level; never empty
