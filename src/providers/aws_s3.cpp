@@ -80,7 +80,6 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
     const auto it = params.find(name);
     return it == params.end() ? nullptr : &it->second;
   };
-  if (auto value = param("endpoint_url")) config.endpoint_url = *value;
   if (auto value = param("region_name"); value && !value->empty()) config.region = *value;
   if (auto value = param("addressing_style")) {
     if (*value == "auto") config.addressing = s3::Addressing::automatic;
@@ -104,6 +103,8 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
   }
   config.logger = log;
   config.log_level = log_level;
+  // Empty: AWS's own endpoint for the region.
+  if (auto value = param("endpoint_url"); value && !value->empty()) config.endpoint = s3::parse_endpoint(*value);
   return config;
 }
 
@@ -143,7 +144,7 @@ class AwsS3Provider final : public Provider {
 
   void put_file(std::string_view key, const FileBody& body) override {
     // The client asks for no more than the body holds, so a short read means the file shrank.
-    const s3::ReadAt read = [&body](std::uint64_t offset, char* buffer, std::size_t room) {
+    const util::ReadAt read = [&body](std::uint64_t offset, char* buffer, std::size_t room) {
       read_exactly_at(body.fd, body.path, offset, buffer, room);
       return room;
     };
@@ -151,9 +152,13 @@ class AwsS3Provider final : public Provider {
   }
 
   bool get_to(std::string_view key, RecordSink& sink) override {
-    s3::BodySink body;
-    body.restart = [&sink] { sink.restart(); };
-    body.write = [&sink](const char* data, std::size_t size) { sink.write(std::string_view(data, size)); };
+    // RecordSink has util::ByteSink's shape; passed on as one.
+    struct Forward final : util::ByteSink {
+      explicit Forward(RecordSink& to) : target(to) {}
+      void restart() override { target.restart(); }
+      void write(std::string_view bytes) override { target.write(bytes); }
+      RecordSink& target;
+    } body(sink);
     try {
       client_.get_object_to(bucket_, key, body, progress_);
       return true;
