@@ -64,7 +64,7 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
 
   if (auto value = param("endpoint_url"); value && !value->empty()) {
     try {
-      config.endpoint_url = *value;  // MERGE: s3::parse_endpoint
+      config.endpoint = s3::parse_endpoint(*value);
     } catch (const ConfigurationError& error) {
       throw ConfigurationError(name_of("endpoint_url").describe() + ": " + error.what());
     }

@@ -6,7 +6,6 @@
 
 #include <cshelve/errors.hpp>
 
-
 namespace cshelve::providers {
 namespace {
 
@@ -46,7 +45,7 @@ class AwsS3Provider final : public Provider {
 
   void put_file(std::string_view key, const FileBody& body) override {
     // The client asks for no more than the body holds, so a short read means the file shrank.
-    const s3::ReadAt read = [&body](std::uint64_t offset, char* buffer, std::size_t room) {
+    const util::ReadAt read = [&body](std::uint64_t offset, char* buffer, std::size_t room) {
       io::read_exactly_at(body.fd, body.path, offset, buffer, room);
       return room;
     };
@@ -54,11 +53,8 @@ class AwsS3Provider final : public Provider {
   }
 
   bool get_to(std::string_view key, util::ByteSink& sink) override {
-    s3::BodySink body;
-    body.restart = [&sink] { sink.restart(); };
-    body.write = [&sink](const char* data, std::size_t size) { sink.write(std::string_view(data, size)); };
     try {
-      client_.get_object_to(bucket_, key, body, progress_);
+      client_.get_object_to(bucket_, key, sink, progress_);
       return true;
     } catch (const NoSuchKeyError&) {
       return false;

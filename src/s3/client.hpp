@@ -21,31 +21,23 @@
 
 #include <cshelve/options.hpp>
 
-#include <cshelve/errors.hpp>
-
-#include <cstddef>
 #include <cstdint>
-#include <exception>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "s3/endpoint.hpp"
 #include "s3/sigv4.hpp"
+#include "s3/types.hpp"
+#include "util/stream.hpp"
 
 namespace cshelve::s3 {
 
-enum class Addressing {
-  automatic,       // virtual-hosted on AWS's own endpoints when the bucket name allows it; else path
-  path,            // https://host/bucket/key
-  virtual_hosted,  // https://bucket.host/key
-};
-
 struct ClientConfig {
-  // "http://127.0.0.1:4568" or "https://minio.example:9000"; empty: AWS's endpoint for `region`.
-  std::string endpoint_url;
+  // Where requests go (parse_endpoint() reads a URL); empty: AWS's endpoint for `region`.
+  std::optional<Endpoint> endpoint;
   std::string region = "us-east-1";
   Addressing addressing = Addressing::automatic;
   Credentials credentials;
@@ -61,69 +53,8 @@ struct ClientConfig {
   LogLevel log_level = LogLevel::info;
 };
 
-struct ListRequest {
-  std::string prefix;
-  int max_keys = 1000;  // not sent when 0 or less: the server's default (1,000) applies
-  std::string continuation_token;
-  std::string start_after;
-};
-
-struct ListResult {
-  std::vector<std::string> keys;
-  bool is_truncated = false;
-  std::string next_continuation_token;  // set when is_truncated
-  std::size_t key_count = 0;
-};
-
-struct DeleteFailure {
-  std::string key;
-  std::string code;     // S3's code, e.g. "AccessDenied"
-  std::string message;  // S3's message
-};
-
-struct DeleteResult {
-  std::vector<DeleteFailure> failures;  // empty when every key was deleted
-};
-
-// A request of a batch that was never sent because another one had failed for good.
-class RequestNotSentError : public StorageError {
- public:
-  using StorageError::StorageError;
-};
-
-struct PutItem {
-  std::string_view key;
-  std::vector<std::string_view> body_pieces;  // sent one after another, as one body
-};
-
-// One entry per request of a batch: null when it succeeded, else the exception the single call
-// would have thrown (or RequestNotSentError). Once a request has failed for good, no further
-// request of the batch starts.
-using BatchErrors = std::vector<std::exception_ptr>;
-
-// Rethrows the first error of a batch, preferring a request that failed to one left unsent
-// because of it; returns when every request succeeded.
-void rethrow_first_error(const BatchErrors& errors);
-
-struct GetObjectsResult {
-  std::vector<std::optional<std::string>> values;  // nullopt for an absent key or an error
-  BatchErrors errors;                              // an absent key is no error
-};
-
-// Bytes read at any offset, from a file say: fills `buffer` with up to `room` bytes from `offset`
-// and returns how many, fewer only at the end. The same range must give the same bytes each time.
-using ReadAt = std::function<std::size_t(std::uint64_t offset, char* buffer, std::size_t room)>;
-
-// Where a GetObject body goes as it arrives. `restart` is called before every attempt, since an
-// attempt after a failure delivers the body again from its first byte.
-struct BodySink {
-  std::function<void()> restart;
-  std::function<void(const char* data, std::size_t size)> write;
-};
-
 class Client {
  public:
-  // Throws ConfigurationError for an endpoint_url it cannot use.
   explicit Client(ClientConfig config);
   ~Client();
   Client(Client&&) noexcept;
@@ -138,15 +69,15 @@ class Client {
   // PutObject of `head`, then `size` bytes of `source`, for a body too large to hold in memory.
   // The source is read once for the signature's hash, then again to be sent (and on a retry).
   void put_object_from(std::string_view bucket, std::string_view key, std::string_view head, std::uint64_t size,
-                       const ReadAt& source, const TransferProgress& progress = {});
+                       const util::ReadAt& source, const TransferProgress& progress = {});
 
   // GetObject; NoSuchKeyError when the key is absent.
   std::string get_object(std::string_view bucket, std::string_view key, const TransferProgress& progress = {});
 
-  // GetObject with the body given to `sink` as it arrives, never held whole in memory. Checked as
-  // get_object() checks a body, once it is complete: when this throws, what the sink received
-  // must be discarded. NoSuchKeyError when the key is absent.
-  void get_object_to(std::string_view bucket, std::string_view key, const BodySink& sink,
+  // GetObject with the body given to `sink` as it arrives, never held whole in memory; the sink is
+  // restarted before each attempt. Checked as get_object() checks a body, once it is complete: when
+  // this throws, what the sink received must be discarded. NoSuchKeyError when the key is absent.
+  void get_object_to(std::string_view bucket, std::string_view key, util::ByteSink& sink,
                      const TransferProgress& progress = {});
 
   // DeleteObject; deleting an absent key succeeds, as in S3.

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/stream.hpp"
+
 namespace cshelve::s3 {
 
 struct HttpSettings {
@@ -25,32 +27,32 @@ struct HttpSettings {
   long read_timeout_ms = 60000;   // no byte moved for this long ends the transfer
 };
 
+// A request's body: the pieces, sent one after another, then `source_size` more bytes read from
+// `source` (a file) rather than from memory. libcurl may read a range again when it has to resend.
+struct RequestBody {
+  std::vector<std::string_view> pieces;
+  std::uint64_t source_size = 0;
+  util::ReadAt source;  // read only when source_size > 0 and set
+};
+
 struct HttpRequest {
   std::string method;  // GET, PUT, POST, DELETE
   // The full URL, path and query already encoded: it is sent exactly as given.
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // sent as given, Host included
-  std::vector<std::string_view> body_pieces;                 // sent one after another
-  // More body after the pieces, read from where it lies (a file) rather than from memory:
-  // `source_size` bytes, `source(offset, buffer, room)` giving those at `offset` (as many as fit,
-  // fewer only at the end). libcurl may read a range again when it has to resend.
-  using Source = std::function<std::size_t(std::uint64_t offset, char* buffer, std::size_t room)>;
-  std::uint64_t source_size = 0;
-  Source source;
+  // Where the body comes from; none when null. Pointed at, not copied: a retry sends the same one.
+  const RequestBody* body = nullptr;
   // Takes the body of a 2xx reply as it arrives, instead of HttpResponse::body (an error document
-  // still lands in `body`). What it throws ends the transfer and comes out of finish().
-  std::function<void(const char* data, std::size_t size)> sink;
-  // Called as bytes move: (done, total) of the body sent, or else of the reply received.
-  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // still lands in `body`). What it throws ends the transfer and comes out of finish(). Restarting
+  // it before an attempt is the caller's business.
+  util::ByteSink* sink = nullptr;
+  // Called as bytes move: (done, total) of the body sent, or else of the reply received. May be
+  // null or empty.
+  const std::function<void(std::uint64_t done, std::uint64_t total)>* progress = nullptr;
   // Hash the reply body as it arrives (HttpResponse::body_md5): a large body is then checked
   // while the network delivers it, in one pass, instead of being read again afterwards.
   bool md5_of_body = false;
 };
-
-// Reads the source's bytes from `offset` into `buffer`: as many as `room` holds, never past
-// `size`. A source that runs dry before `size` throws StorageError.
-std::size_t read_source(const HttpRequest::Source& source, std::uint64_t size, std::uint64_t offset,
-                        char* buffer, std::size_t room);
 
 struct HttpResponse {
   long status = 0;

@@ -8,143 +8,21 @@
 #include <memory>
 
 #include "cshelve/errors.hpp"
+#include "s3/sha256.hpp"
+#include "util/ascii.hpp"
+#include "util/hex.hpp"
 
 namespace cshelve::s3 {
+
+using detail::as_text;
+using detail::Digest;
+using detail::HmacSha256;
+using detail::kSha256Size;
+using detail::ScopedCleanse;
+
 namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
-constexpr std::size_t kSha256Size = 32;
-constexpr std::string_view kEmptySha256Hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-// --- OpenSSL handles ------------------------------------------------------------------------
-
-struct EvpMdDeleter {
-  void operator()(EVP_MD* md) const noexcept { EVP_MD_free(md); }
-};
-struct EvpMdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-};
-using EvpMd = std::unique_ptr<EVP_MD, EvpMdDeleter>;
-using EvpMdCtx = std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter>;
-
-// Wipes a buffer that held key material when the scope ends, however it ends.
-class ScopedCleanse {
- public:
-  ScopedCleanse(void* data, std::size_t size) noexcept : data_(data), size_(size) {}
-  ~ScopedCleanse() { OPENSSL_cleanse(data_, size_); }
-  ScopedCleanse(const ScopedCleanse&) = delete;
-  ScopedCleanse& operator=(const ScopedCleanse&) = delete;
-
- private:
-  void* data_;
-  std::size_t size_;
-};
-
-// Fetching an algorithm searches OpenSSL's provider store; doing it once per process instead of
-// once per hash keeps signing cheap.
-const EVP_MD* sha256_algorithm() {
-  static const EvpMd algorithm(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-  if (!algorithm) throw Error("SigV4: OpenSSL provides no SHA-256");
-  return algorithm.get();
-}
-
-using Digest = std::array<unsigned char, kSha256Size>;
-
-std::string_view as_text(const Digest& digest) {
-  return std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size());
-}
-
-[[noreturn]] void throw_sha256_failed() { throw Error("SigV4: SHA-256 failed in OpenSSL"); }
-
-// A context per thread, reused by each small hash: making and freeing one costs more than hashing
-// a short text.
-EVP_MD_CTX* reusable_digest_context() {
-  thread_local const EvpMdCtx context(EVP_MD_CTX_new());
-  if (!context) throw_sha256_failed();
-  return context.get();
-}
-
-// Leaves the hash in `ctx` (OpenSSL does not clear a context when it finishes): secret input
-// goes through a context that is wiped after.
-void sha256_with(EVP_MD_CTX* ctx, const std::string_view* pieces, std::size_t count, Digest& out) {
-  if (EVP_DigestInit_ex(ctx, sha256_algorithm(), nullptr) != 1) throw_sha256_failed();
-  for (std::size_t i = 0; i < count; ++i) {
-    if (EVP_DigestUpdate(ctx, pieces[i].data(), pieces[i].size()) != 1) throw_sha256_failed();
-  }
-  unsigned int written = 0;
-  if (EVP_DigestFinal_ex(ctx, out.data(), &written) != 1 || written != out.size()) throw_sha256_failed();
-}
-
-// For what is not secret: the canonical request, payloads.
-void sha256(const std::string_view* pieces, std::size_t count, Digest& out) {
-  sha256_with(reusable_digest_context(), pieces, count, out);
-}
-
-// HMAC-SHA256 with one key (RFC 2104): SHA-256 over (key ^ opad) and the SHA-256 over (key ^ ipad)
-// and the message. Both padded keys are hashed once, when the key is set, and each MAC resumes
-// from copies of those two states: a key used for many MACs (a day's signing key) is not worked
-// through again for each. Not for concurrent use: mac() works in the object's own context.
-class HmacSha256 {
- public:
-  static constexpr std::size_t kBlockSize = 64;
-
-  explicit HmacSha256(std::string_view key) {
-    if (!inner_ || !outer_ || !scratch_) throw_sha256_failed();
-    std::array<unsigned char, kBlockSize> block{};
-    const ScopedCleanse wipe_block(block.data(), block.size());
-    if (key.size() > kBlockSize) {
-      Digest hashed;
-      const ScopedCleanse wipe_hashed(hashed.data(), hashed.size());
-      sha256_with(scratch_.get(), &key, 1, hashed);
-      std::memcpy(block.data(), hashed.data(), hashed.size());
-    } else {
-      std::memcpy(block.data(), key.data(), key.size());
-    }
-    absorb_padded(inner_.get(), block, 0x36);
-    absorb_padded(outer_.get(), block, 0x5c);
-  }
-
-  void mac(std::string_view message, Digest& out) {
-    Digest inner_hash;
-    const ScopedCleanse wipe_inner_hash(inner_hash.data(), inner_hash.size());
-    unsigned int written = 0;
-    EVP_MD_CTX* ctx = scratch_.get();
-    if (EVP_MD_CTX_copy_ex(ctx, inner_.get()) != 1 ||
-        EVP_DigestUpdate(ctx, message.data(), message.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx, inner_hash.data(), &written) != 1 || written != inner_hash.size() ||
-        EVP_MD_CTX_copy_ex(ctx, outer_.get()) != 1 ||
-        EVP_DigestUpdate(ctx, inner_hash.data(), inner_hash.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx, out.data(), &written) != 1 || written != out.size()) {
-      throw Error("SigV4: HMAC-SHA256 failed in OpenSSL");
-    }
-  }
-
- private:
-  // The block is XORed with the pad in place and restored, so that no second copy of the key is
-  // made.
-  static void absorb_padded(EVP_MD_CTX* ctx, std::array<unsigned char, kBlockSize>& block, unsigned char pad) {
-    for (unsigned char& byte : block) byte ^= pad;
-    const bool hashed = EVP_DigestInit_ex(ctx, sha256_algorithm(), nullptr) == 1 &&
-                        EVP_DigestUpdate(ctx, block.data(), block.size()) == 1;
-    for (unsigned char& byte : block) byte ^= pad;
-    if (!hashed) throw_sha256_failed();
-  }
-
-  // OpenSSL wipes a digest state when it frees it.
-  EvpMdCtx inner_{EVP_MD_CTX_new()};
-  EvpMdCtx outer_{EVP_MD_CTX_new()};
-  EvpMdCtx scratch_{EVP_MD_CTX_new()};  // holds the last MAC (or the hashed long key) until the next
-};
-
-void append_hex(std::string& out, const unsigned char* bytes, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  const std::size_t at = out.size();
-  out.resize(at + 2 * size);
-  for (std::size_t i = 0; i < size; ++i) {
-    out[at + 2 * i] = kDigits[bytes[i] >> 4];
-    out[at + 2 * i + 1] = kDigits[bytes[i] & 0x0F];
-  }
-}
 
 // --- Encoding -------------------------------------------------------------------------------
 
@@ -154,15 +32,15 @@ constexpr bool is_unreserved(unsigned char c) {
 }
 
 void append_uri_encoded(std::string& out, std::string_view raw, bool keep_slash) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";  // SigV4 wants upper-case hex here
   for (const char ch : raw) {
     const auto c = static_cast<unsigned char>(ch);
     if (is_unreserved(c) || (keep_slash && c == '/')) {
       out.push_back(ch);
     } else {
       out.push_back('%');
-      out.push_back(kDigits[c >> 4]);
-      out.push_back(kDigits[c & 0x0F]);
+      // SigV4 wants upper-case hex here.
+      out.push_back(util::hex_digit(c >> 4, util::HexCase::upper));
+      out.push_back(util::hex_digit(c, util::HexCase::upper));
     }
   }
 }
@@ -211,14 +89,6 @@ void check_header(std::string_view name, std::string_view value) {
   if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
     throw Error("SigV4: header '" + std::string(name) + "' has a line break or NUL in its value");
   }
-}
-
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // Headers that proxies and HTTP stacks are known to add or rewrite: signing them would make the
@@ -293,47 +163,6 @@ std::string uri_encode(std::string_view raw, bool keep_slash) {
   std::string out;
   out.reserve(raw.size() + raw.size() / 2);
   append_uri_encoded(out, raw, keep_slash);
-  return out;
-}
-
-std::string sha256_hex(const std::vector<std::string_view>& pieces) {
-  // The payload hash of every GET and DELETE.
-  if (std::all_of(pieces.begin(), pieces.end(), [](std::string_view piece) { return piece.empty(); })) {
-    return std::string(kEmptySha256Hex);
-  }
-  Digest digest;
-  sha256(pieces.data(), pieces.size(), digest);
-  std::string out;
-  out.reserve(2 * digest.size());
-  append_hex(out, digest.data(), digest.size());
-  return out;
-}
-
-struct Sha256::Context {
-  EvpMdCtx digest{EVP_MD_CTX_new()};
-};
-
-Sha256::Sha256() : context_(std::make_unique<Context>()) {
-  if (!context_->digest || EVP_DigestInit_ex(context_->digest.get(), sha256_algorithm(), nullptr) != 1) {
-    throw_sha256_failed();
-  }
-}
-
-Sha256::~Sha256() = default;
-
-void Sha256::update(std::string_view data) {
-  if (EVP_DigestUpdate(context_->digest.get(), data.data(), data.size()) != 1) throw_sha256_failed();
-}
-
-std::string Sha256::hex_digest() {
-  Digest digest;
-  unsigned int written = 0;
-  if (EVP_DigestFinal_ex(context_->digest.get(), digest.data(), &written) != 1 || written != digest.size()) {
-    throw_sha256_failed();
-  }
-  std::string out;
-  out.reserve(2 * digest.size());
-  append_hex(out, digest.data(), digest.size());
   return out;
 }
 
@@ -421,7 +250,7 @@ SignedRequest Signer::sign(const RequestToSign& request, std::time_t when) const
   bool has_host = false;
   for (const auto& [name, value] : request.headers) {
     check_header(name, value);
-    std::string lower_name = lower_ascii(name);
+    std::string lower_name = util::to_lower_ascii(name);
     const bool owned_by_signer = lower_name == "authorization" || lower_name == "x-amz-date" ||
                                  (send_content_sha256 && lower_name == "x-amz-content-sha256") ||
                                  (has_token && lower_name == "x-amz-security-token");
@@ -480,13 +309,13 @@ SignedRequest Signer::sign(const RequestToSign& request, std::time_t when) const
   scope.append(date).append(1, '/').append(region_).append(1, '/').append(service_).append("/aws4_request");
   Digest canonical_hash;
   const std::string_view canonical_view = canonical;
-  sha256(&canonical_view, 1, canonical_hash);
+  detail::sha256(&canonical_view, 1, canonical_hash);
   std::string& string_to_sign = out.string_to_sign;
   string_to_sign.reserve(kAlgorithm.size() + date_time.size() + scope.size() + 2 * kSha256Size + 3);
   string_to_sign.append(kAlgorithm).append(1, '\n');
   string_to_sign.append(date_time).append(1, '\n');
   string_to_sign.append(scope).append(1, '\n');
-  append_hex(string_to_sign, canonical_hash.data(), canonical_hash.size());
+  util::append_hex(string_to_sign, canonical_hash.data(), canonical_hash.size());
 
   // --- Signature and the headers that carry it.
   {
@@ -496,7 +325,7 @@ SignedRequest Signer::sign(const RequestToSign& request, std::time_t when) const
       day_key(date).hmac.mac(string_to_sign, signature);
     }
     out.signature.reserve(2 * signature.size());
-    append_hex(out.signature, signature.data(), signature.size());
+    util::append_hex(out.signature, signature.data(), signature.size());
   }
   std::string authorization;
   authorization.reserve(kAlgorithm.size() + credentials_.access_key_id.size() + scope.size() +

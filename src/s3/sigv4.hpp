@@ -1,4 +1,4 @@
-// AWS Signature Version 4 for S3 requests, over OpenSSL (SHA-256, HMAC).
+// AWS Signature Version 4 for S3 requests, over OpenSSL (SHA-256, HMAC: s3/sha256.hpp).
 //
 // S3 differs from the other AWS services in two ways that matter here: paths are never normalized
 // (`.`, `..` and `//` are part of a key) and each path segment is percent-encoded exactly once.
@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "s3/sha256.hpp"
+
 namespace cshelve::s3 {
 
 struct Credentials {
@@ -28,25 +30,6 @@ struct Credentials {
 // Percent-encodes every byte outside A-Z a-z 0-9 - _ . ~ as %XX (upper-case hex).
 // With keep_slash, '/' is kept as it is (path segments); otherwise it becomes %2F.
 std::string uri_encode(std::string_view raw, bool keep_slash);
-
-// Lower-case hex SHA-256 of the concatenation of the pieces.
-std::string sha256_hex(const std::vector<std::string_view>& pieces);
-inline std::string sha256_hex(std::string_view data) { return sha256_hex(std::vector<std::string_view>{data}); }
-
-// SHA-256 fed a part at a time, for a body read from a file rather than held in memory.
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void update(std::string_view data);
-  std::string hex_digest();  // ends the hash
-
- private:
-  struct Context;
-  std::unique_ptr<Context> context_;
-};
 
 // The hash S3 accepts in place of the payload's when the body is not signed (https only).
 inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "util/hex.hpp"
+
 namespace cshelve::s3 {
 namespace {
 
@@ -93,13 +95,6 @@ std::size_t parse_count(const std::string& text, std::string_view field, std::st
   return static_cast<std::size_t>(value);
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string url_decode_form(std::string_view encoded) {
@@ -111,8 +106,8 @@ std::string url_decode_form(std::string_view encoded) {
       decoded += ' ';
     } else if (c == '%') {
       const bool complete = i + 2 < encoded.size();
-      const int high = complete ? hex_value(encoded[i + 1]) : -1;
-      const int low = complete ? hex_value(encoded[i + 2]) : -1;
+      const int high = complete ? util::hex_value(encoded[i + 1]) : -1;
+      const int low = complete ? util::hex_value(encoded[i + 2]) : -1;
       if (high < 0 || low < 0) {
         throw MalformedResponseError("malformed S3 ListObjectsV2 reply: broken %-escape in a key");
       }
@@ -195,10 +190,9 @@ std::string xml_escape(std::string_view text) {
         // A raw CR would be turned into LF by the server's end-of-line handling, and the other
         // C0 controls are not XML 1.0 characters at all: S3 asks for them as character references.
         if (byte < 0x20) {
-          static constexpr char kHex[] = "0123456789ABCDEF";
           escaped += "&#x";
-          if (byte >= 0x10) escaped += kHex[byte >> 4];
-          escaped += kHex[byte & 0x0F];
+          if (byte >= 0x10) escaped += util::hex_digit(byte >> 4, util::HexCase::upper);
+          escaped += util::hex_digit(byte, util::HexCase::upper);
           escaped += ';';
         } else {
           escaped += c;

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "s3/client.hpp"
+#include "s3/types.hpp"
 
 namespace cshelve::s3 {
 

@@ -181,7 +181,7 @@ TEST_CASE("no secret reaches a log line or an error message, at the debug level"
 
     // Damaged records, written behind the shelf's back with the raw client.
     s3::ClientConfig raw_config;
-    raw_config.endpoint_url = gate;
+    raw_config.endpoint = s3::parse_endpoint(gate);
     raw_config.credentials.access_key_id = stack_variable("CSHELVE_TEST_S3_KEY_ID");
     raw_config.credentials.secret_access_key = key_secret;
     s3::Client raw(raw_config);

@@ -31,7 +31,7 @@ inline std::string required_environment(const char* name) {
 // A client of the signature-checking gate (or of another endpoint of the stack).
 inline s3::ClientConfig stack_config(const char* endpoint_variable = "CSHELVE_TEST_S3_ENDPOINT") {
   s3::ClientConfig config;
-  config.endpoint_url = required_environment(endpoint_variable);
+  config.endpoint = s3::parse_endpoint(required_environment(endpoint_variable));
   config.region = required_environment("CSHELVE_TEST_S3_REGION");
   config.credentials.access_key_id = required_environment("CSHELVE_TEST_S3_KEY_ID");
   config.credentials.secret_access_key = required_environment("CSHELVE_TEST_S3_KEY_SECRET");

@@ -26,7 +26,7 @@ namespace {
 
 ClientConfig config_for(const ScriptedServer& server, int connections) {
   ClientConfig config;
-  config.endpoint_url = server.url();
+  config.endpoint = parse_endpoint(server.url());
   config.credentials = Credentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""};
   config.connect_timeout_ms = 2000;
   config.read_timeout_ms = 1000;

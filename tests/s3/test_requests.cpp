@@ -26,7 +26,7 @@ const char* const kSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
 ClientConfig config_for(const ScriptedServer& server) {
   ClientConfig config;
-  config.endpoint_url = server.url();
+  config.endpoint = parse_endpoint(server.url());
   config.credentials = Credentials{"AKIDEXAMPLE", kSecret, ""};
   config.connect_timeout_ms = 2000;
   config.read_timeout_ms = 1000;
@@ -560,7 +560,7 @@ TEST_CASE("a server that cannot be reached is a NetworkError") {
     closed_port = server.port();
   }
   ClientConfig config;
-  config.endpoint_url = "http://127.0.0.1:" + std::to_string(closed_port);
+  config.endpoint = parse_endpoint("http://127.0.0.1:" + std::to_string(closed_port));
   config.credentials = Credentials{"AKIDEXAMPLE", kSecret, ""};
   config.max_attempts = 2;
   Client client(config);
@@ -578,15 +578,13 @@ TEST_CASE("unusable endpoint URLs are ConfigurationError") {
   for (const char* url : {"localhost:9000", "ftp://host", "http://", "http://host/prefix",
                           "http://user:pw@host", "http://host:port", "http://ho st"}) {
     CAPTURE(url);
-    ClientConfig config;
-    config.endpoint_url = url;
-    CHECK_THROWS_AS(Client{config}, ConfigurationError);
+    CHECK_THROWS_AS(parse_endpoint(url), ConfigurationError);
   }
   for (const char* url : {"http://127.0.0.1:9000", "https://minio.example/", "http://[::1]:9000",
                           "HTTP://Host.Example:80"}) {
     CAPTURE(url);
     ClientConfig config;
-    config.endpoint_url = url;
+    CHECK_NOTHROW(config.endpoint = parse_endpoint(url));
     CHECK_NOTHROW(Client{config});
   }
 }
@@ -594,7 +592,7 @@ TEST_CASE("unusable endpoint URLs are ConfigurationError") {
 TEST_CASE("the Host header leaves out the scheme's default port") {
   std::vector<std::string> lines;
   ClientConfig config;
-  config.endpoint_url = "http://127.0.0.1:80";
+  config.endpoint = parse_endpoint("http://127.0.0.1:80");
   config.credentials = Credentials{"AKIDEXAMPLE", kSecret, ""};
   config.max_attempts = 1;
   config.connect_timeout_ms = 1000;
@@ -614,7 +612,7 @@ TEST_CASE("the Host header leaves out the scheme's default port") {
 TEST_CASE("virtual-hosted addressing puts the bucket in the host name") {
   ScriptedServer server({http_reply(200, "x"), http_reply(200, list_reply_body({}, false))});
   ClientConfig config = config_for(server);
-  config.endpoint_url = "http://localhost:" + std::to_string(server.port());
+  config.endpoint = parse_endpoint("http://localhost:" + std::to_string(server.port()));
   config.addressing = Addressing::virtual_hosted;
   Client client(config);
   CHECK(client.get_object("my-bucket", "a/b") == "x");
@@ -642,7 +640,7 @@ namespace {
 struct StringSource {
   std::string data;
   int starts = 0;
-  ReadAt reader() {
+  util::ReadAt reader() {
     return [this](std::uint64_t offset, char* buffer, std::size_t room) {
       if (offset == 0) ++starts;
       const std::size_t n = std::min<std::size_t>(room, data.size() - static_cast<std::size_t>(offset));
@@ -653,16 +651,15 @@ struct StringSource {
 };
 
 // A sink gathering what a GetObject delivers, counting restarts.
-struct GatheringSink {
+struct GatheringSink final : util::ByteSink {
   std::string received;
   int restarts = 0;
-  BodySink sink() {
-    return BodySink{[this] {
-                      ++restarts;
-                      received.clear();
-                    },
-                    [this](const char* data, std::size_t size) { received.append(data, size); }};
+  void restart() override {
+    ++restarts;
+    received.clear();
   }
+  void write(std::string_view bytes) override { received.append(bytes); }
+  util::ByteSink& sink() { return *this; }
 };
 
 }  // namespace
@@ -718,7 +715,10 @@ TEST_CASE("GetObject into a sink: each attempt starts it over, and only a 2xx bo
 TEST_CASE("GetObject into a sink that throws ends the transfer with that error, not retried") {
   ScriptedServer server({http_reply(200, std::string(100000, 'v')), http_reply(200, "v")});
   Client client(config_for(server));
-  BodySink sink{[] {}, [](const char*, std::size_t) { throw StorageError("disk full"); }};
+  struct FullDisk final : util::ByteSink {
+    void restart() override {}
+    void write(std::string_view) override { throw StorageError("disk full"); }
+  } sink;
   CHECK_THROWS_WITH_AS(client.get_object_to("shelf", "k", sink), "disk full", StorageError);
   CHECK(server.requests().size() == 1);
 }

@@ -55,7 +55,7 @@ std::string s3_ini(const TempDir& dir, const std::string& bucket, const std::str
 
 s3::Client raw_client() {
   s3::ClientConfig config;
-  config.endpoint_url = endpoint();
+  config.endpoint = s3::parse_endpoint(endpoint());
   config.credentials.access_key_id = env("CSHELVE_TEST_S3_KEY_ID");
   config.credentials.secret_access_key = env("CSHELVE_TEST_S3_KEY_SECRET");
   return s3::Client(config);

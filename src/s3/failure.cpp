@@ -1,0 +1,133 @@
+#include "s3/failure.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <utility>
+
+#include "util/ascii.hpp"
+#include "util/digest.hpp"
+#include "util/hex.hpp"
+
+namespace cshelve::s3 {
+namespace {
+
+Failure server_failure(long status, std::optional<ErrorReply> reply) {
+  Failure failure;
+  failure.kind = FailureKind::server;
+  failure.status = status;
+  if (reply) failure.reply = std::move(*reply);
+  failure.retryable = is_retryable_reply(status, failure.reply.code);
+  failure.summary = "HTTP " + std::to_string(status);
+  if (!failure.reply.code.empty()) failure.summary += " " + failure.reply.code;
+  if (!failure.reply.message.empty()) failure.summary += ": " + failure.reply.message;
+  if (!reply) failure.summary += " without an S3 error document";
+  return failure;
+}
+
+}  // namespace
+
+bool is_retryable_reply(long status, const std::string& code) {
+  // A 4xx says the request itself is wrong and would fail the same way again, with one exception:
+  // RequestTimeout comes with a 400, yet only says the connection was too slow.
+  if (status >= 400 && status < 500) return code == "RequestTimeout";
+  if (status == 500 || status == 502 || status == 503 || status == 504) return true;
+  // Otherwise (a 200 carrying an error document, another 5xx) S3's transient codes decide.
+  return code == "InternalError" || code == "SlowDown" || code == "RequestTimeout";
+}
+
+std::optional<Failure> check_object_body(const HttpResponse& response) {
+  const auto malformed = [](std::string summary) {
+    Failure failure;
+    failure.kind = FailureKind::malformed;
+    failure.retryable = true;  // a body damaged on the way may arrive whole next time
+    failure.summary = std::move(summary);
+    return failure;
+  };
+  if (const std::string* length = response.header("content-length")) {
+    if (*length != std::to_string(response.body_size)) {
+      return malformed("body of " + std::to_string(response.body_size) + " bytes where Content-Length says " +
+                       *length);
+    }
+  }
+  const std::string* etag_header = response.header("etag");
+  if (etag_header == nullptr) return std::nullopt;
+  std::string_view quoted = *etag_header;
+  if (quoted.size() >= 2 && quoted.front() == '"' && quoted.back() == '"') quoted = quoted.substr(1, quoted.size() - 2);
+  const std::string etag = util::to_lower_ascii(quoted);
+  // Multipart ETags (with '-') are not an MD5 of the body, nor are those of objects encrypted
+  // with KMS or a customer key.
+  const std::string* encryption = response.header("x-amz-server-side-encryption");
+  const bool etag_not_md5 = (encryption != nullptr && encryption->rfind("aws:kms", 0) == 0) ||
+                            response.header("x-amz-server-side-encryption-customer-algorithm") != nullptr;
+  if (etag_not_md5 || etag.size() != 32 || etag.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return std::nullopt;
+  }
+  // Hashed as the body arrived when the request asked for it; otherwise now.
+  const std::string digest = response.body_md5.empty() ? util::md5(response.body) : response.body_md5;
+  if (util::hex(digest) != etag) {
+    return malformed("body whose MD5 differs from its ETag");
+  }
+  return std::nullopt;
+}
+
+std::variant<HttpResponse, Failure> judge(const Call& call, const std::string& where, HttpOutcome&& outcome,
+                                          const ClientLog& log) {
+  if (log.enabled(LogLevel::debug)) {
+    log(LogLevel::debug, call.method + " " + where + " -> " +
+                             (outcome.failure ? "failed" : std::to_string(outcome.response.status)) + " in " +
+                             std::to_string(static_cast<long>(outcome.seconds * 1000)) + " ms");
+  }
+
+  if (outcome.failure) {
+    Failure failure;
+    failure.kind = FailureKind::network;
+    failure.retryable = outcome.failure->retryable;
+    failure.summary = (outcome.failure->timed_out ? "timed out: " : "network error: ") + outcome.failure->message;
+    return failure;
+  }
+  HttpResponse& response = outcome.response;
+  if (response.status < 200 || response.status >= 300) {
+    return server_failure(response.status, parse_error(response.body));
+  }
+  if (call.expects_xml) {
+    // S3 may answer 200 and still report an error in the body once it has started replying.
+    if (auto reply = parse_error(response.body)) return server_failure(response.status, std::move(reply));
+  }
+  if (call.verify_object_body) {
+    if (auto failure = check_object_body(response)) return std::move(*failure);
+  }
+  return std::move(response);
+}
+
+void throw_error(const Call& call, const Failure& last, const std::vector<std::string>& failures) {
+  std::string message = describe(call) + " failed";
+  if (failures.size() == 1 && !last.retryable) {
+    message += ": " + failures.front();
+  } else {
+    // Retries ran out (max_attempts may be 1): say how many attempts were made, and each reason.
+    message += " after " + std::to_string(failures.size()) + (failures.size() == 1 ? " attempt" : " attempts");
+    for (std::size_t i = 0; i < failures.size(); ++i) {
+      message += (i == 0 ? ": " : "; ");
+      message += "attempt " + std::to_string(i + 1) + ": " + failures[i];
+    }
+  }
+  const ErrorReply& reply = last.reply;
+  if (!reply.request_id.empty()) message += " (request id " + reply.request_id + ")";
+
+  switch (last.kind) {
+    case FailureKind::network: throw NetworkError(message);
+    case FailureKind::malformed: throw MalformedResponseError(message);
+    case FailureKind::server: break;
+  }
+  const std::string& code = reply.code;
+  const auto status = static_cast<int>(last.status);
+  if (code == "NoSuchKey") throw NoSuchKeyError(message, status, code, reply.message, reply.request_id);
+  if (code == "NoSuchBucket") throw NoSuchBucketError(message, status, code, reply.message, reply.request_id);
+  if (code == "AccessDenied") throw AccessDeniedError(message, status, code, reply.message, reply.request_id);
+  if (code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId") {
+    throw AuthenticationError(message, status, code, reply.message, reply.request_id);
+  }
+  throw S3Error(message, status, code, reply.message, reply.request_id);
+}
+
+}  // namespace cshelve::s3

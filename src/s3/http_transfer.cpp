@@ -1,0 +1,211 @@
+#include "s3/http_transfer.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "util/ascii.hpp"
+#include "util/stream.hpp"
+
+namespace cshelve::s3::detail {
+namespace {
+
+constexpr bool is_header_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_header_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_header_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+// A large body fills fresh memory front to back, a page fault every 4 KiB: for 256 MiB a tenth of
+// the client's CPU time. Asking the kernel for all the pages at once (Linux 5.14 and later; a
+// no-op elsewhere) spares the faults; the memory is the same, since the body will fill it.
+void prefault(char* data, std::size_t size) noexcept {
+#ifdef MADV_POPULATE_WRITE
+  constexpr std::size_t kWorthIt = 8u << 20;
+  constexpr std::uintptr_t kPage = 4096;
+  if (size < kWorthIt) return;
+  const auto start = (reinterpret_cast<std::uintptr_t>(data) + kPage - 1) & ~(kPage - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(kPage - 1);
+  if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_WRITE);
+#else
+  (void)data;
+  (void)size;
+#endif
+}
+
+void reserve_for_content_length(std::string& body, std::string_view value) noexcept {
+  if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return;
+  if (value.size() > 18) return;  // beyond any length this process could hold
+  unsigned long long length = 0;
+  for (char digit : value) length = length * 10 + static_cast<unsigned>(digit - '0');
+  if (length > body.max_size()) return;
+  try {
+    body.reserve(static_cast<std::size_t>(length));
+  } catch (...) {
+    // A length too large to reserve is left to grow as the bytes arrive, and fail there if it must.
+    return;
+  }
+  prefault(body.data(), body.capacity());
+}
+
+}  // namespace
+
+std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const std::size_t room = size * count;
+  std::size_t written = 0;
+  const RequestBody& body = *transfer.body;
+  const auto& pieces = body.pieces;
+  while (written < room && transfer.piece < pieces.size()) {
+    std::string_view piece = pieces[transfer.piece];
+    const std::size_t n = std::min(room - written, piece.size() - transfer.offset);
+    if (n > 0) std::memcpy(buffer + written, piece.data() + transfer.offset, n);
+    written += n;
+    transfer.offset += n;
+    if (transfer.offset == piece.size()) {
+      ++transfer.piece;
+      transfer.offset = 0;
+    }
+  }
+  if (written < room && body.source && transfer.source_offset < body.source_size) {
+    try {
+      const std::size_t got =
+          util::read_source(body.source, body.source_size, transfer.source_offset, buffer + written, room - written);
+      transfer.source_offset += got;
+      written += got;
+    } catch (...) {
+      transfer.io_error = std::current_exception();
+      return CURL_READFUNC_ABORT;
+    }
+  }
+  return written;
+}
+
+// libcurl rewinds the body when it must send the request again on a fresh connection (a kept-
+// alive one that the server had closed); without this, that case fails the request.
+int seek_body(void* user, curl_off_t position, int origin) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || position < 0) return CURL_SEEKFUNC_CANTSEEK;
+  auto remaining = static_cast<std::uint64_t>(position);
+  const auto& pieces = transfer.body->pieces;
+  std::size_t piece = 0;
+  while (piece < pieces.size() && remaining >= pieces[piece].size()) {
+    remaining -= pieces[piece].size();
+    ++piece;
+  }
+  transfer.source_offset = 0;
+  if (piece == pieces.size() && remaining > 0) {
+    if (remaining > transfer.body->source_size) return CURL_SEEKFUNC_FAIL;
+    transfer.source_offset = remaining;
+    remaining = 0;
+  }
+  transfer.piece = piece;
+  transfer.offset = static_cast<std::size_t>(remaining);
+  return CURL_SEEKFUNC_OK;
+}
+
+std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  if (transfer.to_sink < 0) {
+    // The first byte of a body is that of the final reply (interim replies carry none).
+    long status = 0;
+    curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
+    transfer.to_sink = transfer.request->sink != nullptr && status >= 200 && status < 300 ? 1 : 0;
+  }
+  try {
+    if (transfer.to_sink == 1) {
+      transfer.request->sink->write(std::string_view(data, n));
+    } else {
+      transfer.response->body.append(data, n);
+    }
+  } catch (const std::bad_alloc&) {
+    transfer.out_of_memory = true;
+    return 0;  // anything but n aborts the transfer
+  } catch (...) {
+    transfer.io_error = std::current_exception();
+    return 0;
+  }
+  transfer.response->body_size += n;
+  if (transfer.md5 != nullptr && EVP_DigestUpdate(transfer.md5, data, n) != 1) transfer.md5_failed = true;
+  return n;
+}
+
+
+std::size_t receive_header(char* data, std::size_t size, std::size_t count, void* user) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  std::string_view line(data, n);
+  try {
+    HttpResponse& response = *transfer.response;
+    if (line.rfind("HTTP/", 0) == 0) {
+      // A new status line: whatever came before belonged to an interim (1xx) reply.
+      response.headers.clear();
+      return n;
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return n;  // the blank line that ends the headers
+    const std::string_view raw_name = trim(line.substr(0, colon));
+    const std::string_view value = trim(line.substr(colon + 1));
+    auto& [name, stored_value] = response.headers.emplace_back(raw_name, value);
+    for (char& c : name) c = util::to_lower_ascii(c);
+    // A body bound for the sink needs no room here (an error document is small).
+    if (name == "content-length" && transfer.request->sink == nullptr) reserve_for_content_length(response.body, stored_value);
+  } catch (...) {
+    transfer.out_of_memory = true;
+    return 0;
+  }
+  return n;
+}
+
+// libcurl calls this as bytes move and, while nothing moves, about once a second (the low-speed
+// check below keeps such a wake-up scheduled even inside a multi handle). It enforces the read
+// timeout and passes progress on to the caller's callback.
+int on_transfer_info(void* user, curl_off_t download_total, curl_off_t download_now,
+                     curl_off_t upload_total, curl_off_t upload_now) noexcept {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  const curl_off_t moved = download_now + upload_now;
+  if (!transfer.started) {
+    // Until the connection is ready the connect timeout is the one that applies.
+    curl_off_t ready_after = 0;
+    if (curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_PRETRANSFER_TIME_T, &ready_after) ==
+            CURLE_OK &&
+        ready_after > 0) {
+      transfer.started = true;
+      transfer.moved = moved;
+      transfer.last_moved = now;
+    }
+  } else if (moved != transfer.moved) {
+    transfer.moved = moved;
+    transfer.last_moved = now;
+  } else if (now - transfer.last_moved >= transfer.read_timeout) {
+    // libcurl's own low-speed check averages over several seconds, so an upload followed by
+    // silence kept a transfer alive long after the read timeout; this counts the silence itself.
+    transfer.stalled = true;
+    return 1;  // abort: CURLE_ABORTED_BY_CALLBACK
+  }
+  if (transfer.progress != nullptr && *transfer.progress) {
+    try {
+      if (upload_total > 0) {
+        (*transfer.progress)(static_cast<std::uint64_t>(upload_now), static_cast<std::uint64_t>(upload_total));
+      } else if (download_now > 0 || download_total > 0) {
+        (*transfer.progress)(static_cast<std::uint64_t>(download_now), static_cast<std::uint64_t>(download_total));
+      }
+    } catch (...) {
+      // An exception must not cross libcurl's C frames: it is rethrown once the transfer ends.
+      transfer.progress_error = std::current_exception();
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace cshelve::s3::detail

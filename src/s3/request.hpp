@@ -1,0 +1,70 @@
+// One S3 call as the request path sees it, where it goes and what is signed, and the signed HTTP
+// request of each attempt.
+#ifndef CSHELVE_S3_REQUEST_HPP
+#define CSHELVE_S3_REQUEST_HPP
+
+#include <cshelve/options.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "s3/endpoint.hpp"
+#include "s3/http.hpp"
+#include "s3/sigv4.hpp"
+#include "util/stream.hpp"
+
+namespace cshelve::s3 {
+
+// The client's logger with its level: silent when the logger is empty.
+struct ClientLog {
+  Logger logger;
+  LogLevel level = LogLevel::info;
+
+  bool enabled(LogLevel at) const { return logger && at >= level; }
+  void operator()(LogLevel at, const std::string& line) const {
+    if (enabled(at)) logger(at, line);
+  }
+};
+
+struct Call {
+  Call(std::string_view operation_name, std::string http_method, std::string_view bucket_name,
+       std::optional<std::string_view> object_key)
+      : operation(operation_name), method(std::move(http_method)), bucket(bucket_name), key(object_key) {}
+
+  std::string_view operation;  // "GetObject": for messages
+  std::string method;
+  std::string_view bucket;
+  std::optional<std::string_view> key;  // object operations
+  std::vector<std::pair<std::string, std::string>> query;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides host and the signer's
+  RequestBody body;
+  util::ByteSink* sink = nullptr;              // GetObject into a sink; restarted before each attempt
+  const TransferProgress* progress = nullptr;  // single transfers only
+  bool expects_xml = false;                    // a 2xx reply body is an XML document
+  bool verify_object_body = false;             // GetObject: check the body against its headers
+};
+
+// "S3 GetObject of key 'k' in bucket 'b'": how messages name a call.
+std::string describe(const Call& call);
+
+// Where a call goes and what is signed: the same for every attempt.
+struct Target {
+  std::string host;
+  RequestToSign to_sign;
+};
+
+// Hashes the body for the signature: a body from a source is read once here, and again to be sent.
+Target target_of(const Call& call, const BucketAddress& address);
+
+// One attempt's request. Signed anew for each attempt, so a retry after a long wait still carries a
+// fresh date. `where` receives host and path, for the debug line. The request points at the call's
+// body, sink and progress: the call must outlive it.
+HttpRequest signed_request(const Signer& signer, const std::string& scheme, const Call& call, const Target& target,
+                           std::string& where);
+
+}  // namespace cshelve::s3
+
+#endif
