@@ -13,6 +13,9 @@
 #include <memory>
 #include <string>
 
+#include "util/openssl.hpp"
+#include <string>
+
 namespace cshelve::codec::eax {
 namespace {
 
@@ -23,22 +26,10 @@ using Block = std::array<unsigned char, kBlockSize>;
 // what the counter mode just wrote (and so that OpenSSL's int lengths never overflow).
 constexpr std::size_t kSliceSize = 64 * 1024;
 
-struct MacFree {
-  void operator()(EVP_MAC* mac) const noexcept { EVP_MAC_free(mac); }
-};
-struct MacContextFree {
-  void operator()(EVP_MAC_CTX* context) const noexcept { EVP_MAC_CTX_free(context); }
-};
-struct CipherFree {
-  void operator()(EVP_CIPHER* cipher) const noexcept { EVP_CIPHER_free(cipher); }
-};
-struct CipherContextFree {
-  void operator()(EVP_CIPHER_CTX* context) const noexcept { EVP_CIPHER_CTX_free(context); }
-};
-using MacPtr = std::unique_ptr<EVP_MAC, MacFree>;
-using MacContextPtr = std::unique_ptr<EVP_MAC_CTX, MacContextFree>;
-using CipherPtr = std::unique_ptr<EVP_CIPHER, CipherFree>;
-using CipherContextPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherContextFree>;
+using MacPtr = util::EvpMac;
+using MacContextPtr = util::EvpMacCtx;
+using CipherPtr = util::EvpCipher;
+using CipherContextPtr = util::EvpCipherCtx;
 
 // Intermediate values (N', H', the MAC of the ciphertext) reveal nothing about the key, but they
 // are wiped anyway so that a core dump holds as little of a session as possible.
@@ -54,27 +45,12 @@ struct WipedBlock {
   throw Error(std::string("AES-EAX: OpenSSL could not ") + action);
 }
 
-const char* cbc_cipher_name(std::size_t key_size) {
-  switch (key_size) {
-    case 16:
-      return "AES-128-CBC";
-    case 24:
-      return "AES-192-CBC";
-    default:
-      return "AES-256-CBC";
-  }
+// OpenSSL's name of AES in `mode` ("CBC", "CTR") for a key of that many bytes.
+std::string aes_cipher_name(std::size_t key_size, const char* mode) {
+  const char* bits = key_size == 16 ? "128" : key_size == 24 ? "192" : "256";
+  return std::string("AES-") + bits + "-" + mode;
 }
 
-const char* ctr_cipher_name(std::size_t key_size) {
-  switch (key_size) {
-    case 16:
-      return "AES-128-CTR";
-    case 24:
-      return "AES-192-CTR";
-    default:
-      return "AES-256-CTR";
-  }
-}
 
 // OMAC_t for the three domains t = 0 (nonce), 1 (associated data), 2 (ciphertext), sharing one
 // keyed CMAC context that is duplicated for each.
@@ -84,7 +60,7 @@ class Omac {
     if (!mac_) fail("load AES-CMAC");
     keyed_.reset(EVP_MAC_CTX_new(mac_.get()));
     if (!keyed_) fail("create an AES-CMAC context");
-    std::string cipher_name = cbc_cipher_name(key.size());
+    std::string cipher_name = aes_cipher_name(key.size(), "CBC");
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher_name.data(), 0),
         OSSL_PARAM_construct_end()};
@@ -129,7 +105,7 @@ class Omac {
 class CounterMode {
  public:
   CounterMode(std::string_view key, const Block& initial_counter)
-      : cipher_(EVP_CIPHER_fetch(nullptr, ctr_cipher_name(key.size()), nullptr)),
+      : cipher_(EVP_CIPHER_fetch(nullptr, aes_cipher_name(key.size(), "CTR").c_str(), nullptr)),
         context_(EVP_CIPHER_CTX_new()) {
     if (!cipher_) fail("load AES-CTR");
     if (!context_) fail("create an AES-CTR context");

@@ -22,6 +22,16 @@ Bytef* as_zlib_input(const char* data) {
   return reinterpret_cast<Bytef*>(const_cast<char*>(data));
 }
 
+// Gives zlib the next slice of the input when it has used up the last one (its lengths are 32-bit).
+void feed_input(z_stream& stream, const char*& next_input, std::size_t& input_left) {
+  if (stream.avail_in != 0 || input_left == 0) return;
+  const std::size_t piece = std::min(input_left, kMaxZlibChunk);
+  stream.next_in = as_zlib_input(next_input);
+  stream.avail_in = static_cast<uInt>(piece);
+  next_input += piece;
+  input_left -= piece;
+}
+
 std::string zlib_message(const z_stream& stream, int code) {
   if (stream.msg != nullptr) return stream.msg;
   return "zlib error " + std::to_string(code);
@@ -118,13 +128,7 @@ void zlib_compress_append(std::string_view input, int level, std::string& output
   int status = Z_OK;
   do {
     if (stream.avail_out == 0) provide_output(stream, output, used, std::max(bound, used));
-    if (stream.avail_in == 0 && input_left != 0) {
-      const std::size_t piece = std::min(input_left, kMaxZlibChunk);
-      stream.next_in = as_zlib_input(next_input);
-      stream.avail_in = static_cast<uInt>(piece);
-      next_input += piece;
-      input_left -= piece;
-    }
+    feed_input(stream, next_input, input_left);
     const std::size_t space_before = stream.avail_out;
     status = deflate(&stream, input_left != 0 ? Z_NO_FLUSH : Z_FINISH);
     used += space_before - stream.avail_out;
@@ -150,13 +154,7 @@ std::string zlib_decompress(std::string_view compressed) {
       provide_output(stream, output, used, next_growth);
       next_growth = output.size();
     }
-    if (stream.avail_in == 0 && input_left != 0) {
-      const std::size_t piece = std::min(input_left, kMaxZlibChunk);
-      stream.next_in = as_zlib_input(next_input);
-      stream.avail_in = static_cast<uInt>(piece);
-      next_input += piece;
-      input_left -= piece;
-    }
+    feed_input(stream, next_input, input_left);
     const std::size_t space_before = stream.avail_out;
     const int status = inflate(&stream, Z_NO_FLUSH);
     used += space_before - stream.avail_out;

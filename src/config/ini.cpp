@@ -14,15 +14,6 @@
 namespace cshelve::config {
 namespace {
 
-constexpr std::string_view kBlanks = " \t\r\f\v";
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(kBlanks);
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(kBlanks);
-  return text.substr(first, last - first + 1);
-}
-
 std::string where(const std::string& origin, int line) {
   return origin + ":" + std::to_string(line);
 }
@@ -137,14 +128,14 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line_number == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
 
-    const std::string_view content = trim(line);
+    const std::string_view content = util::trim_blanks(line);
     if (content.empty()) {
       last_option.clear();
       continue;
     }
     if (content.front() == '#' || content.front() == ';') continue;
 
-    const bool indented = kBlanks.find(line.front()) != std::string_view::npos;
+    const bool indented = util::trim_blanks(line.substr(0, 1)).empty();
     if (indented && current != nullptr && !last_option.empty()) {
       current->options[last_option].value += "\n" + std::string(content);
       continue;
@@ -176,12 +167,12 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
       throw ConfigurationError(where(origin, line_number) +
                                ": option outside any section (add a [section] header above it)");
     }
-    std::string name = util::to_lower_ascii(trim(content.substr(0, delimiter)));
+    std::string name = util::to_lower_ascii(util::trim_blanks(content.substr(0, delimiter)));
     if (current->options.count(name) != 0) {
       throw ConfigurationError(where(origin, line_number) + ": option '" + name +
                                "' appears twice in section [" + current_name + "]");
     }
-    current->options[name] = RawOption{std::string(trim(content.substr(delimiter + 1))), line_number};
+    current->options[name] = RawOption{std::string(util::trim_blanks(content.substr(delimiter + 1))), line_number};
     current->order.push_back(name);
     last_option = name;
   }

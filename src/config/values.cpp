@@ -11,17 +11,9 @@
 namespace cshelve::config {
 namespace {
 
-constexpr std::string_view kBlanks = " \t\r\n\f\v";
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(kBlanks);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(kBlanks) - first + 1);
-}
-
 // 1 for true, 0 for false, -1 for neither.
 int bool_value(std::string_view value) {
-  const std::string word = util::to_lower_ascii(trim(value));
+  const std::string word = util::to_lower_ascii(util::trim_blanks(value));
   if (word == "true" || word == "yes" || word == "on" || word == "1") return 1;
   if (word == "false" || word == "no" || word == "off" || word == "0") return 0;
   return -1;
@@ -61,7 +53,7 @@ bool parse_bool(std::string_view value, std::string_view what) {
 }
 
 long long parse_whole_number(std::string_view value, const OptionName& name, long long min, long long max) {
-  const std::string text(trim(value));
+  const std::string text(util::trim_blanks(value));
   const bool digits = !text.empty() && text.find_first_not_of("+-0123456789") == std::string::npos;
   if (digits) {
     char* end = nullptr;
@@ -74,7 +66,7 @@ long long parse_whole_number(std::string_view value, const OptionName& name, lon
 }
 
 std::int64_t parse_seconds_as_ms(std::string_view value, const OptionName& name, double max_seconds) {
-  const std::string text(trim(value));
+  const std::string text(util::trim_blanks(value));
   if (!text.empty()) {
     char* end = nullptr;
     const double seconds = std::strtod(text.c_str(), &end);

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/openssl.hpp"
+
 namespace cshelve::s3 {
 
 // Lower-case hex SHA-256 of the concatenation of the pieces.
@@ -43,14 +45,8 @@ inline std::string_view as_text(const Digest& digest) {
   return std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
-struct EvpMdDeleter {
-  void operator()(EVP_MD* md) const noexcept { EVP_MD_free(md); }
-};
-struct EvpMdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-};
-using EvpMd = std::unique_ptr<EVP_MD, EvpMdDeleter>;
-using EvpMdCtx = std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter>;
+using util::EvpMd;
+using util::EvpMdCtx;
 
 // Wipes a buffer that held key material when the scope ends, however it ends.
 class ScopedCleanse {

@@ -25,6 +25,14 @@ constexpr bool equals_lower_ascii(std::string_view text, std::string_view lower_
   return true;
 }
 
+// `text` without the ASCII blanks (space, tab, CR, LF, FF, VT) around it.
+constexpr std::string_view trim_blanks(std::string_view text) noexcept {
+  constexpr std::string_view kBlanks = " \t\r\n\f\v";
+  const auto first = text.find_first_not_of(kBlanks);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kBlanks) - first + 1);
+}
+
 }  // namespace cshelve::util
 
 #endif

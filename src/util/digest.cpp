@@ -7,17 +7,12 @@
 #include <algorithm>
 #include <memory>
 
+#include "util/openssl.hpp"
+
 namespace cshelve::util {
-namespace {
-
-struct DigestContextDeleter {
-  void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
-};
-
-}  // namespace
 
 std::string md5(std::string_view data) {
-  std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> context(EVP_MD_CTX_new());
+  EvpMdCtx context(EVP_MD_CTX_new());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   if (!context || EVP_DigestInit_ex(context.get(), EVP_md5(), nullptr) != 1 ||
