@@ -167,6 +167,10 @@ struct Call {
   TransferProgress progress;         // single transfers only
   bool expects_xml = false;          // a 2xx reply body is an XML document
   bool verify_object_body = false;   // GetObject: check the body against its headers
+  bool large_body = false;           // GetObject into memory: a 2xx body of any size
+  // Judges a 2xx reply's content: a reason it cannot be used, which fails the attempt as a
+  // malformed reply that is retried; nullopt when it is fine.
+  std::function<std::optional<std::string>(const HttpResponse&)> check_reply;
 };
 
 enum class FailureKind { network, server, malformed };
@@ -241,6 +245,17 @@ std::optional<Failure> check_object_body(const HttpResponse& response) {
   return std::nullopt;
 }
 
+// Why a listing page would keep a caller asking for the next page forever, if it would: a
+// truncated page must hold keys and hand on a token other than the one it was asked with.
+std::optional<std::string> listing_stalls(const ListRequest& request, const ListResult& page) {
+  if (!page.is_truncated) return std::nullopt;
+  if (page.keys.empty()) return std::string("truncated listing page without any key");
+  if (page.next_continuation_token == request.continuation_token) {
+    return std::string("truncated listing page whose NextContinuationToken is the token it was asked with");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct Client::Impl {
@@ -250,7 +265,7 @@ struct Client::Impl {
                                              : parse_endpoint(config.endpoint_url)),
         signer(config.credentials, config.region),
         pool(HttpSettings{config.verify_tls, config.ca_bundle, config.connect_timeout_ms,
-                          config.read_timeout_ms},
+                          config.read_timeout_ms, config.attempt_timeout_ms, config.min_transfer_speed},
              config.max_pool_connections),
         random(std::random_device{}()) {
     // The secret now lives in the signer only.
@@ -344,6 +359,7 @@ struct Client::Impl {
     request.source = call.source;
     request.sink = call.sink;
     request.md5_of_body = call.verify_object_body;
+    request.large_body = call.large_body;
     request.progress = call.progress;
     return request;
   }
@@ -512,7 +528,7 @@ struct Client::Impl {
 
   HttpSettings http_settings() const {
     return HttpSettings{config.verify_tls, config.ca_bundle, config.connect_timeout_ms,
-                        config.read_timeout_ms};
+                        config.read_timeout_ms, config.attempt_timeout_ms, config.min_transfer_speed};
   }
 
   // Judges what came back: the reply to keep, or why the attempt failed.
@@ -527,7 +543,7 @@ struct Client::Impl {
 
     if (outcome.failure) {
       Failure failure;
-      failure.kind = FailureKind::network;
+      failure.kind = outcome.failure->malformed ? FailureKind::malformed : FailureKind::network;
       failure.retryable = outcome.failure->retryable;
       failure.summary = (outcome.failure->timed_out ? "timed out: " : "network error: ") +
                         outcome.failure->message;
@@ -543,6 +559,15 @@ struct Client::Impl {
     }
     if (call.verify_object_body) {
       if (auto failure = check_object_body(response)) return std::move(*failure);
+    }
+    if (call.check_reply) {
+      if (std::optional<std::string> why = call.check_reply(response)) {
+        Failure failure;
+        failure.kind = FailureKind::malformed;
+        failure.retryable = true;  // a reply damaged on the way may arrive whole next time
+        failure.summary = std::move(*why);
+        return failure;
+      }
     }
     return std::move(response);
   }
@@ -656,6 +681,7 @@ std::string Client::get_object(std::string_view bucket, std::string_view key, co
   Call call{"GetObject", "GET", bucket, key};
   call.progress = progress;
   call.verify_object_body = true;
+  call.large_body = true;
   return std::move(impl().execute(call).body);
 }
 
@@ -675,7 +701,21 @@ ListResult Client::list_objects_v2(std::string_view bucket, const ListRequest& r
     call.query.emplace_back("continuation-token", request.continuation_token);
   }
   if (!request.start_after.empty()) call.query.emplace_back("start-after", request.start_after);
+  // Parsed as the reply is judged, so that a page that would keep a caller paging forever is
+  // retried like any damaged reply and ends in MalformedResponseError. A reply that cannot be
+  // read at all is reported at once, below, as before.
+  std::optional<ListResult> page;
+  call.check_reply = [&](const HttpResponse& response) -> std::optional<std::string> {
+    page.reset();
+    try {
+      page = parse_list_objects_v2(response.body);
+    } catch (const MalformedResponseError&) {
+      return std::nullopt;
+    }
+    return listing_stalls(request, *page);
+  };
   HttpResponse response = impl().execute(call);
+  if (page) return std::move(*page);
   try {
     return parse_list_objects_v2(response.body);
   } catch (const MalformedResponseError& error) {
@@ -765,7 +805,9 @@ GetObjectsResult Client::get_objects(std::string_view bucket, const std::vector<
   std::vector<Call> calls;
   calls.reserve(keys.size());
   for (const std::string& key : keys) {
-    calls.emplace_back("GetObject", "GET", bucket, key).verify_object_body = true;
+    Call& call = calls.emplace_back("GetObject", "GET", bucket, key);
+    call.verify_object_body = true;
+    call.large_body = true;
   }
   GetObjectsResult result;
   result.values.resize(keys.size());

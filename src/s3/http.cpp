@@ -73,6 +73,9 @@ struct Transfer {
   std::exception_ptr io_error;  // what the source or the sink threw
   HttpResponse* response = nullptr;
   bool out_of_memory = false;
+  std::uint64_t announced = 0;     // the reply's Content-Length, 0 when absent
+  std::size_t body_limit = 0;      // the most the body kept in memory may hold
+  bool too_large = false;          // the body kept in memory went past body_limit
   EVP_MD_CTX* md5 = nullptr;  // hashes the body as it arrives, when asked to
   bool md5_failed = false;
 
@@ -143,6 +146,8 @@ int seek_body(void* user, curl_off_t position, int origin) noexcept {
   return CURL_SEEKFUNC_OK;
 }
 
+void make_room(Transfer& transfer, std::size_t more);  // below, with the reservation up front
+
 std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) noexcept {
   auto& transfer = *static_cast<Transfer*>(user);
   const std::size_t n = size * count;
@@ -150,13 +155,22 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
     // The first byte of a body is that of the final reply (interim replies carry none).
     long status = 0;
     curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
-    transfer.to_sink = transfer.request->sink && status >= 200 && status < 300 ? 1 : 0;
+    const bool success = status >= 200 && status < 300;
+    transfer.to_sink = transfer.request->sink && success ? 1 : 0;
+    transfer.body_limit = transfer.request->large_body && success ? transfer.response->body.max_size()
+                                                                  : kMaxBufferedReplyBytes;
   }
   try {
     if (transfer.to_sink == 1) {
       transfer.request->sink(data, n);
     } else {
-      transfer.response->body.append(data, n);
+      std::string& body = transfer.response->body;
+      if (n > transfer.body_limit - body.size()) {
+        transfer.too_large = true;
+        return 0;
+      }
+      make_room(transfer, n);
+      body.append(data, n);
     }
   } catch (const std::bad_alloc&) {
     transfer.out_of_memory = true;
@@ -206,19 +220,43 @@ void prefault(char* data, std::size_t size) noexcept {
 #endif
 }
 
-void reserve_for_content_length(std::string& body, std::string_view value) noexcept {
+// Room reserved for a reply body before any of it has arrived: the announced length, but no more
+// than this (or kMaxBufferedReplyBytes for a capped reply). A reply may announce any length; only
+// bytes that actually arrive earn more room (make_room).
+constexpr std::uint64_t kReservedUpFront = 64u << 20;
+
+void reserve_for_content_length(Transfer& transfer, std::string_view value) noexcept {
   if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return;
   if (value.size() > 18) return;  // beyond any length this process could hold
   unsigned long long length = 0;
   for (char digit : value) length = length * 10 + static_cast<unsigned>(digit - '0');
-  if (length > body.max_size()) return;
+  transfer.announced = length;
+  std::string& body = transfer.response->body;
+  const std::uint64_t trusted = transfer.request->large_body ? kReservedUpFront : kMaxBufferedReplyBytes;
   try {
-    body.reserve(static_cast<std::size_t>(length));
+    body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, trusted)));
   } catch (...) {
-    // A length too large to reserve is left to grow as the bytes arrive, and fail there if it must.
+    // Left to grow as the bytes arrive, and fail there if it must.
     return;
   }
   prefault(body.data(), body.capacity());
+}
+
+// Makes room for `more` bytes of body. Past what was reserved up front the room grows fourfold
+// toward the announced length (twice, when the reply announced too little or nothing), each new
+// stretch prefaulted: a large body is moved a couple of times at most, and never reserved for
+// beyond what has arrived by more than that factor. Throws std::bad_alloc.
+void make_room(Transfer& transfer, std::size_t more) {
+  std::string& body = transfer.response->body;
+  const std::size_t needed = body.size() + more;
+  if (needed <= body.capacity()) return;
+  const bool announced_enough = transfer.announced >= needed;
+  std::uint64_t target = static_cast<std::uint64_t>(body.capacity()) * (announced_enough ? 4 : 2);
+  target = std::max<std::uint64_t>(target, needed);
+  if (announced_enough) target = std::min<std::uint64_t>(target, transfer.announced);
+  if (target > body.max_size()) target = needed;
+  body.reserve(static_cast<std::size_t>(target));
+  prefault(body.data() + body.size(), body.capacity() - body.size());
 }
 
 std::size_t receive_header(char* data, std::size_t size, std::size_t count, void* user) noexcept {
@@ -239,7 +277,7 @@ std::size_t receive_header(char* data, std::size_t size, std::size_t count, void
     auto& [name, stored_value] = response.headers.emplace_back(raw_name, value);
     for (char& c : name) c = lower_ascii(c);
     // A body bound for the sink needs no room here (an error document is small).
-    if (name == "content-length" && !transfer.request->sink) reserve_for_content_length(response.body, stored_value);
+    if (name == "content-length" && !transfer.request->sink) reserve_for_content_length(transfer, stored_value);
   } catch (...) {
     transfer.out_of_memory = true;
     return 0;
@@ -457,8 +495,11 @@ bool HttpConnection::begin(const HttpRequest& request) {
   // The read timeout is enforced by on_transfer_info. libcurl's low-speed check (fewer than 1 byte
   // per second, averaged, for that many seconds) stays as a backstop, and because it makes libcurl
   // wake up every second even when nothing moves, which is what calls on_transfer_info then.
-  set(CURLOPT_LOW_SPEED_LIMIT, 1L);
+  // A trickle slower than min_speed for as long ends the transfer too (CURLE_OPERATION_TIMEDOUT).
+  set(CURLOPT_LOW_SPEED_LIMIT, std::max(1L, settings_.min_speed));
   set(CURLOPT_LOW_SPEED_TIME, whole_seconds_at_least_one(settings_.read_timeout_ms));
+  // The whole attempt's deadline: the two checks above each look at a window of time only.
+  if (settings_.total_timeout_ms > 0) set(CURLOPT_TIMEOUT_MS, settings_.total_timeout_ms);
   set(CURLOPT_XFERINFOFUNCTION, &on_transfer_info);
   set(CURLOPT_XFERINFODATA, static_cast<void*>(&active.transfer));
   set(CURLOPT_NOPROGRESS, 0L);
@@ -536,6 +577,14 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   if (active.transfer.out_of_memory) throw std::bad_alloc();
   if (active.transfer.progress_error) std::rethrow_exception(active.transfer.progress_error);
   if (active.transfer.io_error) std::rethrow_exception(active.transfer.io_error);
+  if (active.transfer.too_large) {
+    TransportFailure failure{"reply body longer than the " + std::to_string(kMaxBufferedReplyBytes >> 20) +
+                                 " MiB a reply kept in memory may hold",
+                             false, false};
+    failure.malformed = true;
+    outcome.failure = std::move(failure);
+    return outcome;
+  }
   if (code == CURLE_ABORTED_BY_CALLBACK && active.transfer.stalled) {
     outcome.failure = TransportFailure{"no data moved for " + std::to_string(active.transfer.read_timeout.count()) +
                                            " ms (read timeout)",
@@ -545,6 +594,12 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   if (code != CURLE_OK) {
     std::string message =
         active.error_text[0] != '\0' ? std::string(active.error_text) : curl_easy_strerror(code);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      // Which limit ended it, in the provider parameters' terms.
+      message += " (limits per attempt: " + std::to_string(settings_.total_timeout_ms / 1000) +
+                 " s in all, at least " + std::to_string(settings_.min_speed) + " bytes/s over " +
+                 std::to_string(whole_seconds_at_least_one(settings_.read_timeout_ms)) + " s)";
+    }
     outcome.failure = TransportFailure{std::move(message), code == CURLE_OPERATION_TIMEDOUT,
                                        is_retryable(code)};
     return outcome;
