@@ -15,7 +15,8 @@ namespace {
 
 const char* const kKnownParams[] = {"endpoint_url",     "region_name",  "addressing_style",
                                     "aws_session_token", "verify",       "connect_timeout",
-                                    "read_timeout",      "max_attempts", "max_pool_connections"};
+                                    "read_timeout",      "max_attempts", "max_pool_connections",
+                                    "attempt_timeout",   "min_transfer_speed"};
 
 std::string required(const config::Section& defaults, const std::string& origin, const std::string& option) {
   const auto it = defaults.find(option);
@@ -47,6 +48,18 @@ int parse_positive(const std::string& value, const std::string& name) {
   throw ConfigurationError("provider parameter " + name + " must be a whole number from 1 to 1000, not '" + value + "'");
 }
 
+// Bytes a second, from 1 to 1 GiB/s.
+long parse_speed(const std::string& value) {
+  try {
+    std::size_t used = 0;
+    const long number = std::stol(value, &used);
+    if (used == value.size() && number > 0 && number <= (1L << 30)) return number;
+  } catch (const std::exception&) {
+  }
+  throw ConfigurationError("provider parameter min_transfer_speed must be a whole number of bytes a second from 1 "
+                           "to 1073741824, not '" + value + "'");
+}
+
 s3::ClientConfig client_config(const config::Section& defaults, const std::string& origin,
                                const ProviderParams& params, const Logger& log, LogLevel log_level) {
   s3::ClientConfig config;
@@ -73,7 +86,7 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
       throw ConfigurationError("unknown provider parameter '" + name +
                                "' for aws-s3 (known: endpoint_url, region_name, addressing_style, "
                                "aws_session_token, verify, connect_timeout, read_timeout, max_attempts, "
-                               "max_pool_connections)");
+                               "max_pool_connections, attempt_timeout, min_transfer_speed)");
     }
   }
   auto param = [&](const char* name) -> const std::string* {
@@ -99,6 +112,8 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
   if (auto value = param("connect_timeout")) config.connect_timeout_ms = parse_seconds_as_ms(*value, "connect_timeout");
   if (auto value = param("read_timeout")) config.read_timeout_ms = parse_seconds_as_ms(*value, "read_timeout");
   if (auto value = param("max_attempts")) config.max_attempts = parse_positive(*value, "max_attempts");
+  if (auto value = param("attempt_timeout")) config.attempt_timeout_ms = parse_seconds_as_ms(*value, "attempt_timeout");
+  if (auto value = param("min_transfer_speed")) config.min_transfer_speed = parse_speed(*value);
   if (auto value = param("max_pool_connections")) {
     config.max_pool_connections = parse_positive(*value, "max_pool_connections");
   }
