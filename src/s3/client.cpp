@@ -545,7 +545,9 @@ struct Client::Impl {
       Failure failure;
       failure.kind = outcome.failure->malformed ? FailureKind::malformed : FailureKind::network;
       failure.retryable = outcome.failure->retryable;
-      failure.summary = (outcome.failure->timed_out ? "timed out: " : "network error: ") +
+      failure.summary = (outcome.failure->timed_out   ? "timed out: "
+                         : outcome.failure->malformed ? "malformed reply: "
+                                                      : "network error: ") +
                         outcome.failure->message;
       return failure;
     }

@@ -635,7 +635,9 @@ Shelf open(std::string_view path_view, Flag flag, Options options) {
     case Flag::read:
     case Flag::write:
       if (!exists) {
-        throw DBDoesNotExistError("shelf '" + path + "' does not exist (flag " + flag_letter(flag) +
+        const std::string where = impl->provider->where();
+        throw DBDoesNotExistError("shelf '" + path + "'" + (where.empty() ? "" : " (" + where + ")") +
+                                  " does not exist (flag " + flag_letter(flag) +
                                   " opens only an existing shelf; use c to create it)");
       }
       break;
