@@ -184,7 +184,13 @@ int run_import(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
   // Listed first, so progress can show a total and a file added meanwhile is not half-seen.
   std::vector<fs::path> files;
   std::uint64_t total_bytes = 0;
+  std::size_t links = 0;
   for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+    // A link is never followed, to a file or a folder: what import reads stays inside DIR.
+    if (entry.is_symlink()) {
+      ++links;
+      continue;
+    }
     if (!entry.is_regular_file()) continue;
     files.push_back(entry.path());
     total_bytes += entry.file_size();
@@ -212,8 +218,24 @@ int run_import(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
   }
   flush();
   progress.finish();
-  if (!quiet) std::cerr << "imported " << files.size() << " files\n";
+  if (!quiet) {
+    std::cerr << "imported " << files.size() << " files";
+    if (links > 0) std::cerr << " (skipped " << links << " symbolic links)";
+    std::cerr << "\n";
+  }
   return kOk;
+}
+
+// Whether a file or folder between `folder` and `target` (both included below `folder`) is a
+// symbolic link: export never writes through one, so nothing lands outside `folder`.
+bool link_on_the_way(const fs::path& folder, const fs::path& target) {
+  fs::path at = folder;
+  for (const fs::path& part : target.lexically_relative(folder)) {
+    at /= part;
+    std::error_code error;
+    if (fs::symlink_status(at, error).type() == fs::file_type::symlink) return true;
+  }
+  return false;
 }
 
 // Writes the keys' values under `folder`; a key whose file cannot be written (say `a` when `a/b`
@@ -225,6 +247,13 @@ std::uint64_t write_batch(cshelve::Shelf& shelf, const fs::path& folder, const s
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (!values[i]) continue;  // deleted since it was listed
     const fs::path target = folder / fs::u8path(keys[i]);
+    if (link_on_the_way(folder, target)) {
+      progress.finish();
+      std::cerr << "cshelve: cannot write key '" << keys[i] << "' as '" << target.string()
+                << "': a symbolic link is on the way, and export never follows one\n";
+      ++refused;
+      continue;
+    }
     std::error_code error;
     fs::create_directories(target.parent_path(), error);
     std::ofstream out;

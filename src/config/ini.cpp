@@ -1,5 +1,7 @@
 #include "config/ini.hpp"
 
+#include "config/config_file.hpp"
+
 #include <cshelve/errors.hpp>
 
 #include "util/ascii.hpp"
@@ -195,15 +197,6 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
   return ini;
 }
 
-Ini read_ini(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    throw ConfigurationError("configuration file '" + path + "' cannot be read (missing or not readable)");
-  }
-  std::ostringstream content;
-  content << file.rdbuf();
-  if (file.bad()) throw ConfigurationError("configuration file '" + path + "' cannot be read");
-  return parse_ini(content.str(), path);
-}
+Ini read_ini(const std::string& path) { return parse_ini(read_config_file(path), path); }
 
 }  // namespace cshelve::config

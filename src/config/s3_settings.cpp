@@ -10,10 +10,12 @@ namespace {
 // About 115 days: longer than any transfer, and a number of milliseconds that fits 64 bits easily.
 constexpr double kMaxTimeoutSeconds = 1e7;
 constexpr long long kMaxCount = 1000;
+constexpr long long kMaxTransferSpeed = 1LL << 30;  // bytes a second
 
 const char* const kKnownParams[] = {"endpoint_url",     "region_name",  "addressing_style",
                                     "aws_session_token", "verify",       "connect_timeout",
-                                    "read_timeout",      "max_attempts", "max_pool_connections"};
+                                    "read_timeout",      "max_attempts", "max_pool_connections",
+                                    "attempt_timeout",   "min_transfer_speed"};
 
 std::string required(const Section& defaults, const std::string& origin, const std::string& option) {
   const auto it = defaults.find(option);
@@ -90,6 +92,13 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
   }
   if (auto value = param("read_timeout")) {
     config.read_timeout_ms = parse_seconds_as_ms(*value, name_of("read_timeout"), kMaxTimeoutSeconds);
+  }
+  if (auto value = param("attempt_timeout")) {
+    config.attempt_timeout_ms = parse_seconds_as_ms(*value, name_of("attempt_timeout"), kMaxTimeoutSeconds);
+  }
+  if (auto value = param("min_transfer_speed")) {
+    config.min_transfer_speed = static_cast<long>(
+        parse_whole_number(*value, name_of("min_transfer_speed"), 1, kMaxTransferSpeed));
   }
   if (auto value = param("max_attempts")) {
     config.max_attempts = static_cast<int>(parse_whole_number(*value, name_of("max_attempts"), 1, kMaxCount));

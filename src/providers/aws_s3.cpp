@@ -68,6 +68,8 @@ class AwsS3Provider final : public Provider {
 
   bool reports_absence() const override { return false; }
 
+  std::string where() const override { return "bucket '" + bucket_ + "'"; }
+
   bool contains(std::string_view key) override {
     // The key itself sorts first among the keys it prefixes, so one listed key tells.
     s3::ListRequest request;

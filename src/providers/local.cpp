@@ -123,6 +123,7 @@ class LocalProvider final : public Provider {
   std::optional<std::string> get(std::string_view key) override {
     if (key.size() > kMaxKeyBytes) return std::nullopt;  // never stored, so never there
     const std::string path = path_of(key);
+    refuse_links(path);
     FileDescriptor file(open_record(path));
     if (file.get() < 0) return std::nullopt;
     struct stat info {};
@@ -153,6 +154,7 @@ class LocalProvider final : public Provider {
   bool get_to(std::string_view key, util::ByteSink& sink) override {
     if (key.size() > kMaxKeyBytes) return false;
     const std::string path = path_of(key);
+    refuse_links(path);
     FileDescriptor file(open_record(path));
     if (file.get() < 0) return false;
     // A record file is replaced by renaming, never changed in place: its size stays as opened.
@@ -167,6 +169,7 @@ class LocalProvider final : public Provider {
   Erased erase(std::string_view key) override {
     if (key.size() > kMaxKeyBytes) return Erased::absent;
     const std::string path = path_of(key);
+    refuse_links(path);
     if (::unlink(path.c_str()) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return Erased::absent;
       throw StorageError("cannot delete key '" + std::string(key) + "': " + system_reason());
@@ -180,8 +183,12 @@ class LocalProvider final : public Provider {
 
   bool contains(std::string_view key) override {
     if (key.size() > kMaxKeyBytes) return false;
+    const std::string path = path_of(key);
+    refuse_links(path);
     struct stat info {};
-    return ::stat(path_of(key).c_str(), &info) == 0 && S_ISREG(info.st_mode);
+    if (::lstat(path.c_str(), &info) != 0) return false;
+    if (S_ISLNK(info.st_mode)) throw_link(path);
+    return S_ISREG(info.st_mode);
   }
 
   KeyPage list(const std::string&) override {
@@ -200,7 +207,9 @@ class LocalProvider final : public Provider {
     const std::string path = path_of(key);
     const std::string folder = path.substr(0, path.rfind('/'));
     std::string reason;
+    refuse_links(path);  // before make_folders, which would create folders through a link
     if (!make_folders(folder, reason)) throw StorageError("cannot write key '" + std::string(key) + "': " + reason);
+    refuse_links(path);
 
     // Another shelf erasing the last key of a piece folder removes that folder; if it does so
     // between make_folders and the temporary file's creation, make the folder again. Once the
@@ -223,11 +232,32 @@ class LocalProvider final : public Provider {
 
   // The record file at `path` opened for reading; -1 when there is none.
   static int open_record(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ELOOP) throw_link(path);
     if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {
       throw StorageError("cannot read '" + path + "': " + system_reason());
     }
     return fd;
+  }
+
+  [[noreturn]] static void throw_link(const std::string& path) {
+    throw StorageError("'" + path + "' is a symbolic link: a local shelf never follows a link, so it never reads or "
+                       "writes outside its folder");
+  }
+
+  // Refuses a path whose piece folders (those between the shelf's folder and the record file) hold
+  // a symbolic link: a link there would lead reads and writes outside the shelf's folder. The record
+  // file itself is opened with O_NOFOLLOW, and renames and unlinks never follow it. Short keys have
+  // no piece folders, so this costs them nothing.
+  void refuse_links(const std::string& path) const {
+    const std::size_t last = path.rfind('/');
+    for (std::size_t slash = path.find('/', root_.size() + 1); slash != std::string::npos && slash <= last;
+         slash = path.find('/', slash + 1)) {
+      const std::string folder = path.substr(0, slash);
+      struct stat info {};
+      if (::lstat(folder.c_str(), &info) != 0) return;  // absent: nothing below it either
+      if (S_ISLNK(info.st_mode)) throw_link(folder);
+    }
   }
 
   std::string path_of(std::string_view key) const {

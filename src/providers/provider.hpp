@@ -77,6 +77,9 @@ class Provider {
   // Whether erase() can tell a missing key (S3 cannot: it answers a delete the same either way).
   virtual bool reports_absence() const { return true; }
 
+  // Where the storage is, for messages ("bucket 'name'"); empty when the path says it already.
+  virtual std::string where() const { return {}; }
+
   // Releases connections or files; further calls are not made.
   virtual void close() {}
 };

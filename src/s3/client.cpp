@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -20,6 +21,17 @@ namespace {
 
 constexpr std::size_t kMaxKeysPerDelete = 1000;  // S3's limit for one DeleteObjects request
 
+// Why a listing page would keep a caller asking for the next page forever, if it would: a
+// truncated page must hold keys and hand on a token other than the one it was asked with.
+std::optional<std::string> listing_stalls(const ListRequest& request, const ListResult& page) {
+  if (!page.is_truncated) return std::nullopt;
+  if (page.keys.empty()) return std::string("truncated listing page without any key");
+  if (page.next_continuation_token == request.continuation_token) {
+    return std::string("truncated listing page whose NextContinuationToken is the token it was asked with");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Client::Impl::Impl(ClientConfig configuration)
@@ -28,7 +40,8 @@ Client::Impl::Impl(ClientConfig configuration)
       on_aws(!config.endpoint),
       log{config.logger, config.log_level},
       signer(config.credentials, config.region),
-      http_settings{config.verify_tls, config.ca_bundle, config.connect_timeout_ms, config.read_timeout_ms},
+      http_settings{config.verify_tls, config.ca_bundle, config.connect_timeout_ms, config.read_timeout_ms,
+                    config.attempt_timeout_ms, config.min_transfer_speed},
       pool(http_settings, config.max_pool_connections),
       retry(config.max_attempts, log) {
   // The secret now lives in the signer only.
@@ -102,6 +115,7 @@ std::string Client::get_object(std::string_view bucket, std::string_view key, co
   Call call{"GetObject", "GET", bucket, key};
   call.progress = &progress;
   call.verify_object_body = true;
+  call.large_body = true;
   return std::move(impl().execute(call).body);
 }
 
@@ -121,7 +135,21 @@ ListResult Client::list_objects_v2(std::string_view bucket, const ListRequest& r
     call.query.emplace_back("continuation-token", request.continuation_token);
   }
   if (!request.start_after.empty()) call.query.emplace_back("start-after", request.start_after);
+  // Parsed as the reply is judged, so that a page that would keep a caller paging forever is
+  // retried like any damaged reply and ends in MalformedResponseError. A reply that cannot be
+  // read at all is reported at once, below, as before.
+  std::optional<ListResult> page;
+  call.check_reply = [&](const HttpResponse& response) -> std::optional<std::string> {
+    page.reset();
+    try {
+      page = parse_list_objects_v2(response.body);
+    } catch (const MalformedResponseError&) {
+      return std::nullopt;
+    }
+    return listing_stalls(request, *page);
+  };
   HttpResponse response = impl().execute(call);
+  if (page) return std::move(*page);
   try {
     return parse_list_objects_v2(response.body);
   } catch (const MalformedResponseError& error) {
@@ -195,7 +223,9 @@ GetObjectsResult Client::get_objects(std::string_view bucket, const std::vector<
   std::vector<Call> calls;
   calls.reserve(keys.size());
   for (const std::string& key : keys) {
-    calls.emplace_back("GetObject", "GET", bucket, key).verify_object_body = true;
+    Call& call = calls.emplace_back("GetObject", "GET", bucket, key);
+    call.verify_object_body = true;
+    call.large_body = true;
   }
   GetObjectsResult result;
   result.values.resize(keys.size());

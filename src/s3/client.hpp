@@ -47,6 +47,12 @@ struct ClientConfig {
   // An attempt during which no byte moves, either way, for this long (once connected) is abandoned
   // and counts as timed out. It is checked about once a second, so it may end up to a second later.
   long read_timeout_ms = 60000;
+  // An attempt still running after this long is abandoned and counts as timed out, however
+  // steadily its bytes trickle: four hours, room for a 5 GiB body at 3 Mbit/s.
+  long attempt_timeout_ms = 4L * 3600 * 1000;
+  // An attempt moving fewer bytes a second than this, either way, for read_timeout_ms is abandoned
+  // and counts as timed out: a server dripping a few bytes a second cannot hold a request forever.
+  long min_transfer_speed = 1024;
   int max_attempts = 3;  // attempts in all, the first one included
   int max_pool_connections = 10;
   Logger logger;  // silent when empty

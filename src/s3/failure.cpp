@@ -80,9 +80,12 @@ std::variant<HttpResponse, Failure> judge(const Call& call, const std::string& w
 
   if (outcome.failure) {
     Failure failure;
-    failure.kind = FailureKind::network;
+    failure.kind = outcome.failure->malformed ? FailureKind::malformed : FailureKind::network;
     failure.retryable = outcome.failure->retryable;
-    failure.summary = (outcome.failure->timed_out ? "timed out: " : "network error: ") + outcome.failure->message;
+    failure.summary = (outcome.failure->timed_out   ? "timed out: "
+                       : outcome.failure->malformed ? "malformed reply: "
+                                                    : "network error: ") +
+                      outcome.failure->message;
     return failure;
   }
   HttpResponse& response = outcome.response;
@@ -95,6 +98,15 @@ std::variant<HttpResponse, Failure> judge(const Call& call, const std::string& w
   }
   if (call.verify_object_body) {
     if (auto failure = check_object_body(response)) return std::move(*failure);
+  }
+  if (call.check_reply) {
+    if (std::optional<std::string> why = call.check_reply(response)) {
+      Failure failure;
+      failure.kind = FailureKind::malformed;
+      failure.retryable = true;  // a reply damaged on the way may arrive whole next time
+      failure.summary = std::move(*why);
+      return failure;
+    }
   }
   return std::move(response);
 }

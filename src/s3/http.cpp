@@ -219,8 +219,11 @@ bool HttpConnection::begin(const HttpRequest& request) {
   // The read timeout is enforced by on_transfer_info. libcurl's low-speed check (fewer than 1 byte
   // per second, averaged, for that many seconds) stays as a backstop, and because it makes libcurl
   // wake up every second even when nothing moves, which is what calls on_transfer_info then.
-  set(CURLOPT_LOW_SPEED_LIMIT, 1L);
+  // A trickle slower than min_speed for as long ends the transfer too (CURLE_OPERATION_TIMEDOUT).
+  set(CURLOPT_LOW_SPEED_LIMIT, std::max(1L, settings_.min_speed));
   set(CURLOPT_LOW_SPEED_TIME, whole_seconds_at_least_one(settings_.read_timeout_ms));
+  // The whole attempt's deadline: the two checks above each look at a window of time only.
+  if (settings_.total_timeout_ms > 0) set(CURLOPT_TIMEOUT_MS, settings_.total_timeout_ms);
   set(CURLOPT_XFERINFOFUNCTION, &detail::on_transfer_info);
   set(CURLOPT_XFERINFODATA, static_cast<void*>(&active.transfer));
   set(CURLOPT_NOPROGRESS, 0L);
@@ -298,6 +301,14 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   if (active.transfer.out_of_memory) throw std::bad_alloc();
   if (active.transfer.progress_error) std::rethrow_exception(active.transfer.progress_error);
   if (active.transfer.io_error) std::rethrow_exception(active.transfer.io_error);
+  if (active.transfer.too_large) {
+    TransportFailure failure{"reply body longer than the " + std::to_string(kMaxBufferedReplyBytes >> 20) +
+                                 " MiB a reply kept in memory may hold",
+                             false, false};
+    failure.malformed = true;
+    outcome.failure = std::move(failure);
+    return outcome;
+  }
   if (code == CURLE_ABORTED_BY_CALLBACK && active.transfer.stalled) {
     outcome.failure = TransportFailure{"no data moved for " + std::to_string(active.transfer.read_timeout.count()) +
                                            " ms (read timeout)",
@@ -307,6 +318,12 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   if (code != CURLE_OK) {
     std::string message =
         active.error_text[0] != '\0' ? std::string(active.error_text) : curl_easy_strerror(code);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      // Which limit ended it, in the provider parameters' terms.
+      message += " (limits per attempt: " + std::to_string(settings_.total_timeout_ms / 1000) +
+                 " s in all, at least " + std::to_string(settings_.min_speed) + " bytes/s over " +
+                 std::to_string(whole_seconds_at_least_one(settings_.read_timeout_ms)) + " s)";
+    }
     outcome.failure = TransportFailure{std::move(message), code == CURLE_OPERATION_TIMEDOUT,
                                        is_retryable(code)};
     return outcome;

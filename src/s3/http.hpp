@@ -25,7 +25,18 @@ struct HttpSettings {
   std::string ca_bundle;          // empty: the system's CAs
   long connect_timeout_ms = 60000;
   long read_timeout_ms = 60000;   // no byte moved for this long ends the transfer
+  // A whole attempt, connection to last byte, ends after this long (0: never), however steadily
+  // bytes trickle in; and one moving slower than `min_speed` bytes a second for read_timeout_ms
+  // ends sooner. Both end in a timed-out TransportFailure.
+  long total_timeout_ms = 0;
+  long min_speed = 1;
 };
+
+// The most a reply body kept in memory may hold (listings, error documents, other XML replies):
+// far above any real S3 reply (a 1,000-key listing of 1,024-byte keys, each escaped three bytes a
+// byte, stays under 4 MiB), so that an endless or huge reply costs a clear error, not the host's
+// memory. A GetObject body kept in memory (HttpRequest::large_body) has no such ceiling.
+constexpr std::size_t kMaxBufferedReplyBytes = 16u << 20;
 
 // A request's body: the pieces, sent one after another, then `source_size` more bytes read from
 // `source` (a file) rather than from memory. libcurl may read a range again when it has to resend.
@@ -52,6 +63,9 @@ struct HttpRequest {
   // Hash the reply body as it arrives (HttpResponse::body_md5): a large body is then checked
   // while the network delivers it, in one pass, instead of being read again afterwards.
   bool md5_of_body = false;
+  // A 2xx reply body kept in memory may be larger than kMaxBufferedReplyBytes (GetObject). Room
+  // for it grows as its bytes arrive, whatever length the reply announced.
+  bool large_body = false;
 };
 
 struct HttpResponse {
@@ -70,6 +84,7 @@ struct TransportFailure {
   std::string message;  // libcurl's description; names host and port, never a header
   bool timed_out = false;
   bool retryable = false;  // transient (refused, reset, timed out...), not a TLS or usage error
+  bool malformed = false;  // the reply broke a limit (kMaxBufferedReplyBytes): not the network's fault
 };
 
 struct HttpOutcome {

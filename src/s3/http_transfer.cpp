@@ -40,19 +40,43 @@ void prefault(char* data, std::size_t size) noexcept {
 #endif
 }
 
-void reserve_for_content_length(std::string& body, std::string_view value) noexcept {
+// Room reserved for a reply body before any of it has arrived: the announced length, but no more
+// than this (or kMaxBufferedReplyBytes for a capped reply). A reply may announce any length; only
+// bytes that actually arrive earn more room (make_room).
+constexpr std::uint64_t kReservedUpFront = 64u << 20;
+
+void reserve_for_content_length(Transfer& transfer, std::string_view value) noexcept {
   if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return;
   if (value.size() > 18) return;  // beyond any length this process could hold
   unsigned long long length = 0;
   for (char digit : value) length = length * 10 + static_cast<unsigned>(digit - '0');
-  if (length > body.max_size()) return;
+  transfer.announced = length;
+  std::string& body = transfer.response->body;
+  const std::uint64_t trusted = transfer.request->large_body ? kReservedUpFront : kMaxBufferedReplyBytes;
   try {
-    body.reserve(static_cast<std::size_t>(length));
+    body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, trusted)));
   } catch (...) {
-    // A length too large to reserve is left to grow as the bytes arrive, and fail there if it must.
+    // Left to grow as the bytes arrive, and fail there if it must.
     return;
   }
   prefault(body.data(), body.capacity());
+}
+
+// Makes room for `more` bytes of body. Past what was reserved up front the room grows fourfold
+// toward the announced length (twice, when the reply announced too little or nothing), each new
+// stretch prefaulted: a large body is moved a couple of times at most, and never reserved for
+// beyond what has arrived by more than that factor. Throws std::bad_alloc.
+void make_room(Transfer& transfer, std::size_t more) {
+  std::string& body = transfer.response->body;
+  const std::size_t needed = body.size() + more;
+  if (needed <= body.capacity()) return;
+  const bool announced_enough = transfer.announced >= needed;
+  std::uint64_t target = static_cast<std::uint64_t>(body.capacity()) * (announced_enough ? 4 : 2);
+  target = std::max<std::uint64_t>(target, needed);
+  if (announced_enough) target = std::min<std::uint64_t>(target, transfer.announced);
+  if (target > body.max_size()) target = needed;
+  body.reserve(static_cast<std::size_t>(target));
+  prefault(body.data() + body.size(), body.capacity() - body.size());
 }
 
 }  // namespace
@@ -118,13 +142,22 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
     // The first byte of a body is that of the final reply (interim replies carry none).
     long status = 0;
     curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
-    transfer.to_sink = transfer.request->sink != nullptr && status >= 200 && status < 300 ? 1 : 0;
+    const bool success = status >= 200 && status < 300;
+    transfer.to_sink = transfer.request->sink != nullptr && success ? 1 : 0;
+    transfer.body_limit = transfer.request->large_body && success ? transfer.response->body.max_size()
+                                                                  : kMaxBufferedReplyBytes;
   }
   try {
     if (transfer.to_sink == 1) {
       transfer.request->sink->write(std::string_view(data, n));
     } else {
-      transfer.response->body.append(data, n);
+      std::string& body = transfer.response->body;
+      if (n > transfer.body_limit - body.size()) {
+        transfer.too_large = true;
+        return 0;
+      }
+      make_room(transfer, n);
+      body.append(data, n);
     }
   } catch (const std::bad_alloc&) {
     transfer.out_of_memory = true;
@@ -157,7 +190,7 @@ std::size_t receive_header(char* data, std::size_t size, std::size_t count, void
     auto& [name, stored_value] = response.headers.emplace_back(raw_name, value);
     for (char& c : name) c = util::to_lower_ascii(c);
     // A body bound for the sink needs no room here (an error document is small).
-    if (name == "content-length" && transfer.request->sink == nullptr) reserve_for_content_length(response.body, stored_value);
+    if (name == "content-length" && transfer.request->sink == nullptr) reserve_for_content_length(transfer, stored_value);
   } catch (...) {
     transfer.out_of_memory = true;
     return 0;

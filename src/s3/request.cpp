@@ -57,6 +57,7 @@ HttpRequest signed_request(const Signer& signer, const std::string& scheme, cons
   request.body = &call.body;
   request.sink = call.sink;
   request.md5_of_body = call.verify_object_body;
+  request.large_body = call.large_body;
   request.progress = call.progress;
   return request;
 }

@@ -5,6 +5,7 @@
 
 #include <cshelve/options.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,10 @@ struct Call {
   const TransferProgress* progress = nullptr;  // single transfers only
   bool expects_xml = false;                    // a 2xx reply body is an XML document
   bool verify_object_body = false;             // GetObject: check the body against its headers
+  bool large_body = false;                     // GetObject into memory: a 2xx body of any size
+  // Judges a 2xx reply's content: a reason it cannot be used, which fails the attempt as a
+  // malformed reply that is retried; nullopt when it is fine.
+  std::function<std::optional<std::string>(const HttpResponse&)> check_reply;
 };
 
 // "S3 GetObject of key 'k' in bucket 'b'": how messages name a call.

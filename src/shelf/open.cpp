@@ -66,7 +66,9 @@ void apply_flag(providers::Provider& provider, Flag flag, const std::string& pat
     case Flag::read:
     case Flag::write:
       if (!exists) {
-        throw DBDoesNotExistError("shelf '" + path + "' does not exist (flag " + flag_letter(flag) +
+        const std::string where = provider.where();
+        throw DBDoesNotExistError("shelf '" + path + "'" + (where.empty() ? "" : " (" + where + ")") +
+                                  " does not exist (flag " + flag_letter(flag) +
                                   " opens only an existing shelf; use c to create it)");
       }
       break;

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
+#include <thread>
 
 namespace cshelve::testing {
 namespace {
@@ -39,13 +41,21 @@ bool wait_readable(int socket, const std::atomic<bool>& stopping, int timeout_ms
   return false;
 }
 
-void send_all(int socket, const std::string& data) {
+// false when the client has gone.
+bool send_all(int socket, const std::string& data) {
   std::size_t sent = 0;
   while (sent < data.size()) {
     const ssize_t n = ::send(socket, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
+    if (n <= 0) return false;
     sent += static_cast<std::size_t>(n);
   }
+  return true;
+}
+
+std::string chunk_of(const std::string& data) {
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return size + data + "\r\n";
 }
 
 }  // namespace
@@ -75,6 +85,26 @@ ScriptedReply truncated_reply(int status, std::string body, long declared_length
                               std::vector<std::pair<std::string, std::string>> headers) {
   ScriptedReply reply = http_reply(status, std::move(body), std::move(headers), declared_length);
   reply.kind = ScriptedReply::Kind::answer_then_close;
+  return reply;
+}
+
+ScriptedReply endless_chunked_reply(int status, std::string start, std::size_t total_bytes) {
+  ScriptedReply reply;
+  reply.kind = ScriptedReply::Kind::stream;
+  reply.raw = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
+              "\r\nContent-Type: application/xml\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk_of(start);
+  // Text that keeps an XML element open: no parser could finish on it.
+  reply.chunk = chunk_of(std::string(64 * 1024 - 16, 'x'));
+  reply.repeat = static_cast<long>(total_bytes / reply.chunk.size()) + 1;
+  return reply;
+}
+
+ScriptedReply drip_reply(int status, long declared_length, std::string step, int interval_ms, long steps) {
+  ScriptedReply reply = http_reply(status, "", {}, declared_length);
+  reply.kind = ScriptedReply::Kind::stream;
+  reply.chunk = std::move(step);
+  reply.interval_ms = interval_ms;
+  reply.repeat = steps;
   return reply;
 }
 
@@ -198,6 +228,13 @@ void ScriptedServer::serve(int socket, int connection) {
       case ScriptedReply::Kind::answer: send_all(socket, reply.raw); break;
       case ScriptedReply::Kind::answer_then_close: send_all(socket, reply.raw); return;
       case ScriptedReply::Kind::close: return;
+      case ScriptedReply::Kind::stream:
+        if (!send_all(socket, reply.raw)) return;
+        for (long i = 0; i < reply.repeat && !stopping_.load(); ++i) {
+          if (reply.interval_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(reply.interval_ms));
+          if (!send_all(socket, reply.chunk)) return;
+        }
+        return;
       case ScriptedReply::Kind::stall:
         // Hold on until the client closes its end (or the test ends, or hold_ms have passed).
         while (wait_readable(socket, stopping_, reply.hold_ms > 0 ? reply.hold_ms : 60000)) {

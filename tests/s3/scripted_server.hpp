@@ -20,10 +20,15 @@ struct ScriptedReply {
     answer_then_close, // send `raw`, then close the connection
     close,   // close the connection without answering
     stall,   // answer nothing, hold the connection until the client gives up (or hold_ms)
+    stream,  // send `raw`, then `chunk` `repeat` times, `interval_ms` apart, then close (sooner
+             // when the client closes its end): endless bodies, trickles
   };
   Kind kind = Kind::answer;
   std::string raw;  // the whole HTTP response
   int hold_ms = 0;  // stall: close after this long even if the client is still waiting (0: never)
+  std::string chunk = {};  // stream: sent again and again after `raw`
+  long repeat = 0;
+  int interval_ms = 0;
 };
 
 // A response with a Content-Length matching the body, unless `content_length` says otherwise.
@@ -35,6 +40,11 @@ ScriptedReply s3_error_reply(int status, const std::string& code, const std::str
 // Declares `declared_length` bytes, sends `body` (fewer), then closes the connection.
 ScriptedReply truncated_reply(int status, std::string body, long declared_length,
                               std::vector<std::pair<std::string, std::string>> headers = {});
+// A chunked body that starts with `start` and then goes on with filler chunks until `total_bytes`
+// are sent (or the client gives up), without ever ending: a server that streams without end.
+ScriptedReply endless_chunked_reply(int status, std::string start, std::size_t total_bytes);
+// Announces `declared_length` bytes, then sends `step` every `interval_ms`, `steps` times: a trickle.
+ScriptedReply drip_reply(int status, long declared_length, std::string step, int interval_ms, long steps);
 ScriptedReply close_reply();
 ScriptedReply stall_reply(int hold_ms = 0);
 
