@@ -4,6 +4,7 @@
 #include <cshelve/errors.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -455,9 +456,12 @@ namespace {
 std::string float_repr(double f) {
   if (std::isnan(f)) return "nan";
   if (std::isinf(f)) return f > 0 ? "inf" : "-inf";
+  // The shortest text that reads back as the same double, as Python's repr.
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", f);
-  return buf;
+  const auto end = std::to_chars(buf, buf + sizeof buf, f).ptr;
+  std::string out(buf, end);
+  if (out.find_first_of(".e") == std::string::npos) out += ".0";
+  return out;
 }
 
 std::string quoted(std::string_view text, bool bytes) {
