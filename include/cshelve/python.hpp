@@ -144,11 +144,11 @@ class Value {
   bool is_none() const noexcept { return kind_ == Kind::none; }
   bool is(Kind k) const noexcept { return kind_ == k; }
 
-  // Typed accessors: each throws TypeError (a cshelve::Error) naming both kinds when the value is
-  // another kind. Containers come back as references to the shared object.
+  // Typed accessors: each throws ValueTypeError naming both kinds when the value is another kind.
+  // Containers come back as references to the shared object.
   bool as_bool() const;
   bool fits_int64() const noexcept;  // an integer within int64
-  std::int64_t as_int() const;       // integer within int64, else TypeError / std::out_of_range-like Error
+  std::int64_t as_int() const;       // ValueTypeError also when beyond int64 (see int_text())
   std::string int_text() const;      // integer as decimal text, any size
   double as_float() const;
   std::pair<double, double> as_complex() const;
@@ -166,8 +166,8 @@ class Value {
   const TimeDelta& as_timedelta() const;
   const Uuid& as_uuid() const;
 
-  // Lookups: list/tuple by index, dict by key. at() throws KeyNotFoundError/IndexError-like Error,
-  // find() returns nullptr when absent.
+  // Lookups: list/tuple by index, dict by key; ValueLookupError when absent. find() returns
+  // nullptr instead.
   const Value& operator[](std::size_t index) const;
   const Value& operator[](int index) const;  // negative counts from the end, as in Python
   const Value& operator[](const Value& key) const;
