@@ -121,6 +121,35 @@ class CSHELVE_API DataProcessingSignatureError : public DataCorruptionError {
   using DataCorruptionError::DataCorruptionError;
 };
 
+// --- Python values (include/cshelve/python.hpp) ---------------------------------------------
+
+// A pickle that is valid but holds a type this library does not build (a class instance, a numpy
+// array, collections.Counter...): the message names the class. The raw bytes stay readable with
+// get().
+class UnsupportedValueError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Bytes that are not a pickle of data: truncated, an unknown opcode, a bad memo index, a length
+// beyond the data, a limit exceeded, an allowed class called with wrong arguments.
+class PickleFormatError : public DataCorruptionError {
+ public:
+  using DataCorruptionError::DataCorruptionError;
+};
+
+// A py::Value read as another kind (as_str() on an int...), or a value Python could not hold.
+class ValueTypeError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A py::Value lookup that finds nothing: an index out of range, a dict key not present.
+class ValueLookupError : public Error {
+ public:
+  using Error::Error;
+};
+
 // --- Storage and network --------------------------------------------------------------------
 
 // The storage failed: a file system error, the network, or the server.

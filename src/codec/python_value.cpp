@@ -1,0 +1,552 @@
+// py::Value: construction, accessors, equality, repr; integers of any size.
+#include "codec/python_node.hpp"
+
+#include <cshelve/errors.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace cshelve::py {
+
+using detail::Node;
+
+std::string_view kind_name(Kind kind) noexcept {
+  switch (kind) {
+    case Kind::none: return "NoneType";
+    case Kind::boolean: return "bool";
+    case Kind::integer: return "int";
+    case Kind::floating: return "float";
+    case Kind::complex: return "complex";
+    case Kind::str: return "str";
+    case Kind::bytes: return "bytes";
+    case Kind::bytearray: return "bytearray";
+    case Kind::list: return "list";
+    case Kind::tuple: return "tuple";
+    case Kind::dict: return "dict";
+    case Kind::set: return "set";
+    case Kind::frozenset: return "frozenset";
+    case Kind::date: return "datetime.date";
+    case Kind::time: return "datetime.time";
+    case Kind::datetime: return "datetime.datetime";
+    case Kind::timedelta: return "datetime.timedelta";
+    case Kind::decimal: return "decimal.Decimal";
+    case Kind::uuid: return "uuid.UUID";
+  }
+  return "?";
+}
+
+namespace detail {
+
+namespace {
+
+// Magnitude in base 2^32, least significant first.
+using Limbs = std::vector<std::uint32_t>;
+
+void trim(Limbs& m) {
+  while (!m.empty() && m.back() == 0) m.pop_back();
+}
+
+std::string le_from_magnitude(Limbs mag, bool negative) {
+  trim(mag);
+  std::string bytes;
+  bytes.reserve(mag.size() * 4 + 1);
+  for (std::uint32_t limb : mag)
+    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((limb >> (8 * i)) & 0xff));
+  while (!bytes.empty() && bytes.back() == 0) bytes.pop_back();
+  if (bytes.empty()) return bytes;
+  if (static_cast<unsigned char>(bytes.back()) & 0x80) bytes.push_back(0);  // room for the sign
+  if (negative) {
+    unsigned carry = 1;
+    for (char& c : bytes) {
+      unsigned v = static_cast<unsigned char>(~static_cast<unsigned char>(c)) + carry;
+      c = static_cast<char>(v & 0xff);
+      carry = v >> 8;
+    }
+    // Python's encode_long drops a redundant 0xff.
+    if (bytes.size() > 1 && static_cast<unsigned char>(bytes.back()) == 0xff &&
+        (static_cast<unsigned char>(bytes[bytes.size() - 2]) & 0x80))
+      bytes.pop_back();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::string le_from_int64(std::int64_t v) {
+  const bool negative = v < 0;
+  std::uint64_t mag = negative ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+  return le_from_magnitude({static_cast<std::uint32_t>(mag), static_cast<std::uint32_t>(mag >> 32)}, negative);
+}
+
+Value integer_from_le(std::string_view bytes) {
+  // Minimal form first: strip redundant sign bytes, as the value is kept canonical.
+  std::size_t n = bytes.size();
+  while (n > 1) {
+    const auto top = static_cast<unsigned char>(bytes[n - 1]);
+    const auto next = static_cast<unsigned char>(bytes[n - 2]);
+    if ((top == 0 && !(next & 0x80)) || (top == 0xff && (next & 0x80)))
+      --n;
+    else
+      break;
+  }
+  if (n == 1 && bytes[0] == 0) n = 0;
+  if (n <= 8) {
+    std::uint64_t u = 0;
+    for (std::size_t i = 0; i < n; ++i) u |= std::uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
+    if (n > 0 && n < 8 && (static_cast<unsigned char>(bytes[n - 1]) & 0x80)) u |= ~std::uint64_t(0) << (8 * n);
+    std::int64_t v;
+    std::memcpy(&v, &u, sizeof v);
+    return Value(static_cast<long long>(v));
+  }
+  auto node = std::make_shared<Node>();
+  node->text.assign(bytes.data(), n);
+  return Value(Kind::integer, std::move(node));
+}
+
+std::string le_from_decimal(std::string_view text) {
+  std::size_t i = 0;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  if (i == text.size()) throw ValueTypeError("not an integer: '" + std::string(text) + "'");
+  Limbs mag;
+  while (i < text.size()) {
+    std::uint32_t chunk = 0, scale = 1;
+    for (int d = 0; d < 9 && i < text.size(); ++d, ++i) {
+      const char c = text[i];
+      if (c < '0' || c > '9') throw ValueTypeError("not an integer: '" + std::string(text) + "'");
+      chunk = chunk * 10 + static_cast<std::uint32_t>(c - '0');
+      scale *= 10;
+    }
+    std::uint64_t carry = chunk;
+    for (auto& limb : mag) {
+      const std::uint64_t v = std::uint64_t(limb) * scale + carry;
+      limb = static_cast<std::uint32_t>(v);
+      carry = v >> 32;
+    }
+    if (carry) mag.push_back(static_cast<std::uint32_t>(carry));
+  }
+  return le_from_magnitude(std::move(mag), negative);
+}
+
+std::string decimal_from_le(std::string_view bytes) {
+  if (bytes.empty()) return "0";
+  std::string mag_bytes(bytes);
+  const bool negative = static_cast<unsigned char>(mag_bytes.back()) & 0x80;
+  if (negative) {
+    unsigned carry = 1;
+    for (char& c : mag_bytes) {
+      unsigned v = static_cast<unsigned char>(~static_cast<unsigned char>(c)) + carry;
+      c = static_cast<char>(v & 0xff);
+      carry = v >> 8;
+    }
+  }
+  Limbs mag((mag_bytes.size() + 3) / 4, 0);
+  for (std::size_t i = 0; i < mag_bytes.size(); ++i)
+    mag[i / 4] |= std::uint32_t(static_cast<unsigned char>(mag_bytes[i])) << (8 * (i % 4));
+  trim(mag);
+  std::vector<std::uint32_t> chunks;  // base 10^9, least significant first
+  while (!mag.empty()) {
+    std::uint64_t rem = 0;
+    for (std::size_t k = mag.size(); k-- > 0;) {
+      const std::uint64_t cur = (rem << 32) | mag[k];
+      mag[k] = static_cast<std::uint32_t>(cur / 1000000000u);
+      rem = cur % 1000000000u;
+    }
+    chunks.push_back(static_cast<std::uint32_t>(rem));
+    trim(mag);
+  }
+  std::string out = negative ? "-" : "";
+  if (chunks.empty()) return "0";
+  out += std::to_string(chunks.back());
+  char buf[16];
+  for (std::size_t k = chunks.size() - 1; k-- > 0;) {
+    std::snprintf(buf, sizeof buf, "%09u", static_cast<unsigned>(chunks[k]));
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::shared_ptr<Node> make_node() { return std::make_shared<Node>(); }
+
+Value text_value(Kind kind, std::string_view text) {
+  auto node = make_node();
+  node->text.assign(text.data(), text.size());
+  return Value(kind, std::move(node));
+}
+
+Value items_value(Kind kind, Items items) {
+  auto node = make_node();
+  node->items = std::move(items);
+  return Value(kind, std::move(node));
+}
+
+[[noreturn]] void wrong_kind(const Value& v, std::string_view wanted) {
+  throw ValueTypeError("expected " + std::string(wanted) + ", got " + std::string(v.kind_name()));
+}
+
+Value from_unsigned(unsigned long long u) {
+  if (u <= 0x7fffffffffffffffULL) return Value(static_cast<long long>(u));
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  bytes.push_back(0);
+  return detail::integer_from_le(bytes);
+}
+
+}  // namespace
+
+Value::Value(unsigned long i) : Value(from_unsigned(i)) {}
+Value::Value(unsigned long long i) : Value(from_unsigned(i)) {}
+Value::Value(const char* utf8) : Value(text_value(Kind::str, utf8)) {}
+Value::Value(std::string_view utf8) : Value(text_value(Kind::str, utf8)) {}
+Value::Value(const Date& v) : kind_(Kind::date), node_(make_node()) {
+  scalar_.i = 0;
+  node_->datetime.date = v;
+}
+Value::Value(const Time& v) : kind_(Kind::time), node_(make_node()) {
+  scalar_.i = 0;
+  node_->datetime.time = v;
+}
+Value::Value(const DateTime& v) : kind_(Kind::datetime), node_(make_node()) {
+  scalar_.i = 0;
+  node_->datetime = v;
+}
+Value::Value(const TimeDelta& v) : kind_(Kind::timedelta), node_(make_node()) {
+  scalar_.i = 0;
+  node_->delta = v;
+}
+Value::Value(const Uuid& v) : kind_(Kind::uuid), node_(make_node()) {
+  scalar_.i = 0;
+  node_->uuid = v;
+}
+
+Value Value::integer(std::string_view decimal_text) {
+  return detail::integer_from_le(detail::le_from_decimal(decimal_text));
+}
+Value Value::str(std::string_view utf8) { return text_value(Kind::str, utf8); }
+Value Value::bytes(std::string_view data) { return text_value(Kind::bytes, data); }
+Value Value::bytearray(std::string_view data) { return text_value(Kind::bytearray, data); }
+Value Value::decimal(std::string_view text) { return text_value(Kind::decimal, text); }
+Value Value::complex(double real, double imag) {
+  auto node = make_node();
+  node->real = real;
+  node->imag = imag;
+  return Value(Kind::complex, std::move(node));
+}
+Value Value::list(std::initializer_list<Value> items) { return items_value(Kind::list, Items(items)); }
+Value Value::list(Items items) { return items_value(Kind::list, std::move(items)); }
+Value Value::tuple(std::initializer_list<Value> items) { return items_value(Kind::tuple, Items(items)); }
+Value Value::tuple(Items items) { return items_value(Kind::tuple, std::move(items)); }
+Value Value::set(std::initializer_list<Value> items) { return set(Items(items)); }
+Value Value::set(Items items) {
+  Value v = items_value(Kind::set, {});
+  for (auto& item : items) v.add(std::move(item));
+  return v;
+}
+Value Value::frozenset(std::initializer_list<Value> items) { return frozenset(Items(items)); }
+Value Value::frozenset(Items items) {
+  Value v = set(std::move(items));
+  v.kind_ = Kind::frozenset;
+  return v;
+}
+Value Value::dict(std::initializer_list<std::pair<Value, Value>> entries) { return dict(Entries(entries)); }
+Value Value::dict(Entries entries) {
+  Value v(Kind::dict, make_node());
+  for (auto& [key, value] : entries) v.set_item(std::move(key), std::move(value));
+  return v;
+}
+
+bool Value::as_bool() const {
+  if (kind_ != Kind::boolean) wrong_kind(*this, "bool");
+  return scalar_.b;
+}
+bool Value::fits_int64() const noexcept { return kind_ == Kind::integer && !node_; }
+std::int64_t Value::as_int() const {
+  if (kind_ != Kind::integer) wrong_kind(*this, "int");
+  if (node_) throw ValueTypeError("int " + int_text() + " does not fit in 64 bits");
+  return scalar_.i;
+}
+std::string Value::int_text() const {
+  if (kind_ != Kind::integer) wrong_kind(*this, "int");
+  return node_ ? detail::decimal_from_le(node_->text) : std::to_string(scalar_.i);
+}
+double Value::as_float() const {
+  if (kind_ != Kind::floating) wrong_kind(*this, "float");
+  return scalar_.f;
+}
+std::pair<double, double> Value::as_complex() const {
+  if (kind_ != Kind::complex) wrong_kind(*this, "complex");
+  return {node_->real, node_->imag};
+}
+const std::string& Value::as_str() const {
+  if (kind_ != Kind::str) wrong_kind(*this, "str");
+  return node_->text;
+}
+const std::string& Value::as_bytes() const {
+  if (kind_ != Kind::bytes && kind_ != Kind::bytearray) wrong_kind(*this, "bytes");
+  return node_->text;
+}
+std::string& Value::as_bytearray() {
+  if (kind_ != Kind::bytearray) wrong_kind(*this, "bytearray");
+  return node_->text;
+}
+const std::string& Value::as_decimal() const {
+  if (kind_ != Kind::decimal) wrong_kind(*this, "decimal.Decimal");
+  return node_->text;
+}
+Items& Value::as_list() {
+  if (kind_ != Kind::list) wrong_kind(*this, "list");
+  return node_->items;
+}
+const Items& Value::items() const {
+  if (kind_ != Kind::list && kind_ != Kind::tuple && kind_ != Kind::set && kind_ != Kind::frozenset)
+    wrong_kind(*this, "list, tuple, set or frozenset");
+  return node_->items;
+}
+Entries& Value::as_dict() {
+  if (kind_ != Kind::dict) wrong_kind(*this, "dict");
+  return node_->entries;
+}
+const Entries& Value::entries() const {
+  if (kind_ != Kind::dict) wrong_kind(*this, "dict");
+  return node_->entries;
+}
+const Date& Value::as_date() const {
+  if (kind_ != Kind::date) wrong_kind(*this, "datetime.date");
+  return node_->datetime.date;
+}
+const Time& Value::as_time() const {
+  if (kind_ != Kind::time) wrong_kind(*this, "datetime.time");
+  return node_->datetime.time;
+}
+const DateTime& Value::as_datetime() const {
+  if (kind_ != Kind::datetime) wrong_kind(*this, "datetime.datetime");
+  return node_->datetime;
+}
+const TimeDelta& Value::as_timedelta() const {
+  if (kind_ != Kind::timedelta) wrong_kind(*this, "datetime.timedelta");
+  return node_->delta;
+}
+const Uuid& Value::as_uuid() const {
+  if (kind_ != Kind::uuid) wrong_kind(*this, "uuid.UUID");
+  return node_->uuid;
+}
+
+const Value& Value::operator[](std::size_t index) const {
+  if (kind_ != Kind::list && kind_ != Kind::tuple) wrong_kind(*this, "list or tuple");
+  if (index >= node_->items.size())
+    throw ValueLookupError(std::string(kind_name()) + " index " + std::to_string(index) + " out of range (size " +
+                           std::to_string(node_->items.size()) + ")");
+  return node_->items[index];
+}
+const Value& Value::operator[](int index) const {
+  if (index >= 0) return (*this)[static_cast<std::size_t>(index)];
+  const std::size_t n = size();
+  const auto back = static_cast<std::size_t>(-static_cast<long long>(index));
+  if (back > n) throw ValueLookupError(std::string(kind_name()) + " index " + std::to_string(index) + " out of range");
+  return (*this)[n - back];
+}
+const Value* Value::find(const Value& key) const {
+  for (const auto& entry : entries())
+    if (entry.first == key) return &entry.second;
+  return nullptr;
+}
+const Value& Value::operator[](const Value& key) const {
+  if (const Value* v = find(key)) return *v;
+  throw ValueLookupError("dict has no key " + key.repr());
+}
+std::size_t Value::size() const {
+  switch (kind_) {
+    case Kind::str: case Kind::bytes: case Kind::bytearray: return node_->text.size();
+    case Kind::list: case Kind::tuple: case Kind::set: case Kind::frozenset: return node_->items.size();
+    case Kind::dict: return node_->entries.size();
+    default: wrong_kind(*this, "a str, bytes or container");
+  }
+}
+
+void Value::append(Value item) {
+  as_list().push_back(std::move(item));
+}
+void Value::add(Value item) {
+  if (kind_ != Kind::set && kind_ != Kind::frozenset) wrong_kind(*this, "set");
+  for (const auto& existing : node_->items)
+    if (existing == item) return;
+  node_->items.push_back(std::move(item));
+}
+void Value::set_item(Value key, Value value) {
+  for (auto& entry : as_dict())
+    if (entry.first == key) {
+      entry.second = std::move(value);
+      return;
+    }
+  node_->entries.emplace_back(std::move(key), std::move(value));
+}
+
+Value Value::clone() const {
+  if (!node_) return *this;
+  auto node = std::make_shared<Node>(*node_);
+  for (auto& item : node->items) item = item.clone();
+  for (auto& entry : node->entries) entry = {entry.first.clone(), entry.second.clone()};
+  node->contained = false;
+  return Value(kind_, std::move(node));
+}
+
+namespace {
+
+bool same_float(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+bool unordered_equal(const Items& a, const Items& b) {
+  if (a.size() != b.size()) return false;
+  std::vector<bool> used(b.size(), false);
+  for (const auto& x : a) {
+    bool found = false;
+    for (std::size_t j = 0; j < b.size() && !found; ++j)
+      if (!used[j] && x == b[j]) used[j] = found = true;
+    if (!found) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool operator==(const Value& a, const Value& b) {
+  if (a.kind_ != b.kind_) return false;
+  if (a.node_ == b.node_ && a.node_) return true;
+  switch (a.kind_) {
+    case Kind::none: return true;
+    case Kind::boolean: return a.scalar_.b == b.scalar_.b;
+    case Kind::integer:
+      if (!a.node_ || !b.node_) return !a.node_ && !b.node_ && a.scalar_.i == b.scalar_.i;
+      return a.node_->text == b.node_->text;
+    case Kind::floating: return same_float(a.scalar_.f, b.scalar_.f);
+    case Kind::complex: return same_float(a.node_->real, b.node_->real) && same_float(a.node_->imag, b.node_->imag);
+    case Kind::str: case Kind::bytes: case Kind::bytearray: case Kind::decimal: return a.node_->text == b.node_->text;
+    case Kind::list: case Kind::tuple: return a.node_->items == b.node_->items;
+    case Kind::set: case Kind::frozenset:
+      return a.node_->items == b.node_->items || unordered_equal(a.node_->items, b.node_->items);
+    case Kind::dict: {
+      const auto& x = a.node_->entries;
+      const auto& y = b.node_->entries;
+      if (x.size() != y.size()) return false;
+      if (x == y) return true;
+      for (const auto& entry : x) {
+        const Value* other = b.find(entry.first);
+        if (!other || !(*other == entry.second)) return false;
+      }
+      return true;
+    }
+    case Kind::date: return a.node_->datetime.date == b.node_->datetime.date;
+    case Kind::time: return a.node_->datetime.time == b.node_->datetime.time;
+    case Kind::datetime: return a.node_->datetime == b.node_->datetime;
+    case Kind::timedelta: return a.node_->delta == b.node_->delta;
+    case Kind::uuid: return a.node_->uuid == b.node_->uuid;
+  }
+  return false;
+}
+
+namespace {
+
+std::string float_repr(double f) {
+  if (std::isnan(f)) return "nan";
+  if (std::isinf(f)) return f > 0 ? "inf" : "-inf";
+  // The shortest text that reads back as the same double, as Python's repr.
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, f).ptr;
+  std::string out(buf, end);
+  if (out.find_first_of(".e") == std::string::npos) out += ".0";
+  return out;
+}
+
+std::string quoted(std::string_view text, bool bytes) {
+  std::string out = bytes ? "b'" : "'";
+  for (unsigned char c : text) {
+    if (c == '\'' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80)) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "'";
+}
+
+std::string join(const Items& items, std::string open, std::string close) {
+  std::string out = std::move(open);
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i].repr();
+  return out + close;
+}
+
+std::string two(int v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%d", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string Value::repr() const {
+  switch (kind_) {
+    case Kind::none: return "None";
+    case Kind::boolean: return scalar_.b ? "True" : "False";
+    case Kind::integer: return int_text();
+    case Kind::floating: return float_repr(scalar_.f);
+    case Kind::complex: return "complex(" + float_repr(node_->real) + ", " + float_repr(node_->imag) + ")";
+    case Kind::str: return quoted(node_->text, false);
+    case Kind::bytes: return quoted(node_->text, true);
+    case Kind::bytearray: return "bytearray(" + quoted(node_->text, true) + ")";
+    case Kind::decimal: return "Decimal('" + node_->text + "')";
+    case Kind::list: return join(node_->items, "[", "]");
+    case Kind::tuple: return join(node_->items, "(", node_->items.size() == 1 ? ",)" : ")");
+    case Kind::set: return node_->items.empty() ? "set()" : join(node_->items, "{", "}");
+    case Kind::frozenset: return join(node_->items, "frozenset({", "})");
+    case Kind::dict: {
+      std::string out = "{";
+      for (std::size_t i = 0; i < node_->entries.size(); ++i)
+        out += (i ? ", " : "") + node_->entries[i].first.repr() + ": " + node_->entries[i].second.repr();
+      return out + "}";
+    }
+    case Kind::date: {
+      const Date& d = node_->datetime.date;
+      return "datetime.date(" + two(d.year) + ", " + two(d.month) + ", " + two(d.day) + ")";
+    }
+    case Kind::time: case Kind::datetime: {
+      const Date& d = node_->datetime.date;
+      const Time& t = node_->datetime.time;
+      std::string out = kind_ == Kind::time ? "datetime.time(" : "datetime.datetime(" + two(d.year) + ", " +
+                                                                     two(d.month) + ", " + two(d.day) + ", ";
+      out += two(t.hour) + ", " + two(t.minute) + ", " + two(t.second) + ", " + two(t.microsecond);
+      if (t.fold) out += ", fold=1";
+      if (t.has_offset)
+        out += ", tzinfo=timezone(timedelta(" + two(t.utc_offset.days) + ", " + two(t.utc_offset.seconds) + ", " +
+               two(t.utc_offset.microseconds) + "))";
+      return out + ")";
+    }
+    case Kind::timedelta:
+      return "datetime.timedelta(" + two(node_->delta.days) + ", " + two(node_->delta.seconds) + ", " +
+             two(node_->delta.microseconds) + ")";
+    case Kind::uuid: {
+      std::string out = "UUID('";
+      char buf[4];
+      for (std::size_t i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        std::snprintf(buf, sizeof buf, "%02x", node_->uuid.bytes[i]);
+        out += buf;
+      }
+      return out + "')";
+    }
+  }
+  return "?";
+}
+
+}  // namespace cshelve::py
