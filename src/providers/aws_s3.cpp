@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <exception>
+#include <limits>
 
 namespace cshelve::providers {
 namespace {
@@ -30,7 +31,11 @@ long parse_seconds_as_ms(const std::string& value, const std::string& name) {
     std::size_t used = 0;
     const double seconds = std::stod(value, &used);
     if (used == value.size() && std::isfinite(seconds) && seconds > 0 && seconds < 1e7) {
-      return static_cast<long>(std::ceil(seconds * 1000));
+      // libcurl takes milliseconds as a long: with a 32-bit long, anything past 24.8 days is
+      // capped there (converting a larger double would be undefined).
+      const double ms = std::ceil(seconds * 1000);
+      constexpr long kLongest = std::numeric_limits<long>::max();
+      return ms >= static_cast<double>(kLongest) ? kLongest : static_cast<long>(ms);
     }
   } catch (const std::exception&) {
   }

@@ -340,7 +340,8 @@ int on_transfer_info(void* user, curl_off_t download_total, curl_off_t download_
 
 long whole_seconds_at_least_one(long milliseconds) {
   if (milliseconds <= 0) return 1;
-  return std::max(1L, (milliseconds + 999) / 1000);
+  // Rounded up without adding first, which overflows for the largest timeouts.
+  return std::max(1L, milliseconds / 1000 + (milliseconds % 1000 != 0 ? 1 : 0));
 }
 
 }  // namespace
@@ -406,7 +407,9 @@ bool HttpConnection::begin(const HttpRequest& request) {
   active.transfer.request = &request;
   active.transfer.response = &active.outcome.response;
   active.transfer.handle = curl;
-  active.transfer.read_timeout = std::chrono::milliseconds(std::max(1L, settings_.read_timeout_ms));
+  // Compared in nanoseconds later on: past 1e7 s (the configuration's limit) it would overflow.
+  active.transfer.read_timeout =
+      std::chrono::milliseconds(std::clamp<long long>(settings_.read_timeout_ms, 1, 10'000'000'000LL));
   active.transfer.progress = &request.progress;
   if (request.md5_of_body) {
     if (!active.md5) active.md5.reset(EVP_MD_CTX_new());
