@@ -340,8 +340,10 @@ int on_transfer_info(void* user, curl_off_t download_total, curl_off_t download_
 
 long whole_seconds_at_least_one(long milliseconds) {
   if (milliseconds <= 0) return 1;
-  // Rounded up without adding first, which overflows for the largest timeouts.
-  return std::max(1L, milliseconds / 1000 + (milliseconds % 1000 != 0 ? 1 : 0));
+  // Rounded up without adding first, which overflows for the largest timeouts; and no more than
+  // libcurl can turn back into milliseconds in a long, or its low-speed check fires at once.
+  constexpr long kLongest = std::numeric_limits<long>::max() / 1000;
+  return std::clamp(milliseconds / 1000 + (milliseconds % 1000 != 0 ? 1 : 0), 1L, kLongest);
 }
 
 }  // namespace
