@@ -5,11 +5,33 @@
 #   build-size-static   the same with -Ddefault_library=static: the tool links libcshelve.a,
 #                       while libcurl, OpenSSL, pugixml, zlib and the C++ runtime stay shared
 # Prints a Markdown table and writes it to build-size-shared/size-results.md.
+#
+# With a cross file (bench/size.sh cross/armhf-linux-gnueabihf.ini) it builds for that target
+# instead, in build-size-armhf-linux-gnueabihf-plain and so on, and strips with the target's strip.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh" --bench
 
 common=(--wrap-mode=nodownload -Dtests=false -Dbench=false -Dexamples=false -Dfuzz=false -Dcli=true)
+size="build-size"
+strip_tool=strip
+readelf_tool=readelf
+nm_tool=nm
+compiler=g++
+linker=ld
+if [[ $# -gt 0 ]]; then
+  bash "$root/scripts/install-deps.sh" --armhf
+  cross_file="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+  common+=(--cross-file "$cross_file")
+  size="build-size-$(basename "$1" .ini)"
+  # The target's binutils, named as the cross file's strip is (arm-linux-gnueabihf-strip, ...).
+  triplet="$(sed -n "s/^strip *= *'\(.*\)-strip'.*/\1/p" "$cross_file")"
+  strip_tool="$triplet-strip"
+  readelf_tool="$triplet-readelf"
+  nm_tool="$triplet-nm"
+  compiler="$triplet-g++"
+  linker="$triplet-ld"
+fi
 configure() {  # DIR OPTIONS...
   local dir="$root/$1"
   shift
@@ -19,14 +41,14 @@ configure() {  # DIR OPTIONS...
   # Two jobs at most: the machine is usually shared.
   ninja -C "$dir" -j2 >/dev/null
 }
-configure build-size-plain -Dbuildtype=release -Ddefault_library=shared
-configure build-size-shared -Dbuildtype=minsize -Db_lto=true -Dsize_optimized=true -Ddefault_library=shared
-configure build-size-static -Dbuildtype=minsize -Db_lto=true -Dsize_optimized=true -Ddefault_library=static
+configure "$size-plain" -Dbuildtype=release -Ddefault_library=shared
+configure "$size-shared" -Dbuildtype=minsize -Db_lto=true -Dsize_optimized=true -Ddefault_library=shared
+configure "$size-static" -Dbuildtype=minsize -Db_lto=true -Dsize_optimized=true -Ddefault_library=static
 
 stripped_size() {  # FILE: bytes once stripped of symbols and debug information
   local copy
   copy="$(mktemp)"
-  strip --strip-all -o "$copy" "$1"
+  "$strip_tool" --strip-all -o "$copy" "$1"
   stat -c %s "$copy"
   rm -f "$copy"
 }
@@ -36,20 +58,20 @@ row() {  # WHAT FILE
   printf '| %s | %s | %s KiB |\n' "$1" "$bytes" "$(( (bytes + 512) / 1024 ))"
 }
 needed() {  # FILE: its shared-library dependencies
-  readelf -d "$1" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | paste -sd' ' -
+  "$readelf_tool" -d "$1" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | paste -sd' ' -
 }
 
-out="$root/build-size-shared/size-results.md"
+out="$root/$size-shared/size-results.md"
 {
   echo "| binary (stripped) | bytes | size |"
   echo "| --- | --- | --- |"
-  row "libcshelve.so, release (-O3), for comparison" "$root/build-size-plain/libcshelve.so"
-  row "libcshelve.so, minsize + LTO + size_optimized" "$root/build-size-shared/libcshelve.so"
-  row "cshelve tool, dynamic against that libcshelve.so" "$root/build-size-shared/tools/cshelve"
-  row "cshelve tool, libcshelve.a linked in (minsize + LTO + size_optimized)" "$root/build-size-static/tools/cshelve"
+  row "libcshelve.so, release (-O3), for comparison" "$root/$size-plain/libcshelve.so"
+  row "libcshelve.so, minsize + LTO + size_optimized" "$root/$size-shared/libcshelve.so"
+  row "cshelve tool, dynamic against that libcshelve.so" "$root/$size-shared/tools/cshelve"
+  row "cshelve tool, libcshelve.a linked in (minsize + LTO + size_optimized)" "$root/$size-static/tools/cshelve"
   echo
-  echo "The statically linked tool still loads: $(needed "$root/build-size-static/tools/cshelve")."
-  echo "Symbols exported by the size-optimized libcshelve.so: $(nm -D --defined-only "$root/build-size-shared/libcshelve.so" | wc -l)" \
-       "(release build: $(nm -D --defined-only "$root/build-size-plain/libcshelve.so" | wc -l))."
-  echo "$(g++ --version | head -1); $(ld --version | head -1)."
+  echo "The statically linked tool still loads: $(needed "$root/$size-static/tools/cshelve")."
+  echo "Symbols exported by the size-optimized libcshelve.so: $("$nm_tool" -D --defined-only "$root/$size-shared/libcshelve.so" | wc -l)" \
+       "(release build: $("$nm_tool" -D --defined-only "$root/$size-plain/libcshelve.so" | wc -l))."
+  echo "$("$compiler" --version | head -1); $("$linker" --version | head -1)."
 } | tee "$out"

@@ -3,6 +3,11 @@
 # lacks. Asks apt only when something is missing, so a second run is quick and offline.
 set -euo pipefail
 
+if [ "${1:-}" = "--armhf" ]; then
+  # The 32-bit ARM cross build and qemu-user, through Debian's multiarch (scripts/test-armhf.sh).
+  exec bash "$(dirname "${BASH_SOURCE[0]}")/install-armhf.sh"
+fi
+
 packages=(g++ meson ninja-build pkg-config cmake
           libcurl4-openssl-dev libssl-dev libpugixml-dev zlib1g-dev doctest-dev)
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--bench" ]; then

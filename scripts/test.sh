@@ -42,11 +42,31 @@ if [ "$sanitizers" = 1 ]; then
   builder=$!
 fi
 
+# The 32-bit ARM stage (scripts/test-armhf.sh, CSHELVE_ARMHF=0 skips it): cross-built in the
+# background too, then tested under qemu-user once the normal tests are done.
+armhf_build="$build-armhf"
+armhf_builder=""
+if [ "${CSHELVE_ARMHF:-1}" = 1 ]; then
+  mkdir -p "$armhf_build"
+  ARMHF_BUILD_DIR="$armhf_build" bash "$root/scripts/test-armhf.sh" --build-only >"$armhf_build/stage-build.txt" 2>&1 &
+  armhf_builder=$!
+fi
+
 status=0
 bash "$root/tests/s3/with-server.sh" meson test -C "$build" --no-rebuild --print-errorlogs \
   --num-processes 2 "$@" > "$build/test-output.txt" 2>&1 || status=$?
 tail -n 40 "$build/test-output.txt"
 logs=("$build/meson-logs/testlog.json")
+
+if [ -n "$armhf_builder" ]; then
+  logs+=("$armhf_build/meson-logs/testlog.json")
+  if wait "$armhf_builder"; then
+    ARMHF_BUILD_DIR="$armhf_build" bash "$root/scripts/test-armhf.sh" --test-only "$@" || status=$?
+  else
+    tail -n 40 "$armhf_build/stage-build.txt"
+    status=1
+  fi
+fi
 
 if [ "$sanitizers" = 1 ]; then
   logs+=("$asan_build/meson-logs/testlog.json" "$tsan_build/meson-logs/testlog.json"

@@ -1,6 +1,10 @@
 // The aws-s3 provider's settings: [default]'s bucket and credentials, and the provider parameters.
 #include <cshelve/errors.hpp>
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
 #include "config/settings.hpp"
 #include "config/values.hpp"
 
@@ -41,6 +45,11 @@ void read_credentials(const Section& defaults, const std::string& origin, s3::Cr
   }
   credentials.access_key_id = defaults.at("key_id");
   credentials.secret_access_key = defaults.at("key_secret");
+}
+
+// libcurl takes milliseconds as a long: with a 32-bit long, anything past 24.8 days is capped there.
+long as_long_ms(std::int64_t milliseconds) {
+  return static_cast<long>(std::min<std::int64_t>(milliseconds, std::numeric_limits<long>::max()));
 }
 
 }  // namespace
@@ -88,13 +97,13 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
     }
   }
   if (auto value = param("connect_timeout")) {
-    config.connect_timeout_ms = parse_seconds_as_ms(*value, name_of("connect_timeout"), kMaxTimeoutSeconds);
+    config.connect_timeout_ms = as_long_ms(parse_seconds_as_ms(*value, name_of("connect_timeout"), kMaxTimeoutSeconds));
   }
   if (auto value = param("read_timeout")) {
-    config.read_timeout_ms = parse_seconds_as_ms(*value, name_of("read_timeout"), kMaxTimeoutSeconds);
+    config.read_timeout_ms = as_long_ms(parse_seconds_as_ms(*value, name_of("read_timeout"), kMaxTimeoutSeconds));
   }
   if (auto value = param("attempt_timeout")) {
-    config.attempt_timeout_ms = parse_seconds_as_ms(*value, name_of("attempt_timeout"), kMaxTimeoutSeconds);
+    config.attempt_timeout_ms = as_long_ms(parse_seconds_as_ms(*value, name_of("attempt_timeout"), kMaxTimeoutSeconds));
   }
   if (auto value = param("min_transfer_speed")) {
     config.min_transfer_speed = static_cast<long>(

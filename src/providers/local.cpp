@@ -129,6 +129,11 @@ class LocalProvider final : public Provider {
     struct stat info {};
     if (::fstat(file.get(), &info) != 0) throw StorageError("cannot read '" + path + "': " + system_reason());
     std::string record;
+    // A 32-bit process cannot hold a record of 4 GiB or more: its size must not wrap on the way.
+    if (static_cast<std::uint64_t>(info.st_size) > record.max_size()) {
+      throw StorageError("cannot read '" + path + "': its " + std::to_string(info.st_size) +
+                         " bytes do not fit in this process's memory");
+    }
     record.resize(static_cast<std::size_t>(info.st_size));
     std::size_t filled = 0;
     for (;;) {

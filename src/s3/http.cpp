@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -110,7 +111,10 @@ class OptionSetter {
 
 long whole_seconds_at_least_one(long milliseconds) {
   if (milliseconds <= 0) return 1;
-  return std::max(1L, (milliseconds + 999) / 1000);
+  // Rounded up without adding first, which overflows for the largest timeouts; and no more than
+  // libcurl can turn back into milliseconds in a long, or its low-speed check fires at once.
+  constexpr long kLongest = std::numeric_limits<long>::max() / 1000;
+  return std::clamp(milliseconds / 1000 + (milliseconds % 1000 != 0 ? 1 : 0), 1L, kLongest);
 }
 
 }  // namespace
@@ -168,7 +172,9 @@ bool HttpConnection::begin(const HttpRequest& request) {
   active.transfer.request = &request;
   active.transfer.response = &active.outcome.response;
   active.transfer.handle = curl;
-  active.transfer.read_timeout = std::chrono::milliseconds(std::max(1L, settings_.read_timeout_ms));
+  // Compared in nanoseconds later on: past 1e7 s (the configuration's limit) it would overflow.
+  active.transfer.read_timeout =
+      std::chrono::milliseconds(std::clamp<long long>(settings_.read_timeout_ms, 1, 10'000'000'000LL));
   active.transfer.progress = request.progress;
   if (request.md5_of_body) {
     if (!active.md5) active.md5.reset(EVP_MD_CTX_new());

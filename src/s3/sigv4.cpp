@@ -166,6 +166,9 @@ std::string uri_encode(std::string_view raw, bool keep_slash) {
   return out;
 }
 
+// meson.build asks for a 64-bit time_t where the C library's default is 32 bits (Debian's armhf).
+static_assert(sizeof(std::time_t) >= 8, "SigV4 dates past 2038-01-19 need a 64-bit time_t (-D_TIME_BITS=64)");
+
 std::string amz_date(std::time_t when) {
   std::tm utc{};
   if (gmtime_r(&when, &utc) == nullptr) throw Error("SigV4: the request time is out of range");

@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import pickle
+import shlex
 import shutil
 import subprocess
 import sys
@@ -24,8 +25,12 @@ def fail(message):
     sys.exit(1)
 
 
+# A cross build runs the target's programs through the emulator meson names (qemu-user).
+EXE_WRAPPER = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
+
+
 def run(args, env=None):
-    done = subprocess.run(args, capture_output=True, timeout=300, env=env)
+    done = subprocess.run(EXE_WRAPPER + args, capture_output=True, timeout=300, env=env)
     if done.returncode != 0:
         fail(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout.decode(errors='replace')}"
              f"{done.stderr.decode(errors='replace')}")
@@ -275,7 +280,7 @@ def check_python_records(binary, vectors, work, use_s3):
                 text = f.read()
             with open(bare, "w") as f:
                 f.write(text[: text.index(config)])
-            done = subprocess.run([binary, bare], capture_output=True, timeout=300)
+            done = subprocess.run(EXE_WRAPPER + [binary, bare], capture_output=True, timeout=300)
             if done.returncode != 1 or b"not configured for" not in done.stderr:
                 fail(f"{name} read without [compression]/[encryption]: exit {done.returncode}, "
                      f"{done.stderr.decode(errors='replace')}")

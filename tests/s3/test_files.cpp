@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -41,6 +42,25 @@ std::string ini_for(const TempDir& folder, const ScriptedServer& server) {
 }
 
 }  // namespace
+
+TEST_CASE("the longest timeouts the configuration takes reach libcurl intact, even with a 32-bit long") {
+  // 9999999 s is 9999999000 ms: more than a 32-bit long holds. Converting it was undefined, and
+  // rounding it up to seconds for libcurl's low-speed check then overflowed into a negative
+  // number, which libcurl refused: every request failed before it was sent.
+  const std::string record = record_of("late");
+  ScriptedServer server({http_reply(200, kEmptyListing), stall_reply(4000), http_reply(200, record)});
+  TempDir folder;
+  const std::string ini = folder / "s3.ini";
+  write_text(ini, "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
+                  "key_secret = secret\n[provider_params]\nendpoint_url = " + server.url() +
+                  "\nread_timeout = 9999999\nconnect_timeout = 9999999\nmax_attempts = 2\n");
+  auto db = open(ini, Flag::read);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(db.get("k") == "late");  // the second attempt, after the server closed the stalled one
+  // The client waited for the silent server until it hung up, 4 s later.
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(3500));
+  CHECK(server.requests().size() == 3);
+}
 
 TEST_CASE("get_file: a body cut short is fetched again and the file holds the value once") {
   const std::string value(200000, 'v');

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -503,6 +504,21 @@ TEST_CASE("an upload whose answer stalls on a kept-alive connection is abandoned
   CHECK(requests[1].connection == requests[0].connection);  // the stall came on the kept-alive one
   CHECK(requests[2].connection != requests[1].connection);
   CHECK(requests[2].body == body);
+}
+
+TEST_CASE("the largest timeouts a long holds neither overflow nor cut a slow answer short") {
+  // Rounding the read timeout up to whole seconds for libcurl's low-speed check once overflowed at
+  // the top of the range, into a negative number that libcurl refused.
+  ScriptedServer server({stall_reply(3000), http_reply(200, "late")});
+  ClientConfig config = config_for(server);
+  config.connect_timeout_ms = std::numeric_limits<long>::max();
+  config.read_timeout_ms = std::numeric_limits<long>::max();
+  config.max_attempts = 2;
+  Client client(config);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(client.get_object("shelf", "k") == "late");
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(2500));
+  CHECK(server.requests().size() == 2);
 }
 
 TEST_CASE("4xx errors are never retried, whatever their code, except RequestTimeout") {

@@ -452,7 +452,7 @@ TEST_CASE("aws-s3: the command-line tool works on an aws-s3 INI as on a local sh
   write_text(ini, replace_all(read_text(CSHELVE_TEST_SOURCE_DIR "/../examples/aws-s3.ini"), "= cshelve", "= " + bucket));
   ScopedEnv id("AWS_KEY_ID", env("CSHELVE_TEST_S3_KEY_ID"));
   ScopedEnv secret("AWS_KEY_SECRET", env("CSHELVE_TEST_S3_KEY_SECRET"));
-  const std::string tool = std::string("'") + CSHELVE_CLI_PATH + "' -p endpoint_url=" + endpoint() + " '" + ini + "' ";
+  const std::string tool = std::string("${MESON_EXE_WRAPPER-} '") + CSHELVE_CLI_PATH + "' -p endpoint_url=" + endpoint() + " '" + ini + "' ";
   auto run = [&](const std::string& args) {
     const std::string out = dir / "out";
     const int raw = std::system((tool + args + " > '" + out + "' 2>&1").c_str());
@@ -498,7 +498,7 @@ TEST_CASE("aws-s3: the tool shows a progress line for a large value on a termina
   TempDir dir;
   const std::string ini = s3_ini(dir, fresh_bucket());
   write_text(dir / "big", cshelve_test::random_bytes(5 << 20, 3));
-  const std::string tool = std::string("'") + CSHELVE_CLI_PATH + "' '" + ini + "' ";
+  const std::string tool = std::string("${MESON_EXE_WRAPPER-} '") + CSHELVE_CLI_PATH + "' '" + ini + "' ";
   const std::string typescript = dir / "typescript";
   auto on_terminal = [&](const std::string& args) {
     const std::string command = "script -qec \"" + tool + args + "\" /dev/null > '" + typescript + "' 2>&1 < /dev/null";
@@ -529,7 +529,7 @@ TEST_CASE("aws-s3: the tool reads and writes a compressed and encrypted shelf") 
   const std::string ini = s3_ini(dir, bucket, "",
                                  "[compression]\nalgorithm = zlib\n[encryption]\nalgorithm = aes256\n"
                                  "key = 0123456789abcdef0123456789ABCDEF\n");
-  const std::string tool = std::string("'") + CSHELVE_CLI_PATH + "' '" + ini + "' ";
+  const std::string tool = std::string("${MESON_EXE_WRAPPER-} '") + CSHELVE_CLI_PATH + "' '" + ini + "' ";
   const std::string out = dir / "out";
   CHECK(std::system((tool + "set k 'a value worth hiding' > '" + out + "' 2>&1").c_str()) == 0);
   CHECK(std::system((tool + "get k > '" + out + "' 2>&1").c_str()) == 0);

@@ -31,7 +31,8 @@ std::string shell_quote(const std::string& word) {
 Result cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& input = "") {
   const std::string in = dir / ".stdin", out = dir / ".stdout", err = dir / ".stderr";
   write_text(in, input);
-  std::string command = shell_quote(CSHELVE_CLI_PATH);
+  // Through the shell, so that a cross build's emulator (MESON_EXE_WRAPPER, set by meson) runs it.
+  std::string command = "${MESON_EXE_WRAPPER-} " + shell_quote(CSHELVE_CLI_PATH);
   for (const auto& arg : args) command += " " + shell_quote(arg);
   command += " < " + shell_quote(in) + " > " + shell_quote(out) + " 2> " + shell_quote(err);
   const int raw = std::system(command.c_str());
@@ -197,7 +198,7 @@ TEST_CASE("cli: import shows progress on a terminal only, and never with -q") {
   // A terminal, through script(1)'s pseudo-terminal.
   auto on_terminal = [&](const std::string& options) {
     const std::string command = "script -qec " +
-                                shell_quote(shell_quote(CSHELVE_CLI_PATH) + " " + options + " " +
+                                shell_quote("${MESON_EXE_WRAPPER-} " + shell_quote(CSHELVE_CLI_PATH) + " " + options + " " +
                                             shell_quote(dir / "s2") + " import " + shell_quote(dir / "tree")) +
                                 " /dev/null > " + shell_quote(dir / ".terminal") + " 2>&1 < /dev/null";
     REQUIRE(std::system(command.c_str()) == 0);

@@ -101,6 +101,18 @@ TEST_CASE("amz_date formats UTC in the basic ISO 8601 form") {
   CHECK_THROWS_AS(amz_date(253402300800), cshelve::Error);  // year 10000
 }
 
+TEST_CASE("dates past 2038 sign as themselves, also on targets whose C library once had a 32-bit time_t") {
+  using cshelve::s3::amz_date;
+  // The build asks for a 64-bit time_t everywhere (meson.build): with a 32-bit one, these seconds
+  // would wrap to 1901 and every request signed after 2038-01-19 would be refused.
+  const auto at = [](long long seconds) { return static_cast<std::time_t>(seconds); };
+  CHECK(amz_date(at(2147483647)) == "20380119T031407Z");
+  CHECK(amz_date(at(2147483648)) == "20380119T031408Z");
+  CHECK(amz_date(at(4102444799)) == "20991231T235959Z");
+  const SignedRequest late = Signer(kKeys, "us-east-1").sign(simple_request(), at(4102444799));
+  CHECK(late.string_to_sign.find("\n20991231T235959Z\n20991231/us-east-1/s3/aws4_request\n") != std::string::npos);
+}
+
 TEST_CASE("the path is encoded once and never normalized") {
   const Signer signer(kKeys, "us-east-1");
   RequestToSign request = simple_request();
