@@ -47,7 +47,9 @@ std::string environment(const char* name, const char* fallback = nullptr) {
 double cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
@@ -61,15 +63,15 @@ long peak_rss_kib() {
 class Measure {
  public:
   Measure(std::string workload, std::size_t ops)
-      : workload_(std::move(workload)), ops_(ops), cpu_(cpu_seconds()),
-        start_(std::chrono::steady_clock::now()) {}
+      : workload_(std::move(workload)), ops_(ops), cpu_(cpu_seconds()), start_(std::chrono::steady_clock::now()) {}
 
   void done(const std::string& extra = "") const {
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double cpu = cpu_seconds() - cpu_;
-    std::printf("{\"impl\": \"cshelve\", \"workload\": \"%s\", \"ops\": %zu, \"seconds\": %.6f, "
-                "\"cpu_seconds\": %.6f%s}\n",
-                workload_.c_str(), ops_, wall, cpu, extra.c_str());
+    std::printf(
+        "{\"impl\": \"cshelve\", \"workload\": \"%s\", \"ops\": %zu, \"seconds\": %.6f, "
+        "\"cpu_seconds\": %.6f%s}\n",
+        workload_.c_str(), ops_, wall, cpu, extra.c_str());
     std::fflush(stdout);
   }
 
@@ -85,7 +87,8 @@ class Ini {
  public:
   explicit Ini(const std::string& bucket)
       : path_((std::filesystem::temp_directory_path() /
-               ("cshelve-bench-" + std::to_string(::getpid()) + "-" + bucket + ".ini")).string()) {
+               ("cshelve-bench-" + std::to_string(::getpid()) + "-" + bucket + ".ini"))
+                  .string()) {
     std::ofstream out(path_);
     out << "[default]\nprovider = aws-s3\nbucket_name = " << bucket
         << "\nauth_type = access_key\nkey_id = $CSHELVE_TEST_S3_KEY_ID\nkey_secret = $CSHELVE_TEST_S3_KEY_SECRET\n"
@@ -178,13 +181,13 @@ bool file_holds_value(const std::string& path, std::size_t size, std::uint64_t s
 
 std::string scratch_file(const std::string& bucket) {
   return (std::filesystem::temp_directory_path() /
-          ("cshelve-bench-" + std::to_string(::getpid()) + "-" + bucket + ".bin")).string();
+          ("cshelve-bench-" + std::to_string(::getpid()) + "-" + bucket + ".bin"))
+      .string();
 }
 
 std::string unique_bucket(const char* purpose) {
   std::random_device seed;
-  return std::string("bench-") + purpose + "-" + std::to_string(::getpid()) + "-" +
-         std::to_string(seed() % 1000000);
+  return std::string("bench-") + purpose + "-" + std::to_string(::getpid()) + "-" + std::to_string(seed() % 1000000);
 }
 
 struct Sizes {
@@ -289,8 +292,8 @@ void run_large_put(const std::string& bucket, const Sizes& sizes) {
   const std::string value = value_of(sizes.large, 256);
   Measure put("large_put", 1);
   db.set("large", value);
-  put.done(", \"bytes\": " + std::to_string(sizes.large) + ", \"peak_rss_kib\": " +
-           std::to_string(peak_rss_kib()) + ", \"rss_before_value_kib\": " + std::to_string(rss_before));
+  put.done(", \"bytes\": " + std::to_string(sizes.large) + ", \"peak_rss_kib\": " + std::to_string(peak_rss_kib()) +
+           ", \"rss_before_value_kib\": " + std::to_string(rss_before));
   db.close();
 }
 
@@ -300,8 +303,8 @@ void run_large_get(const std::string& bucket, const Sizes& sizes) {
   const long rss_before = peak_rss_kib();
   Measure get("large_get", 1);
   const std::string value = db.get("large");
-  get.done(", \"bytes\": " + std::to_string(value.size()) + ", \"peak_rss_kib\": " +
-           std::to_string(peak_rss_kib()) + ", \"rss_before_value_kib\": " + std::to_string(rss_before));
+  get.done(", \"bytes\": " + std::to_string(value.size()) + ", \"peak_rss_kib\": " + std::to_string(peak_rss_kib()) +
+           ", \"rss_before_value_kib\": " + std::to_string(rss_before));
   // Checked once the figures are out, so the expected copy does not count in the peak.
   if (value.size() != sizes.large) throw std::runtime_error("large_get read the wrong size");
   const std::string expected = value_of(sizes.large, 256);
@@ -317,8 +320,8 @@ void run_large_put_file(const std::string& bucket, const Sizes& sizes) {
   const long rss_before = peak_rss_kib();
   Measure put("large_put_file", 1);
   db.set_file("large", path);
-  put.done(", \"bytes\": " + std::to_string(sizes.large) + ", \"peak_rss_kib\": " +
-           std::to_string(peak_rss_kib()) + ", \"rss_before_value_kib\": " + std::to_string(rss_before));
+  put.done(", \"bytes\": " + std::to_string(sizes.large) + ", \"peak_rss_kib\": " + std::to_string(peak_rss_kib()) +
+           ", \"rss_before_value_kib\": " + std::to_string(rss_before));
   db.close();
   std::filesystem::remove(path);
 }
@@ -350,7 +353,8 @@ std::size_t number(const char* text) {
 int main(int argc, char** argv) {
   try {
     if (argc < 2) {
-      std::cerr << "usage: cshelve-bench small|bulk-set|large-put|large-get|large-put-file|large-get-file BUCKET [--ops N] [--keys N] "
+      std::cerr << "usage: cshelve-bench small|bulk-set|large-put|large-get|large-put-file|large-get-file BUCKET "
+                   "[--ops N] [--keys N] "
                    "[--value-size BYTES] [--size BYTES]\n";
       return 2;
     }
@@ -363,11 +367,16 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) throw std::runtime_error(arg + " needs a value");
         return argv[++i];
       };
-      if (arg == "--ops") sizes.ops = number(next());
-      else if (arg == "--keys") sizes.keys = number(next());
-      else if (arg == "--value-size") sizes.value_size = number(next());
-      else if (arg == "--size") sizes.large = number(next());
-      else positional.push_back(arg);
+      if (arg == "--ops")
+        sizes.ops = number(next());
+      else if (arg == "--keys")
+        sizes.keys = number(next());
+      else if (arg == "--value-size")
+        sizes.value_size = number(next());
+      else if (arg == "--size")
+        sizes.large = number(next());
+      else
+        positional.push_back(arg);
     }
     if (command == "small" && positional.empty()) {
       run_small(sizes);

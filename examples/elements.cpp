@@ -44,8 +44,8 @@ std::vector<std::string> split(const std::string& line, char separator) {
 Element parse_element(const std::string& line) {
   const std::vector<std::string> fields = split(line, ',');
   if (fields.size() != 7) throw std::runtime_error("expected 7 fields in '" + line + "'");
-  return Element{std::stoi(fields[0]), fields[1], fields[2], fields[3],
-                 std::stoi(fields[4]), std::stoi(fields[5]), fields[6]};
+  return Element{std::stoi(fields[0]), fields[1], fields[2], fields[3], std::stoi(fields[4]),
+                 std::stoi(fields[5]), fields[6]};
 }
 
 std::string to_lower(std::string text) {
@@ -97,13 +97,12 @@ int main(int argc, char** argv) {
 
     // A lookup by key, decoded through the ValueCodec.
     const Element iron = shelf.get<Element>("element/Fe");
-    std::cout << "Fe: " << iron.name << ", number " << iron.number << ", atomic mass "
-              << iron.atomic_mass << ", period " << iron.period << ", group " << iron.group << '\n';
+    std::cout << "Fe: " << iron.name << ", number " << iron.number << ", atomic mass " << iron.atomic_mass
+              << ", period " << iron.period << ", group " << iron.group << '\n';
 
     // A lookup through the second index.
     if (const auto symbol = shelf.find("name/copper")) {
-      std::cout << "copper is " << *symbol << ": number " << shelf.get<Element>("element/" + *symbol).number
-                << '\n';
+      std::cout << "copper is " << *symbol << ": number " << shelf.get<Element>("element/" + *symbol).number << '\n';
     }
 
     // Several keys at once; a missing one comes back empty instead of throwing.
@@ -113,8 +112,10 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < wanted.size(); ++i) {
       const std::string symbol = wanted[i].substr(wanted[i].find('/') + 1);
       std::cout << (i == 0 ? " " : ", ") << symbol << ' ';
-      if (found[i]) std::cout << cshelve::ValueCodec<Element>::decode(*found[i]).name;
-      else std::cout << "missing";
+      if (found[i])
+        std::cout << cshelve::ValueCodec<Element>::decode(*found[i]).name;
+      else
+        std::cout << "missing";
     }
     std::cout << '\n';
 
@@ -128,8 +129,7 @@ int main(int argc, char** argv) {
       if (bytes) elements.push_back(cshelve::ValueCodec<Element>::decode(*bytes));
     }
     // Listings come in the storage's order; sort for output that does not depend on it.
-    std::sort(elements.begin(), elements.end(),
-              [](const Element& a, const Element& b) { return a.number < b.number; });
+    std::sort(elements.begin(), elements.end(), [](const Element& a, const Element& b) { return a.number < b.number; });
 
     std::map<int, int> per_period;
     for (const Element& e : elements) ++per_period[e.period];

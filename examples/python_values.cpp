@@ -16,10 +16,8 @@ int main(int argc, char** argv) {
     cshelve::Shelf shelf = cshelve::open(folder);
 
     // {'name': 'Ada', 'langs': ['en', 'fr'], 'born': datetime.date(1815, 12, 10), 'score': 9.5}
-    const py::Value user = py::Value::dict({{"name", "Ada"},
-                                            {"langs", py::Value::list({"en", "fr"})},
-                                            {"born", py::Date{1815, 12, 10}},
-                                            {"score", 9.5}});
+    const py::Value user = py::Value::dict(
+        {{"name", "Ada"}, {"langs", py::Value::list({"en", "fr"})}, {"born", py::Date{1815, 12, 10}}, {"score", 9.5}});
     shelf.set("users/ada", user);  // a protocol 5 pickle, as Python cshelve writes
 
     const py::Value back = shelf.get<py::Value>("users/ada");
@@ -30,7 +28,8 @@ int main(int argc, char** argv) {
 
     // A pickle of a class instance (what `class Point: pass; db["p"] = Point()` stores).
     shelf.set("points/p", std::string("\x80\x05\x95\x19\x00\x00\x00\x00\x00\x00\x00\x8c\x08__main__\x94\x8c\x05"
-                                      "Point\x94\x93\x94)\x81\x94.", 36));
+                                      "Point\x94\x93\x94)\x81\x94.",
+                                      36));
     try {
       shelf.get<py::Value>("points/p");
       return 1;

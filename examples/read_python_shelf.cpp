@@ -147,13 +147,16 @@ std::string decimal_from_le_twos_complement(std::string_view le) {
 
 const char* container_name(unsigned char opcode) {
   switch (opcode) {
-    case 0x7d: return "dict";          // EMPTY_DICT
-    case 0x5d: return "list";          // EMPTY_LIST
-    case 0x29: return "tuple";         // EMPTY_TUPLE
-    case 0x8f: return "set";           // EMPTY_SET
-    case 0x28: return "tuple";         // MARK, then items, then TUPLE
-    case 0x85: case 0x86: case 0x87: return "tuple";
-    case 0x63: case 0x93: return "object of a class";  // GLOBAL, STACK_GLOBAL
+    case 0x7d: return "dict";   // EMPTY_DICT
+    case 0x5d: return "list";   // EMPTY_LIST
+    case 0x29: return "tuple";  // EMPTY_TUPLE
+    case 0x8f: return "set";    // EMPTY_SET
+    case 0x28: return "tuple";  // MARK, then items, then TUPLE
+    case 0x85:
+    case 0x86:
+    case 0x87: return "tuple";
+    case 0x63:
+    case 0x93: return "object of a class";  // GLOBAL, STACK_GLOBAL
     default: return nullptr;
   }
 }

@@ -21,6 +21,10 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--fuzz" ]; then
   # symbolizer for readable stack traces. GCC's sanitizer runtimes come with g++.
   packages+=(clang-14 libclang-rt-14-dev llvm-14)
 fi
+if [ "${1:-}" = "--tests" ]; then
+  # The format check (scripts/check-format.sh) holds the sources to .clang-format.
+  packages+=(clang-format-14)
+fi
 if [ "${1:-}" = "--bench" ]; then
   # bench/run.sh counts instructions with callgrind; bench/size.sh strips binaries.
   packages+=(valgrind binutils)

@@ -90,7 +90,7 @@ if [ "$sanitizers" = 1 ]; then
   bash "$root/tests/s3/with-server.sh" bash -c '
       status=0
       meson test -C "$1" --no-rebuild --print-errorlogs --num-processes 2 \
-        --no-suite consumers --no-suite docs "${@:3}" || status=1
+        --no-suite consumers --no-suite docs --no-suite format "${@:3}" || status=1
       meson test -C "$2" --no-rebuild --print-errorlogs reliability-threads || status=1
       exit $status' sanitizers "$asan_build" "$tsan_build" "$@" \
     > "$asan_build/test-output.txt" 2>&1 || status=$?

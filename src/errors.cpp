@@ -4,11 +4,10 @@
 
 namespace cshelve {
 
-KeyNotFoundError::KeyNotFoundError(std::string key)
-    : Error("key not found: '" + key + "'"), key_(std::move(key)) {}
+KeyNotFoundError::KeyNotFoundError(std::string key) : Error("key not found: '" + key + "'"), key_(std::move(key)) {}
 
-S3Error::S3Error(const std::string& what, int http_status, std::string code,
-                 std::string server_message, std::string request_id)
+S3Error::S3Error(const std::string& what, int http_status, std::string code, std::string server_message,
+                 std::string request_id)
     : StorageError(what),
       http_status_(http_status),
       code_(std::move(code)),

@@ -300,7 +300,8 @@ int run_export(cshelve::Shelf& shelf, const fs::path& folder, bool quiet) {
   }
   write_out();
   progress.finish();
-  if (!quiet) std::cerr << "exported " << exported << " keys" << (refused ? ", refused " + std::to_string(refused) : "") << "\n";
+  if (!quiet)
+    std::cerr << "exported " << exported << " keys" << (refused ? ", refused " + std::to_string(refused) : "") << "\n";
   return refused == 0 ? kOk : kStorage;
 }
 
@@ -310,8 +311,8 @@ bool reads_only(const std::string& command) {
 }
 
 int run(const Arguments& args) {
-  static const char* const kCommands[] = {"get",  "set",  "get-file", "set-file", "del",
-                                          "has",  "len",  "keys",     "import",   "export"};
+  static const char* const kCommands[] = {"get", "set", "get-file", "set-file", "del",
+                                          "has", "len", "keys",     "import",   "export"};
   bool known = false;
   for (const char* name : kCommands) known = known || args.command == name;
   if (!known) throw UsageError("unknown command '" + args.command + "'");

@@ -41,7 +41,7 @@ struct Options {
   ProviderParams provider_params;
   // Cache the values read and written; writes reach the storage on sync() or close().
   bool writeback = false;
-  Logger logger;                      // silent when empty
+  Logger logger;                        // silent when empty
   LogLevel log_level = LogLevel::info;  // lines below this level are not produced
   // Progress of single-value transfers to and from S3 (get, find, set); empty: none.
   TransferProgress progress;

@@ -33,8 +33,25 @@
 namespace cshelve::py {
 
 enum class Kind : std::uint8_t {
-  none, boolean, integer, floating, complex, str, bytes, bytearray, list, tuple, dict, set,
-  frozenset, date, time, datetime, timedelta, decimal, uuid
+  none,
+  boolean,
+  integer,
+  floating,
+  complex,
+  str,
+  bytes,
+  bytearray,
+  list,
+  tuple,
+  dict,
+  set,
+  frozenset,
+  date,
+  time,
+  datetime,
+  timedelta,
+  decimal,
+  uuid
 };
 
 // The Python name of a kind ("int", "datetime.date", ...), for messages.
@@ -113,8 +130,8 @@ class CSHELVE_API Value {
   Value(unsigned long i);       // above 2^63 - 1 becomes a big int
   Value(unsigned long long i);  // above 2^63 - 1 becomes a big int
   Value(double f) noexcept : kind_(Kind::floating) { scalar_.f = f; }
-  Value(const char* utf8);      // str
-  Value(std::string_view utf8); // str
+  Value(const char* utf8);       // str
+  Value(std::string_view utf8);  // str
   Value(const std::string& utf8) : Value(std::string_view(utf8)) {}
   Value(const Date& v);
   Value(const Time& v);
@@ -153,14 +170,14 @@ class CSHELVE_API Value {
   std::string int_text() const;      // integer as decimal text, any size
   double as_float() const;
   std::pair<double, double> as_complex() const;
-  const std::string& as_str() const;        // UTF-8 (lone surrogates as WTF-8, see python-values.md)
-  const std::string& as_bytes() const;      // bytes or bytearray
-  std::string& as_bytearray();              // mutable bytearray
-  const std::string& as_decimal() const;    // Decimal's text
-  Items& as_list();                         // list (mutable)
-  const Items& items() const;               // list, tuple, set, frozenset
-  Entries& as_dict();                       // dict (mutable), insertion order
-  const Entries& entries() const;           // dict
+  const std::string& as_str() const;      // UTF-8 (lone surrogates as WTF-8, see python-values.md)
+  const std::string& as_bytes() const;    // bytes or bytearray
+  std::string& as_bytearray();            // mutable bytearray
+  const std::string& as_decimal() const;  // Decimal's text
+  Items& as_list();                       // list (mutable)
+  const Items& items() const;             // list, tuple, set, frozenset
+  Entries& as_dict();                     // dict (mutable), insertion order
+  const Entries& entries() const;         // dict
   const Date& as_date() const;
   const Time& as_time() const;
   const DateTime& as_datetime() const;
@@ -194,9 +211,7 @@ class CSHELVE_API Value {
   // Internal: the object's identity for the pickle writer's memo (nullptr for inline scalars).
   const void* identity() const noexcept { return node_.get(); }
   const std::shared_ptr<detail::Node>& node() const noexcept { return node_; }
-  Value(Kind kind, std::shared_ptr<detail::Node> node) noexcept : kind_(kind), node_(std::move(node)) {
-    scalar_.i = 0;
-  }
+  Value(Kind kind, std::shared_ptr<detail::Node> node) noexcept : kind_(kind), node_(std::move(node)) { scalar_.i = 0; }
 
  private:
   Kind kind_;
@@ -210,11 +225,11 @@ class CSHELVE_API Value {
 
 // Limits of the reader (docs/python-values.md). Each guards the host against a hostile pickle.
 struct ReadLimits {
-  std::size_t max_depth = 1000;              // containers inside containers (Python writes < 500)
-  std::size_t max_elements = 10'000'000;     // the value fully expanded: every element counted
-                                             // once per place it appears (memo reuse counts again)
-  std::size_t max_memo = 10'000'000;         // memo entries
-  std::size_t max_int_digits = 4300;         // decimal digits of an int read as text (Python's own)
+  std::size_t max_depth = 1000;           // containers inside containers (Python writes < 500)
+  std::size_t max_elements = 10'000'000;  // the value fully expanded: every element counted
+                                          // once per place it appears (memo reuse counts again)
+  std::size_t max_memo = 10'000'000;      // memo entries
+  std::size_t max_int_digits = 4300;      // decimal digits of an int read as text (Python's own)
 };
 
 // Read a pickle (protocols 0 to 5). Throws PickleFormatError for bytes that are not a valid

@@ -88,8 +88,8 @@ class CSHELVE_API Shelf {
   // decompressed on the way (a record both encrypted and compressed is authenticated whole, from a
   // temporary file, before anything of it is inflated). The file is replaced only once the whole
   // value has arrived and checked out; until then, and when this throws, it keeps its old
-  // contents. The new file keeps the old one's mode; a symbolic link is followed. Throws KeyNotFoundError when there is no value, StorageError when
-  // the file cannot be written.
+  // contents. The new file keeps the old one's mode; a symbolic link is followed. Throws KeyNotFoundError when there is
+  // no value, StorageError when the file cannot be written.
   void get_file(std::string_view key, const std::string& path) const;
 
   // --- Many keys at once (faster on S3: requests run side by side) ---

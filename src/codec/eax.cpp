@@ -51,7 +51,6 @@ std::string aes_cipher_name(std::size_t key_size, const char* mode) {
   return std::string("AES-") + bits + "-" + mode;
 }
 
-
 // OMAC_t for the three domains t = 0 (nonce), 1 (associated data), 2 (ciphertext), sharing one
 // keyed CMAC context that is duplicated for each.
 class Omac {
@@ -61,11 +60,9 @@ class Omac {
     keyed_.reset(EVP_MAC_CTX_new(mac_.get()));
     if (!keyed_) fail("create an AES-CMAC context");
     std::string cipher_name = aes_cipher_name(key.size(), "CBC");
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher_name.data(), 0),
-        OSSL_PARAM_construct_end()};
-    if (EVP_MAC_init(keyed_.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                     params) != 1) {
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher_name.data(), 0),
+                           OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(keyed_.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
       fail("key AES-CMAC");
     }
   }
@@ -85,8 +82,7 @@ class Omac {
 
   static void finish(const MacContextPtr& context, Block& out) {
     std::size_t written = 0;
-    if (EVP_MAC_final(context.get(), out.data(), &written, out.size()) != 1 ||
-        written != out.size()) {
+    if (EVP_MAC_final(context.get(), out.data(), &written, out.size()) != 1 || written != out.size()) {
       fail("finish AES-CMAC");
     }
   }
@@ -109,8 +105,7 @@ class CounterMode {
         context_(EVP_CIPHER_CTX_new()) {
     if (!cipher_) fail("load AES-CTR");
     if (!context_) fail("create an AES-CTR context");
-    if (EVP_EncryptInit_ex2(context_.get(), cipher_.get(),
-                            reinterpret_cast<const unsigned char*>(key.data()),
+    if (EVP_EncryptInit_ex2(context_.get(), cipher_.get(), reinterpret_cast<const unsigned char*>(key.data()),
                             initial_counter.data(), nullptr) != 1) {
       fail("key AES-CTR");
     }
@@ -132,8 +127,7 @@ class CounterMode {
 
 std::unique_ptr<Omac> keyed_omac(std::string_view key) {
   if (!is_valid_key_size(key.size())) {
-    throw Error("AES-EAX: the key must be 16, 24 or 32 bytes long, not " +
-                std::to_string(key.size()));
+    throw Error("AES-EAX: the key must be 16, 24 or 32 bytes long, not " + std::to_string(key.size()));
   }
   return std::make_unique<Omac>(key);
 }
@@ -203,8 +197,7 @@ Tag encrypt(std::string_view key, std::string_view nonce, std::string_view assoc
 }
 
 bool decrypt(std::string_view key, std::string_view nonce, std::string_view associated_data,
-             const unsigned char* ciphertext, std::size_t size, const Tag& tag,
-             unsigned char* plaintext) {
+             const unsigned char* ciphertext, std::size_t size, const Tag& tag, unsigned char* plaintext) {
   Stream stream(key, nonce, associated_data, Stream::Direction::decrypt);
   stream.update(ciphertext, size, plaintext);
   if (!stream.verify(tag)) {

@@ -31,8 +31,7 @@ Tag encrypt(std::string_view key, std::string_view nonce, std::string_view assoc
 // `tag` in constant time. Returns false when the tag does not verify; `plaintext` is then wiped,
 // so unauthenticated bytes never reach a caller.
 bool decrypt(std::string_view key, std::string_view nonce, std::string_view associated_data,
-             const unsigned char* ciphertext, std::size_t size, const Tag& tag,
-             unsigned char* plaintext);
+             const unsigned char* ciphertext, std::size_t size, const Tag& tag, unsigned char* plaintext);
 
 // EAX over data that comes a part at a time: the same bytes and tag as encrypt() and decrypt()
 // over the whole. Decrypted parts are handed out before the tag is known: the caller must hold

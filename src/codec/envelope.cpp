@@ -32,9 +32,7 @@ std::uint64_t read_u64_le(const std::string& in, std::size_t offset) {
   return value;
 }
 
-unsigned char* bytes(std::string& s, std::size_t offset) {
-  return reinterpret_cast<unsigned char*>(&s[0]) + offset;
-}
+unsigned char* bytes(std::string& s, std::size_t offset) { return reinterpret_cast<unsigned char*>(&s[0]) + offset; }
 
 // The steps of a configuration, in the order Python cshelve lists them: the signature of what it
 // writes (outermost step first), and the order in which it undoes steps when it reads.
@@ -63,9 +61,8 @@ std::string printable(std::string_view raw) {
 
 void check_encrypted_size(std::uint64_t size) {
   if (size < kShortestEncryptedData) {
-    throw EncryptedDataCorruptionError(
-        "The encrypted data is corrupted: " + std::to_string(size) +
-        " bytes cannot hold its header");
+    throw EncryptedDataCorruptionError("The encrypted data is corrupted: " + std::to_string(size) +
+                                       " bytes cannot hold its header");
   }
 }
 
@@ -74,22 +71,20 @@ void check_encrypted_size(std::uint64_t size) {
 std::size_t check_encryption_header(const unsigned char* data, std::uint64_t size) {
   check_encrypted_size(size);
   if (data[0] != kAesEaxAlgorithm) {
-    throw EncryptedDataCorruptionError("The data was encrypted with an unknown algorithm (" +
-                                       std::to_string(data[0]) +
+    throw EncryptedDataCorruptionError("The data was encrypted with an unknown algorithm (" + std::to_string(data[0]) +
                                        "); this library knows AES-EAX (1) only");
   }
   const std::size_t tag_size = data[1];
   const std::size_t nonce_size = data[2];
   if (kEncryptionHeaderSize + tag_size + nonce_size > size) {
-    throw EncryptedDataCorruptionError(
-        "The encrypted data is truncated: it is shorter than its tag and nonce");
+    throw EncryptedDataCorruptionError("The encrypted data is truncated: it is shorter than its tag and nonce");
   }
   if (nonce_size == 0) {
     throw EncryptedDataCorruptionError("The encrypted data is corrupted: its nonce is empty");
   }
   if (tag_size != eax::kTagSize) {
-    throw EncryptedDataCorruptionError("The encrypted data is corrupted: its tag is " +
-                                       std::to_string(tag_size) + " bytes, not 16");
+    throw EncryptedDataCorruptionError("The encrypted data is corrupted: its tag is " + std::to_string(tag_size) +
+                                       " bytes, not 16");
   }
   return kEncryptionHeaderSize + tag_size + nonce_size;
 }
@@ -134,9 +129,9 @@ Plan plan_for(const Processing& processing, std::string_view signature) {
 }
 
 [[noreturn]] void throw_missing_steps(const std::string& left, std::string_view signature) {
-  throw DataProcessingSignatureError(
-      "The record needs processing this shelf is not configured for: step(s) '" + printable(left) +
-      "' of signature '" + printable(signature) + "' ('c' is zlib compression, 'e' is encryption)");
+  throw DataProcessingSignatureError("The record needs processing this shelf is not configured for: step(s) '" +
+                                     printable(left) + "' of signature '" + printable(signature) +
+                                     "' ('c' is zlib compression, 'e' is encryption)");
 }
 
 // Algorithm, tag length, nonce length, tag, nonce: the front of encrypted data.
@@ -183,10 +178,9 @@ void check_legacy_allowed(const Processing& processing) {
 // The record's length must be exactly what its header announces.
 void check_envelope(std::size_t signature_size, std::uint64_t data_size, std::uint64_t after_header) {
   if (signature_size > after_header || data_size != after_header - signature_size) {
-    throw DataCorruptionError(
-        "The stored record is truncated or has extra bytes: its header announces " +
-        std::to_string(signature_size) + " signature and " + std::to_string(data_size) +
-        " data bytes, but " + std::to_string(after_header) + " bytes follow the header");
+    throw DataCorruptionError("The stored record is truncated or has extra bytes: its header announces " +
+                              std::to_string(signature_size) + " signature and " + std::to_string(data_size) +
+                              " data bytes, but " + std::to_string(after_header) + " bytes follow the header");
   }
 }
 

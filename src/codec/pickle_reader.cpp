@@ -80,8 +80,22 @@ namespace op = detail::op;
 
 // What a name of the allow-list stands for on the stack. Other stack entries are plain values.
 enum class Global : std::uint8_t {
-  none, codecs_encode, set, frozenset, bytearray, bytes, complex, object, reconstructor,
-  date, time, datetime, timedelta, timezone, decimal, uuid,
+  none,
+  codecs_encode,
+  set,
+  frozenset,
+  bytearray,
+  bytes,
+  complex,
+  object,
+  reconstructor,
+  date,
+  time,
+  datetime,
+  timedelta,
+  timezone,
+  decimal,
+  uuid,
   // Not names: an object that only the allow-list's constructors make.
   timezone_object,  // datetime.timezone(offset); its offset in delta
   pending_uuid,     // uuid.UUID made by NEWOBJ or _reconstructor, waiting for BUILD's state
@@ -117,7 +131,10 @@ constexpr AllowedName kAllowed[] = {
 
 bool is_hashable(const Value& v) {
   switch (v.kind()) {
-    case Kind::list: case Kind::dict: case Kind::set: case Kind::bytearray: return false;
+    case Kind::list:
+    case Kind::dict:
+    case Kind::set:
+    case Kind::bytearray: return false;
     case Kind::tuple:
       for (const auto& item : v.items())
         if (!is_hashable(item)) return false;
@@ -232,7 +249,10 @@ class Reader {
 
   static bool is_hashable(const Value& v) {
     switch (v.kind()) {
-      case Kind::list: case Kind::dict: case Kind::set: case Kind::bytearray: return false;
+      case Kind::list:
+      case Kind::dict:
+      case Kind::set:
+      case Kind::bytearray: return false;
       case Kind::tuple:
         for (const auto& item : v.node()->items)
           if (!is_hashable(item)) return false;
@@ -343,7 +363,8 @@ class Reader {
   std::uint64_t decimal_index(std::string_view s) {
     std::uint64_t v = 0;
     auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (r.ec != std::errc() || r.ptr != s.data() + s.size()) bad("bad memo index '" + std::string(s.substr(0, 40)) + "'");
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size())
+      bad("bad memo index '" + std::string(s.substr(0, 40)) + "'");
     return v;
   }
 
@@ -407,7 +428,8 @@ class Reader {
           if (c >= '0' && c <= '7') {
             unsigned v = 0;
             std::size_t k = 0;
-            for (; k < 3 && i + k < s.size() && s[i + k] >= '0' && s[i + k] <= '7'; ++k) v = v * 8 + unsigned(s[i + k] - '0');
+            for (; k < 3 && i + k < s.size() && s[i + k] >= '0' && s[i + k] <= '7'; ++k)
+              v = v * 8 + unsigned(s[i + k] - '0');
             out += static_cast<char>(v & 0xff);
             i += k - 1;
           } else if (c == '\\' || c == '\'' || c == '"') {
@@ -603,9 +625,7 @@ class Reader {
         set_tz(dt.time, a, "datetime.datetime");
         return Value(Kind::datetime, std::move(node));
       }
-      case Global::timedelta:
-        node->delta = delta_from(a);
-        return Value(Kind::timedelta, std::move(node));
+      case Global::timedelta: node->delta = delta_from(a); return Value(Kind::timedelta, std::move(node));
       case Global::timezone: {
         if (a.size() == 2) throw UnsupportedValueError("unsupported Python value: datetime.timezone with a name");
         if (a.size() != 1 || a[0].kind() != Kind::timedelta) bad("datetime.timezone expects (timedelta,)");
@@ -635,10 +655,8 @@ class Reader {
           throw UnsupportedValueError("unsupported Python value: copyreg._reconstructor other than for uuid.UUID");
         return pending_uuid();
       }
-      case Global::uuid:
-        bad("uuid.UUID is made by NEWOBJ or copyreg._reconstructor, not called");
-      default:
-        break;
+      case Global::uuid: bad("uuid.UUID is made by NEWOBJ or copyreg._reconstructor, not called");
+      default: break;
     }
     throw UnsupportedValueError("unsupported Python value: a call of " + std::string(global_name(g)));
   }
@@ -732,8 +750,8 @@ class Reader {
       case op::BININT1: push(Value(static_cast<long long>(le(1)))); return;
       case op::BININT2: push(Value(static_cast<long long>(le(2)))); return;
       case op::NONE: push(Value()); return;
-      case op::PERSID: case op::BINPERSID:
-        throw UnsupportedValueError("unsupported Python value: a persistent id (PERSID)");
+      case op::PERSID:
+      case op::BINPERSID: throw UnsupportedValueError("unsupported Python value: a persistent id (PERSID)");
       case op::REDUCE: reduce(); return;
       case op::STRING: push(string_literal(line())); return;
       case op::BINSTRING: {
@@ -764,7 +782,9 @@ class Reader {
         return;
       }
       case op::EMPTY_DICT: push(empty(Kind::dict)); return;
-      case op::APPENDS: case op::SETITEMS: case op::ADDITEMS: {
+      case op::APPENDS:
+      case op::SETITEMS:
+      case op::ADDITEMS: {
         const std::size_t first = pop_mark();
         if (first == 0 || first < floor() + 1) bad("stack underflow");
         if (code == op::ADDITEMS && stack_[first - 1].kind() != Kind::set) bad("ADDITEMS on a non-set");
@@ -776,7 +796,8 @@ class Reader {
       case op::GET: memo_get(decimal_index(line())); return;
       case op::BINGET: memo_get(le(1)); return;
       case op::LONG_BINGET: memo_get(le(4)); return;
-      case op::INST: case op::OBJ: {
+      case op::INST:
+      case op::OBJ: {
         if (code == op::INST) {
           const std::string_view module = line();
           const std::string_view name = line();
@@ -834,9 +855,12 @@ class Reader {
         newobj(cls, args, &kwargs);
         return;
       }
-      case op::EXT1: case op::EXT2: case op::EXT4:
-        throw UnsupportedValueError("unsupported Python value: an extension code (EXT)");
-      case op::TUPLE1: case op::TUPLE2: case op::TUPLE3: {
+      case op::EXT1:
+      case op::EXT2:
+      case op::EXT4: throw UnsupportedValueError("unsupported Python value: an extension code (EXT)");
+      case op::TUPLE1:
+      case op::TUPLE2:
+      case op::TUPLE3: {
         const std::size_t n = code - op::TUPLE1 + 1;
         if (stack_.size() < floor() + n) bad("stack underflow");
         push(collect(Kind::tuple, stack_.size() - n));
@@ -876,7 +900,8 @@ class Reader {
         return;
       }
       case op::BYTEARRAY8: push(text(Kind::bytearray, take(le(8)))); return;
-      case op::NEXT_BUFFER: case op::READONLY_BUFFER:
+      case op::NEXT_BUFFER:
+      case op::READONLY_BUFFER:
         throw UnsupportedValueError("unsupported Python value: an out-of-band buffer (pickle protocol 5 buffers)");
       default: {
         char buf[8];
@@ -898,8 +923,6 @@ class Reader {
 
 }  // namespace
 
-Value loads(std::string_view pickle, const ReadLimits& limits) {
-  return Reader(pickle, limits).run();
-}
+Value loads(std::string_view pickle, const ReadLimits& limits) { return Reader(pickle, limits).run(); }
 
 }  // namespace cshelve::py

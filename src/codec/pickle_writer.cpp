@@ -63,7 +63,8 @@ class Writer {
     if (!force && len < kFrameTarget) return;
     if (len >= kFrameMin) {
       out_[frame_start_] = static_cast<char>(op::FRAME);
-      for (int i = 0; i < 8; ++i) out_[frame_start_ + 1 + i] = static_cast<char>((std::uint64_t(len) >> (8 * i)) & 0xff);
+      for (int i = 0; i < 8; ++i)
+        out_[frame_start_ + 1 + i] = static_cast<char>((std::uint64_t(len) >> (8 * i)) & 0xff);
     } else {
       out_.erase(frame_start_, 9);
     }
@@ -321,8 +322,8 @@ class Writer {
     if (t.hour < 0 || t.hour > 23 || t.minute < 0 || t.minute > 59 || t.second < 0 || t.second > 59 ||
         t.microsecond < 0 || t.microsecond > 999999 || (t.fold != 0 && t.fold != 1))
       throw ValueTypeError("datetime.time out of range");
-    if (t.has_offset && !(t.utc_offset.days == 0 || (t.utc_offset.days == -1 && (t.utc_offset.seconds > 0 ||
-                                                                                   t.utc_offset.microseconds > 0))))
+    if (t.has_offset && !(t.utc_offset.days == 0 ||
+                          (t.utc_offset.days == -1 && (t.utc_offset.seconds > 0 || t.utc_offset.microseconds > 0))))
       throw ValueTypeError("a UTC offset must be strictly between -24 and 24 hours");
     if (t.has_offset) check_delta(t.utc_offset);
   }
@@ -400,7 +401,8 @@ class Writer {
 
   void save(const Value& v, std::size_t depth) {
     commit_frame(false);
-    if (depth > kMaxDepth) throw ValueTypeError("nesting deeper than " + std::to_string(kMaxDepth) + " cannot be pickled");
+    if (depth > kMaxDepth)
+      throw ValueTypeError("nesting deeper than " + std::to_string(kMaxDepth) + " cannot be pickled");
     if (v.kind() != Kind::integer && try_get(v.identity())) return;
     const void* id = v.identity();
     const std::size_t inner = depth + 1;

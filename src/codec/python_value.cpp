@@ -364,16 +364,19 @@ const Value& Value::operator[](const Value& key) const {
 }
 std::size_t Value::size() const {
   switch (kind_) {
-    case Kind::str: case Kind::bytes: case Kind::bytearray: return node_->text.size();
-    case Kind::list: case Kind::tuple: case Kind::set: case Kind::frozenset: return node_->items.size();
+    case Kind::str:
+    case Kind::bytes:
+    case Kind::bytearray: return node_->text.size();
+    case Kind::list:
+    case Kind::tuple:
+    case Kind::set:
+    case Kind::frozenset: return node_->items.size();
     case Kind::dict: return node_->entries.size();
     default: wrong_kind(*this, "a str, bytes or container");
   }
 }
 
-void Value::append(Value item) {
-  as_list().push_back(std::move(item));
-}
+void Value::append(Value item) { as_list().push_back(std::move(item)); }
 void Value::add(Value item) {
   if (kind_ != Kind::set && kind_ != Kind::frozenset) wrong_kind(*this, "set");
   for (const auto& existing : node_->items)
@@ -427,10 +430,14 @@ bool operator==(const Value& a, const Value& b) {
       return a.node_->text == b.node_->text;
     case Kind::floating: return same_float(a.scalar_.f, b.scalar_.f);
     case Kind::complex: return same_float(a.node_->real, b.node_->real) && same_float(a.node_->imag, b.node_->imag);
-    case Kind::str: case Kind::bytes: case Kind::bytearray: case Kind::decimal: return a.node_->text == b.node_->text;
-    case Kind::list: case Kind::tuple: return a.node_->items == b.node_->items;
-    case Kind::set: case Kind::frozenset:
-      return a.node_->items == b.node_->items || unordered_equal(a.node_->items, b.node_->items);
+    case Kind::str:
+    case Kind::bytes:
+    case Kind::bytearray:
+    case Kind::decimal: return a.node_->text == b.node_->text;
+    case Kind::list:
+    case Kind::tuple: return a.node_->items == b.node_->items;
+    case Kind::set:
+    case Kind::frozenset: return a.node_->items == b.node_->items || unordered_equal(a.node_->items, b.node_->items);
     case Kind::dict: {
       const auto& x = a.node_->entries;
       const auto& y = b.node_->entries;
@@ -520,11 +527,13 @@ std::string Value::repr() const {
       const Date& d = node_->datetime.date;
       return "datetime.date(" + two(d.year) + ", " + two(d.month) + ", " + two(d.day) + ")";
     }
-    case Kind::time: case Kind::datetime: {
+    case Kind::time:
+    case Kind::datetime: {
       const Date& d = node_->datetime.date;
       const Time& t = node_->datetime.time;
-      std::string out = kind_ == Kind::time ? "datetime.time(" : "datetime.datetime(" + two(d.year) + ", " +
-                                                                     two(d.month) + ", " + two(d.day) + ", ";
+      std::string out = kind_ == Kind::time
+                            ? "datetime.time("
+                            : "datetime.datetime(" + two(d.year) + ", " + two(d.month) + ", " + two(d.day) + ", ";
       out += two(t.hour) + ", " + two(t.minute) + ", " + two(t.second) + ", " + two(t.microsecond);
       if (t.fold) out += ", fold=1";
       if (t.has_offset)

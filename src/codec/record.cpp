@@ -26,9 +26,8 @@ using namespace detail;
 
 void check_key_size(std::size_t size) {
   if (!eax::is_valid_key_size(size)) {
-    throw MissingEncryptionKeyError(
-        "The encryption key is " + std::to_string(size) +
-        " bytes long (UTF-8); AES needs a key of exactly 16, 24 or 32 bytes");
+    throw MissingEncryptionKeyError("The encryption key is " + std::to_string(size) +
+                                    " bytes long (UTF-8); AES needs a key of exactly 16, 24 or 32 bytes");
   }
 }
 
@@ -74,8 +73,7 @@ EncodedRecord& EncodedRecord::operator=(EncodedRecord&& other) noexcept {
   return *this;
 }
 
-EncodedRecord encode_record(std::string_view payload, const Processing& processing,
-                            std::string_view nonce) {
+EncodedRecord encode_record(std::string_view payload, const Processing& processing, std::string_view nonce) {
   const bool compress = processing.zlib_level.has_value();
   const bool encrypt = !processing.encryption_key.empty();
   if (encrypt) check_key_size(processing.encryption_key.size());
@@ -86,8 +84,7 @@ EncodedRecord encode_record(std::string_view payload, const Processing& processi
   const std::size_t nonce_size = nonce.empty() ? kNonceSize : nonce.size();
   // Room for the encryption header in front, so that the compressed data is encrypted where it
   // lies instead of being copied.
-  const std::size_t encryption_prefix =
-      encrypt ? kEncryptionHeaderSize + eax::kTagSize + nonce_size : 0;
+  const std::size_t encryption_prefix = encrypt ? kEncryptionHeaderSize + eax::kTagSize + nonce_size : 0;
 
   if (compress) {
     record.processed.assign(encryption_prefix, '\0');
@@ -111,8 +108,8 @@ EncodedRecord encode_record(std::string_view payload, const Processing& processi
       nonce = drawn_nonce;
     }
     unsigned char* out = bytes(record.processed, 0);
-    const eax::Tag tag = eax::encrypt(processing.encryption_key, nonce, {}, plaintext,
-                                      plaintext_size, out + encryption_prefix);
+    const eax::Tag tag =
+        eax::encrypt(processing.encryption_key, nonce, {}, plaintext, plaintext_size, out + encryption_prefix);
     put_encryption_header(out, tag, nonce);
     signature.insert(signature.begin(), kEncryptionStep);
   }
@@ -154,8 +151,7 @@ std::string decode_record(std::string record, const Processing& processing) {
     if (step == kEncryptionStep) {
       decrypt_in_place(*buffer, region, processing.encryption_key);
     } else {
-      std::string output =
-          zlib_decompress(std::string_view(*buffer).substr(region.begin, region.size));
+      std::string output = zlib_decompress(std::string_view(*buffer).substr(region.begin, region.size));
       inflated = std::move(output);
       buffer = &inflated;
       region = Region{0, inflated.size()};

@@ -41,9 +41,9 @@ void check_key_size(std::size_t size);
 // `data` views `processed` exactly when `processed` is non-empty (some step applied); copies and
 // moves keep it so, even where a short `processed` lives inside the string object itself.
 struct EncodedRecord {
-  std::string header;                 // version byte and envelope header
-  std::string processed;              // the processed data, when any step applied
-  std::string_view data;              // the data that follows the header
+  std::string header;     // version byte and envelope header
+  std::string processed;  // the processed data, when any step applied
+  std::string_view data;  // the data that follows the header
   std::vector<std::string_view> pieces() const { return {header, data}; }
   std::size_t size() const { return header.size() + data.size(); }
 
@@ -58,8 +58,7 @@ struct EncodedRecord {
 // Encodes a payload. `payload` must outlive the result when no processing applies.
 // `nonce` (tests only) fixes the EAX nonce (16 bytes, as written normally; 1 to 255 bytes are
 // accepted so hand-built layouts can be reproduced); empty draws 16 bytes from the CSPRNG.
-EncodedRecord encode_record(std::string_view payload, const Processing& processing,
-                            std::string_view nonce = {});
+EncodedRecord encode_record(std::string_view payload, const Processing& processing, std::string_view nonce = {});
 
 // Decodes a stored record into its payload, reusing the record's storage where it can.
 // Throws DataCorruptionError, EncryptedDataCorruptionError, DataProcessingSignatureError.
@@ -116,7 +115,7 @@ class RecordReader {
 
   void restart();  // forget what was fed: the record starts again
   void feed(std::string_view bytes);
-  void finish();   // the record is complete
+  void finish();  // the record is complete
 
  private:
   struct State;

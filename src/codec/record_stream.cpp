@@ -25,9 +25,7 @@ struct RecordWriter::State {
     if (processing.zlib_level) compressor = std::make_unique<ZlibCompressor>(*processing.zlib_level);
   }
 
-  std::size_t encryption_prefix() const {
-    return cipher ? kEncryptionHeaderSize + eax::kTagSize + nonce.size() : 0;
-  }
+  std::size_t encryption_prefix() const { return cipher ? kEncryptionHeaderSize + eax::kTagSize + nonce.size() : 0; }
 
   // Encrypts, when configured, and appends data bytes.
   void emit(std::string_view data, std::string& out) {
@@ -215,7 +213,8 @@ void RecordReader::feed(std::string_view bytes_in) {
   }
   // Bytes past the announced length only count: finish() refuses the record for them.
   const std::uint64_t room = state.data_size - std::min(state.data_seen, state.data_size);
-  const std::string_view data = bytes_in.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(bytes_in.size(), room)));
+  const std::string_view data =
+      bytes_in.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(bytes_in.size(), room)));
   state.data_seen += bytes_in.size();
   // Under strict an unencrypted record is refused before any step runs; a record with steps this
   // reader lacks still has the others run, since their errors come first, but gives no payload.
@@ -231,8 +230,7 @@ void RecordReader::finish() {
     case State::Mode::undecided:
       decode_record(std::move(state.head), processing_);  // too short: throws as for the whole record
       break;
-    case State::Mode::legacy:
-      break;
+    case State::Mode::legacy: break;
     case State::Mode::envelope: {
       const std::uint64_t after_header = state.head.size() - kEnvelopeHeaderSize + state.data_seen;
       check_envelope(state.signature_size, state.data_size, after_header);

@@ -41,8 +41,7 @@ class Deflater {
  public:
   explicit Deflater(int level) {
     if (deflateInit(&stream_, level) != Z_OK) {
-      throw ConfigurationError("zlib could not start compressing at level " +
-                               std::to_string(level));
+      throw ConfigurationError("zlib could not start compressing at level " + std::to_string(level));
     }
   }
   ~Deflater() { deflateEnd(&stream_); }
@@ -91,10 +90,8 @@ void trim(std::string& output, std::size_t used) {
   switch (status) {
     case Z_NEED_DICT:
       throw DataCorruptionError("The compressed data is damaged: the zlib stream asks for a preset dictionary");
-    case Z_MEM_ERROR:
-      throw std::bad_alloc();
-    default:
-      throw DataCorruptionError("The compressed data is damaged: " + zlib_message(stream, status));
+    case Z_MEM_ERROR: throw std::bad_alloc();
+    default: throw DataCorruptionError("The compressed data is damaged: " + zlib_message(stream, status));
   }
 }
 
@@ -160,14 +157,12 @@ std::string zlib_decompress(std::string_view compressed) {
     used += space_before - stream.avail_out;
     if (status == Z_STREAM_END) break;
     switch (status) {
-      case Z_OK:
-        continue;
+      case Z_OK: continue;
       case Z_BUF_ERROR:
         // There is output space, so zlib wants input that is not there.
         if (stream.avail_in == 0 && input_left == 0) throw_truncated();
         continue;
-      default:
-        throw_inflate_error(stream, status);
+      default: throw_inflate_error(stream, status);
     }
   }
   trim(output, used);

@@ -74,8 +74,8 @@ std::string read_config_file(const std::string& path) {
   struct stat info {};
   if (::fstat(file.get(), &info) != 0) refuse(path, "cannot be read: " + std::string(std::strerror(errno)));
   if (!S_ISREG(info.st_mode)) refuse(path, "is not a regular file (a device, pipe, socket or folder)");
-  const std::string too_large = "is larger than the " + std::to_string(kMaxConfigFileBytes >> 20) +
-                                " MiB a configuration file may hold";
+  const std::string too_large =
+      "is larger than the " + std::to_string(kMaxConfigFileBytes >> 20) + " MiB a configuration file may hold";
   if (static_cast<std::uint64_t>(info.st_size) > kMaxConfigFileBytes) refuse(path, too_large);
   // The file may grow after fstat: read one byte past the limit to tell.
   std::string text(kMaxConfigFileBytes + 1, '\0');

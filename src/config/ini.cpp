@@ -16,9 +16,7 @@
 namespace cshelve::config {
 namespace {
 
-std::string where(const std::string& origin, int line) {
-  return origin + ":" + std::to_string(line);
-}
+std::string where(const std::string& origin, int line) { return origin + ":" + std::to_string(line); }
 
 // A value as written, before quotes, interpolation and $VAR are dealt with.
 struct RawOption {
@@ -40,8 +38,8 @@ constexpr std::size_t kMaxExpandedBytes = std::size_t{1} << 20;
 // another option of the same section. Anything else after `%` is an error there, so it is here.
 // `expanded` keeps each option's result, so that an option referred to many times is expanded
 // once rather than once per path that leads to it.
-std::string interpolate(const std::string& name, const RawSection& section, const std::string& origin,
-                        int depth, std::map<std::string, std::string>& expanded) {
+std::string interpolate(const std::string& name, const RawSection& section, const std::string& origin, int depth,
+                        std::map<std::string, std::string>& expanded) {
   if (const auto done = expanded.find(name); done != expanded.end()) return done->second;
   const RawOption& option = section.options.at(name);
   if (depth > 10) {
@@ -66,8 +64,8 @@ std::string interpolate(const std::string& name, const RawSection& section, cons
       if (close != std::string::npos) {
         const std::string referenced = util::to_lower_ascii(text.substr(i + 2, close - i - 2));
         if (section.options.count(referenced) == 0) {
-          throw ConfigurationError(where(origin, option.line) + ": option '" + name +
-                                   "' refers to missing option '" + referenced + "'");
+          throw ConfigurationError(where(origin, option.line) + ": option '" + name + "' refers to missing option '" +
+                                   referenced + "'");
         }
         out += interpolate(referenced, section, origin, depth + 1, expanded);
         if (out.size() > kMaxExpandedBytes) {
@@ -86,21 +84,20 @@ std::string interpolate(const std::string& name, const RawSection& section, cons
 }
 
 std::string unquote(std::string value) {
-  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
-      value.back() == value.front()) {
+  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
     return value.substr(1, value.size() - 2);
   }
   return value;
 }
 
-std::string expand_environment(const std::string& value, const std::string& option,
-                               const std::string& origin, int line) {
+std::string expand_environment(const std::string& value, const std::string& option, const std::string& origin,
+                               int line) {
   if (value.empty() || value.front() != '$') return value;
   const std::string variable = value.substr(1);
   const char* found = variable.empty() ? nullptr : std::getenv(variable.c_str());
   if (found == nullptr) {
-    throw ConfigurationError(where(origin, line) + ": option '" + option +
-                             "' names environment variable '" + variable + "', which is not set");
+    throw ConfigurationError(where(origin, line) + ": option '" + option + "' names environment variable '" + variable +
+                             "', which is not set");
   }
   return found;
 }
@@ -145,13 +142,12 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
 
     if (content.front() == '[') {
       if (content.back() != ']' || content.size() < 3) {
-        throw ConfigurationError(where(origin, line_number) + ": malformed section header '" +
-                                 std::string(content) + "'");
+        throw ConfigurationError(where(origin, line_number) + ": malformed section header '" + std::string(content) +
+                                 "'");
       }
       current_name = std::string(content.substr(1, content.size() - 2));
       if (raw.count(current_name) != 0) {
-        throw ConfigurationError(where(origin, line_number) + ": section [" + current_name +
-                                 "] appears twice");
+        throw ConfigurationError(where(origin, line_number) + ": section [" + current_name + "] appears twice");
       }
       current = &raw[current_name];
       section_order.push_back(current_name);
@@ -171,8 +167,8 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
     }
     std::string name = util::to_lower_ascii(util::trim_blanks(content.substr(0, delimiter)));
     if (current->options.count(name) != 0) {
-      throw ConfigurationError(where(origin, line_number) + ": option '" + name +
-                               "' appears twice in section [" + current_name + "]");
+      throw ConfigurationError(where(origin, line_number) + ": option '" + name + "' appears twice in section [" +
+                               current_name + "]");
     }
     current->options[name] = RawOption{std::string(util::trim_blanks(content.substr(delimiter + 1))), line_number};
     current->order.push_back(name);

@@ -32,13 +32,12 @@ int parse_zlib_level(const std::string& text, const std::string& at) {
   if (!trimmed.empty() && (trimmed[0] == '-' || trimmed[0] == '+')) first_digit = 1;
   if (first_digit == trimmed.size()) throw ConfigurationError(problem + "is not an integer");
   for (std::size_t i = first_digit; i < trimmed.size(); ++i) {
-    if (trimmed[i] < '0' || trimmed[i] > '9')
-      throw ConfigurationError(problem + "is not an integer");
+    if (trimmed[i] < '0' || trimmed[i] > '9') throw ConfigurationError(problem + "is not an integer");
   }
   errno = 0;
   const long level = std::strtol(trimmed.c_str(), nullptr, 10);
-  if (errno == ERANGE || level < std::numeric_limits<int>::min() ||
-      level > std::numeric_limits<int>::max() || !codec::is_valid_zlib_level(static_cast<int>(level))) {
+  if (errno == ERANGE || level < std::numeric_limits<int>::min() || level > std::numeric_limits<int>::max() ||
+      !codec::is_valid_zlib_level(static_cast<int>(level))) {
     throw ConfigurationError(problem + "is out of range: use -1 (zlib's default) or 0 to 9");
   }
   return static_cast<int>(level);
@@ -46,7 +45,8 @@ int parse_zlib_level(const std::string& text, const std::string& at) {
 
 }  // namespace
 
-codec::Processing processing_from_config(const Section* compression, const Section* encryption, std::string_view origin) {
+codec::Processing processing_from_config(const Section* compression, const Section* encryption,
+                                         std::string_view origin) {
   codec::Processing processing;
   // Messages start with the file's name when there is one, as every configuration error does.
   const std::string at = origin.empty() ? std::string() : std::string(origin) + ": ";
@@ -68,12 +68,11 @@ codec::Processing processing_from_config(const Section* compression, const Secti
       if (const std::string* variable = find(*encryption, "environment_key")) {
         const char* value = std::getenv(variable->c_str());
         if (value == nullptr || *value == '\0') {
-          throw MissingEncryptionKeyError(at + "[encryption] environment_key names the variable '" +
-                                          *variable + "', which is not set or is empty");
+          throw MissingEncryptionKeyError(at + "[encryption] environment_key names the variable '" + *variable +
+                                          "', which is not set or is empty");
         }
         processing.encryption_key = value;
-      } else if (const std::string* key = find(*encryption, "key");
-                 key != nullptr && !key->empty()) {
+      } else if (const std::string* key = find(*encryption, "key"); key != nullptr && !key->empty()) {
         processing.encryption_key = *key;
       } else {
         throw MissingEncryptionKeyError(at + "[encryption] has no key: set `key` or `environment_key`");

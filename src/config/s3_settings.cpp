@@ -16,10 +16,10 @@ constexpr double kMaxTimeoutSeconds = 1e7;
 constexpr long long kMaxCount = 1000;
 constexpr long long kMaxTransferSpeed = 1LL << 30;  // bytes a second
 
-const char* const kKnownParams[] = {"endpoint_url",     "region_name",  "addressing_style",
-                                    "aws_session_token", "verify",       "connect_timeout",
-                                    "read_timeout",      "max_attempts", "max_pool_connections",
-                                    "attempt_timeout",   "min_transfer_speed"};
+const char* const kKnownParams[] = {
+    "endpoint_url",      "region_name",  "addressing_style", "aws_session_token",    "verify",
+    "connect_timeout",   "read_timeout", "max_attempts",     "max_pool_connections", "attempt_timeout",
+    "min_transfer_speed"};
 
 std::string required(const Section& defaults, const std::string& origin, const std::string& option) {
   const auto it = defaults.find(option);
@@ -32,9 +32,9 @@ std::string required(const Section& defaults, const std::string& origin, const s
 void read_credentials(const Section& defaults, const std::string& origin, s3::Credentials& credentials) {
   const auto auth = defaults.find("auth_type");
   if (auth == defaults.end() || auth->second != "access_key") {
-    throw AuthTypeError(origin + ": provider aws-s3 needs auth_type = access_key" +
-                        (auth == defaults.end() ? std::string(" (auth_type is missing)")
-                                                : " (not '" + auth->second + "')"));
+    throw AuthTypeError(
+        origin + ": provider aws-s3 needs auth_type = access_key" +
+        (auth == defaults.end() ? std::string(" (auth_type is missing)") : " (not '" + auth->second + "')"));
   }
   for (const char* option : {"key_id", "key_secret"}) {
     const auto it = defaults.find(option);
@@ -65,7 +65,9 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
   for (const auto& [name, value] : params) {
     bool found = false;
     for (const char* candidate : kKnownParams) found = found || name == candidate;
-    if (!found) throw ConfigurationError(origin + ": unknown provider parameter '" + name + "' for aws-s3 (known: " + known + ")");
+    if (!found)
+      throw ConfigurationError(origin + ": unknown provider parameter '" + name + "' for aws-s3 (known: " + known +
+                               ")");
   }
   const auto param = [&](const char* name) -> const std::string* {
     const auto it = params.find(name);
@@ -106,8 +108,8 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
     config.attempt_timeout_ms = as_long_ms(parse_seconds_as_ms(*value, name_of("attempt_timeout"), kMaxTimeoutSeconds));
   }
   if (auto value = param("min_transfer_speed")) {
-    config.min_transfer_speed = static_cast<long>(
-        parse_whole_number(*value, name_of("min_transfer_speed"), 1, kMaxTransferSpeed));
+    config.min_transfer_speed =
+        static_cast<long>(parse_whole_number(*value, name_of("min_transfer_speed"), 1, kMaxTransferSpeed));
   }
   if (auto value = param("max_attempts")) {
     config.max_attempts = static_cast<int>(parse_whole_number(*value, name_of("max_attempts"), 1, kMaxCount));

@@ -8,7 +8,8 @@ namespace cshelve::config {
 namespace {
 
 LogLevel parse_level(const std::string& word, const std::string& origin) {
-  const std::string level = parse_word(word, OptionName{origin, "logging", "level"}, {"debug", "info", "warning", "error"});
+  const std::string level =
+      parse_word(word, OptionName{origin, "logging", "level"}, {"debug", "info", "warning", "error"});
   if (level == "debug") return LogLevel::debug;
   if (level == "info") return LogLevel::info;
   if (level == "warning") return LogLevel::warning;
@@ -49,13 +50,15 @@ Settings settings_from_ini(const Ini& ini, const ProviderParams& provider_params
   const std::string& origin = ini.origin;
   settings.origin = origin;
   if (const Section* logging = ini.find("logging")) {
-    if (const auto it = logging->find("level"); it != logging->end()) settings.log_level = parse_level(it->second, origin);
+    if (const auto it = logging->find("level"); it != logging->end())
+      settings.log_level = parse_level(it->second, origin);
   }
   const Section* defaults = ini.find("default");
   if (defaults == nullptr) throw ConfigurationError(origin + ": missing section [default]");
   const auto provider = defaults->find("provider");
   if (provider == defaults->end() || provider->second.empty()) {
-    throw ConfigurationError(origin + ": section [default] must name a provider (provider = aws-s3, in-memory or local)");
+    throw ConfigurationError(origin +
+                             ": section [default] must name a provider (provider = aws-s3, in-memory or local)");
   }
   settings.provider = provider->second;
   settings.processing = processing_from_config(ini.find("compression"), ini.find("encryption"), origin);
@@ -65,12 +68,14 @@ Settings settings_from_ini(const Ini& ini, const ProviderParams& provider_params
     settings.storage = local_settings(*defaults, origin);
   } else if (settings.provider == "aws-s3") {
 #if CSHELVE_WITH_AWS_S3
-    settings.storage = s3_settings(*defaults, origin, merge_provider_params(provider_params, ini.find("provider_params")));
+    settings.storage =
+        s3_settings(*defaults, origin, merge_provider_params(provider_params, ini.find("provider_params")));
 #else
     throw UnknownProviderError("provider 'aws-s3' is not part of this build of cshelve (built with -Daws_s3=disabled)");
 #endif
   } else {
-    throw UnknownProviderError(origin + ": unknown provider '" + settings.provider + "' (known: aws-s3, in-memory, local)");
+    throw UnknownProviderError(origin + ": unknown provider '" + settings.provider +
+                               "' (known: aws-s3, in-memory, local)");
   }
   return settings;
 }

@@ -23,7 +23,7 @@ struct LocalSettings {
 // provider = in-memory.
 struct MemorySettings {
   std::optional<std::string> persist_key;  // set: one store shared by every open in the process
-  bool exists = false;                      // the store exists before anything creates it
+  bool exists = false;                     // the store exists before anything creates it
 };
 
 // provider = aws-s3.
@@ -63,7 +63,7 @@ ProviderParams merge_provider_params(const ProviderParams& from_code, const Sect
 // before the algorithm is looked at. The key's UTF-8 byte length (16, 24 or 32) picks AES-128,
 // AES-192 or AES-256.
 codec::Processing processing_from_config(const Section* compression, const Section* encryption,
-                                          std::string_view origin = {});
+                                         std::string_view origin = {});
 
 // The aws-s3 settings of [default] and the merged provider parameters (s3_settings.cpp; absent
 // from a build without the aws-s3 provider).

@@ -74,8 +74,8 @@ std::int64_t parse_seconds_as_ms(std::string_view value, const OptionName& name,
       return static_cast<std::int64_t>(std::ceil(seconds * 1000));
     }
   }
-  throw_bad_value(name, "must be a positive number of seconds below " + std::to_string(static_cast<long long>(max_seconds)) +
-                            ", not '" + std::string(value) + "'");
+  throw_bad_value(name, "must be a positive number of seconds below " +
+                            std::to_string(static_cast<long long>(max_seconds)) + ", not '" + std::string(value) + "'");
 }
 
 std::string parse_word(std::string_view value, const OptionName& name, std::initializer_list<std::string_view> words) {

@@ -48,7 +48,8 @@ void read_exactly_at(int fd, const std::string& path, std::uint64_t offset, char
   }
 }
 
-void read_in_parts(int fd, const std::string& path, std::uint64_t size, const std::function<void(std::string_view)>& take) {
+void read_in_parts(int fd, const std::string& path, std::uint64_t size,
+                   const std::function<void(std::string_view)>& take) {
   constexpr std::uint64_t kPart = 1 << 20;
   std::string part(static_cast<std::size_t>(std::min(kPart, size)), '\0');
   for (std::uint64_t offset = 0; offset < size;) {

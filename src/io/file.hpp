@@ -39,7 +39,8 @@ void read_exactly_at(int fd, const std::string& path, std::uint64_t offset, char
 
 // Hands the first `size` bytes of the file to `take`, 1 MiB at a time; a file that ends sooner
 // is a StorageError, as for read_exactly_at.
-void read_in_parts(int fd, const std::string& path, std::uint64_t size, const std::function<void(std::string_view)>& take);
+void read_in_parts(int fd, const std::string& path, std::uint64_t size,
+                   const std::function<void(std::string_view)>& take);
 
 // Writes all of `data` at the file's current position; throws StorageError naming `path`.
 void write_file(int fd, const std::string& path, std::string_view data);

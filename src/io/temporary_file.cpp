@@ -100,7 +100,9 @@ void SpoolFile::append(std::string_view data) {
   size_ += data.size();
 }
 
-void SpoolFile::write_at(std::uint64_t offset, std::string_view data) { write_file_at(file_.get(), path_, offset, data); }
+void SpoolFile::write_at(std::uint64_t offset, std::string_view data) {
+  write_file_at(file_.get(), path_, offset, data);
+}
 
 void SpoolFile::truncate() {
   if (::ftruncate(file_.get(), 0) != 0) throw StorageError("cannot write " + path_ + ": " + system_reason());

@@ -48,9 +48,7 @@ class Directory {
   DIR* dir_;
 };
 
-bool is_kept(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
+bool is_kept(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; }
 
 std::string encode_key(std::string_view key) {
   if (key.empty()) return "%";
@@ -152,9 +150,7 @@ class LocalProvider final : public Provider {
 
   void put(std::string_view key, const Pieces& body) override { store(key, Content{body, nullptr}); }
 
-  void put_file(std::string_view key, const FileBody& body) override {
-    store(key, Content{Pieces{body.head}, &body});
-  }
+  void put_file(std::string_view key, const FileBody& body) override { store(key, Content{Pieces{body.head}, &body}); }
 
   bool get_to(std::string_view key, util::ByteSink& sink) override {
     if (key.size() > kMaxKeyBytes) return false;
@@ -246,7 +242,8 @@ class LocalProvider final : public Provider {
   }
 
   [[noreturn]] static void throw_link(const std::string& path) {
-    throw StorageError("'" + path + "' is a symbolic link: a local shelf never follows a link, so it never reads or "
+    throw StorageError("'" + path +
+                       "' is a symbolic link: a local shelf never follows a link, so it never reads or "
                        "writes outside its folder");
   }
 
@@ -276,8 +273,10 @@ class LocalProvider final : public Provider {
     // Never cut inside a %XX escape: pieces must decode on their own.
     while (encoded.size() - at > kPieceBytes) {
       std::size_t cut = at + kPieceBytes;
-      if (encoded[cut - 1] == '%') cut -= 1;
-      else if (encoded[cut - 2] == '%') cut -= 2;
+      if (encoded[cut - 1] == '%')
+        cut -= 1;
+      else if (encoded[cut - 2] == '%')
+        cut -= 2;
       path += '/';
       path.append(encoded, at, cut - at);
       path += kFolderMark;

@@ -110,8 +110,9 @@ void Client::Impl::execute_many(const std::vector<Call>& calls,
     }
     if (stopped) {
       for (std::size_t i : ready) {
-        fail(i, std::make_exception_ptr(RequestNotSentError(
-                    describe(calls[i]) + " was not sent: another request of the batch failed")),
+        fail(i,
+             std::make_exception_ptr(
+                 RequestNotSentError(describe(calls[i]) + " was not sent: another request of the batch failed")),
              false);
       }
       ready.clear();
@@ -135,8 +136,8 @@ void Client::Impl::execute_many(const std::vector<Call>& calls,
     // libcurl shortens the wait on its own when a transfer has a timeout coming sooner.
     auto timeout = std::chrono::milliseconds(1000);
     if (!waiting.empty()) {
-      const auto until_retry = std::chrono::duration_cast<std::chrono::milliseconds>(
-          waiting.begin()->first - Clock::now());
+      const auto until_retry =
+          std::chrono::duration_cast<std::chrono::milliseconds>(waiting.begin()->first - Clock::now());
       timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_retry));
     }
     session->run(timeout, finished);

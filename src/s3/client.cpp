@@ -40,8 +40,8 @@ Client::Impl::Impl(ClientConfig configuration)
       on_aws(!config.endpoint),
       log{config.logger, config.log_level},
       signer(config.credentials, config.region),
-      http_settings{config.verify_tls, config.ca_bundle, config.connect_timeout_ms, config.read_timeout_ms,
-                    config.attempt_timeout_ms, config.min_transfer_speed},
+      http_settings{config.verify_tls,      config.ca_bundle,          config.connect_timeout_ms,
+                    config.read_timeout_ms, config.attempt_timeout_ms, config.min_transfer_speed},
       pool(http_settings, config.max_pool_connections),
       retry(config.max_attempts, log) {
   // The secret now lives in the signer only.
@@ -84,16 +84,16 @@ Client::Impl& Client::impl() {
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 
-void Client::put_object(std::string_view bucket, std::string_view key,
-                        const std::vector<std::string_view>& body_pieces, const TransferProgress& progress) {
+void Client::put_object(std::string_view bucket, std::string_view key, const std::vector<std::string_view>& body_pieces,
+                        const TransferProgress& progress) {
   Call call{"PutObject", "PUT", bucket, key};
   call.body.pieces = body_pieces;
   call.progress = &progress;
   impl().execute(call);
 }
 
-void Client::put_object_from(std::string_view bucket, std::string_view key, std::string_view head,
-                             std::uint64_t size, const util::ReadAt& source, const TransferProgress& progress) {
+void Client::put_object_from(std::string_view bucket, std::string_view key, std::string_view head, std::uint64_t size,
+                             const util::ReadAt& source, const TransferProgress& progress) {
   Call call{"PutObject", "PUT", bucket, key};
   if (!head.empty()) call.body.pieces.push_back(head);
   call.body.source_size = size;
@@ -215,7 +215,8 @@ BatchErrors Client::put_objects(std::string_view bucket, const std::vector<PutIt
     calls.emplace_back("PutObject", "PUT", bucket, item.key).body.pieces = item.body_pieces;
   }
   BatchErrors errors;
-  impl().execute_many(calls, [](std::size_t, HttpResponse&&) {}, errors, /*stop_at_failure=*/true);
+  impl().execute_many(
+      calls, [](std::size_t, HttpResponse&&) {}, errors, /*stop_at_failure=*/true);
   return errors;
 }
 
@@ -230,8 +231,7 @@ GetObjectsResult Client::get_objects(std::string_view bucket, const std::vector<
   GetObjectsResult result;
   result.values.resize(keys.size());
   impl().execute_many(
-      calls,
-      [&](std::size_t i, HttpResponse&& response) { result.values[i] = std::move(response.body); },
+      calls, [&](std::size_t i, HttpResponse&& response) { result.values[i] = std::move(response.body); },
       result.errors, /*stop_at_failure=*/true);
   for (std::exception_ptr& error : result.errors) {
     if (!error) continue;

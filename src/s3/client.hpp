@@ -69,8 +69,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // PutObject; the pieces are sent one after another, as one body.
-  void put_object(std::string_view bucket, std::string_view key,
-                  const std::vector<std::string_view>& body_pieces, const TransferProgress& progress = {});
+  void put_object(std::string_view bucket, std::string_view key, const std::vector<std::string_view>& body_pieces,
+                  const TransferProgress& progress = {});
 
   // PutObject of `head`, then `size` bytes of `source`, for a body too large to hold in memory.
   // The source is read once for the signature's hash, then again to be sent (and on a retry).

@@ -54,8 +54,8 @@ Endpoint parse_endpoint(const std::string& url) {
     return fail("has an invalid port");
   }
   endpoint.host = util::to_lower_ascii(host);
-  const bool default_port = (endpoint.scheme == "http" && port == "80") ||
-                            (endpoint.scheme == "https" && port == "443");
+  const bool default_port =
+      (endpoint.scheme == "http" && port == "80") || (endpoint.scheme == "https" && port == "443");
   // Servers compare the signed Host header with the one received, and HTTP clients leave the
   // default port out of it: so must the signature.
   if (!default_port) endpoint.port = port;

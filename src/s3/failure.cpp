@@ -45,8 +45,7 @@ std::optional<Failure> check_object_body(const HttpResponse& response) {
   };
   if (const std::string* length = response.header("content-length")) {
     if (*length != std::to_string(response.body_size)) {
-      return malformed("body of " + std::to_string(response.body_size) + " bytes where Content-Length says " +
-                       *length);
+      return malformed("body of " + std::to_string(response.body_size) + " bytes where Content-Length says " + *length);
     }
   }
   const std::string* etag_header = response.header("etag");

@@ -25,8 +25,7 @@ void initialise_libcurl_once() {
   static CURLcode status = CURLE_OK;
   std::call_once(once, [] { status = curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (status != CURLE_OK) {
-    throw StorageError(std::string("libcurl could not be initialised: ") +
-                       curl_easy_strerror(status));
+    throw StorageError(std::string("libcurl could not be initialised: ") + curl_easy_strerror(status));
   }
 }
 
@@ -85,10 +84,8 @@ bool is_retryable(CURLcode code) {
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_ENGINE_NOTFOUND:
     case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-      return false;
-    default:
-      return true;
+    case CURLE_SSL_ENGINE_INITFAILED: return false;
+    default: return true;
   }
 }
 
@@ -143,7 +140,7 @@ struct HttpConnection::Active {
   HttpOutcome outcome;
   HeaderList headers;
   std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> md5;  // kept from one request to the next
-  std::string inline_body;  // a small body in several pieces, joined
+  std::string inline_body;                                // a small body in several pieces, joined
   char error_text[CURL_ERROR_SIZE] = {};
   CURLcode refused = CURLE_OK;  // the first option libcurl refused
 };
@@ -292,9 +289,8 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   HttpOutcome outcome = std::move(active.outcome);
   if (active.refused != CURLE_OK) {
-    outcome.failure = TransportFailure{
-        std::string("libcurl refused an option: ") + curl_easy_strerror(active.refused), false,
-        false};
+    outcome.failure =
+        TransportFailure{std::string("libcurl refused an option: ") + curl_easy_strerror(active.refused), false, false};
     active.headers.reset();
     return outcome;
   }
@@ -316,22 +312,19 @@ HttpOutcome HttpConnection::finish(int curl_code) {
     return outcome;
   }
   if (code == CURLE_ABORTED_BY_CALLBACK && active.transfer.stalled) {
-    outcome.failure = TransportFailure{"no data moved for " + std::to_string(active.transfer.read_timeout.count()) +
-                                           " ms (read timeout)",
-                                       true, true};
+    outcome.failure = TransportFailure{
+        "no data moved for " + std::to_string(active.transfer.read_timeout.count()) + " ms (read timeout)", true, true};
     return outcome;
   }
   if (code != CURLE_OK) {
-    std::string message =
-        active.error_text[0] != '\0' ? std::string(active.error_text) : curl_easy_strerror(code);
+    std::string message = active.error_text[0] != '\0' ? std::string(active.error_text) : curl_easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT) {
       // Which limit ended it, in the provider parameters' terms.
-      message += " (limits per attempt: " + std::to_string(settings_.total_timeout_ms / 1000) +
-                 " s in all, at least " + std::to_string(settings_.min_speed) + " bytes/s over " +
+      message += " (limits per attempt: " + std::to_string(settings_.total_timeout_ms / 1000) + " s in all, at least " +
+                 std::to_string(settings_.min_speed) + " bytes/s over " +
                  std::to_string(whole_seconds_at_least_one(settings_.read_timeout_ms)) + " s)";
     }
-    outcome.failure = TransportFailure{std::move(message), code == CURLE_OPERATION_TIMEDOUT,
-                                       is_retryable(code)};
+    outcome.failure = TransportFailure{std::move(message), code == CURLE_OPERATION_TIMEDOUT, is_retryable(code)};
     return outcome;
   }
   long status = 0;

@@ -22,9 +22,9 @@ namespace cshelve::s3 {
 
 struct HttpSettings {
   bool verify_tls = true;
-  std::string ca_bundle;          // empty: the system's CAs
+  std::string ca_bundle;  // empty: the system's CAs
   long connect_timeout_ms = 60000;
-  long read_timeout_ms = 60000;   // no byte moved for this long ends the transfer
+  long read_timeout_ms = 60000;  // no byte moved for this long ends the transfer
   // A whole attempt, connection to last byte, ends after this long (0: never), however steadily
   // bytes trickle in; and one moving slower than `min_speed` bytes a second for read_timeout_ms
   // ends sooner. Both end in a timed-out TransportFailure.
@@ -73,7 +73,7 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
   std::string body;
   std::uint64_t body_size = 0;  // bytes of body received, whether kept in `body` or given to the sink
-  std::string body_md5;  // the body's MD5 (16 bytes) when the request asked for it
+  std::string body_md5;         // the body's MD5 (16 bytes) when the request asked for it
 
   // The first header of that (lower-case) name; nullptr when absent.
   const std::string* header(std::string_view lower_case_name) const;
@@ -88,9 +88,9 @@ struct TransportFailure {
 };
 
 struct HttpOutcome {
-  HttpResponse response;                  // complete when `failure` is empty
+  HttpResponse response;  // complete when `failure` is empty
   std::optional<TransportFailure> failure;
-  double seconds = 0;                     // time the request took
+  double seconds = 0;  // time the request took
 };
 
 // One libcurl easy handle. Reusing it for the next request reuses its open connection.

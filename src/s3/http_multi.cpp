@@ -16,8 +16,7 @@ namespace cshelve::s3 {
 namespace {
 
 [[noreturn]] void throw_multi_error(const char* what, CURLMcode code) {
-  throw StorageError(std::string("libcurl's multi interface failed to ") + what + ": " +
-                     curl_multi_strerror(code));
+  throw StorageError(std::string("libcurl's multi interface failed to ") + what + ": " + curl_multi_strerror(code));
 }
 
 short poll_events(int what) {
@@ -42,8 +41,7 @@ void HttpMulti::MultiHandleDeleter::operator()(void* handle) const noexcept {
 }
 
 HttpMulti::HttpMulti(HttpSettings settings, int max_connections)
-    : settings_(std::move(settings)),
-      slots_(static_cast<std::size_t>(std::max(1, max_connections))) {
+    : settings_(std::move(settings)), slots_(static_cast<std::size_t>(std::max(1, max_connections))) {
   // The first connection is made now: creating it sets libcurl up, which the multi handle needs.
   slots_[0].connection = std::make_unique<HttpConnection>(settings_);
   multi_.reset(curl_multi_init());
@@ -57,8 +55,7 @@ HttpMulti::HttpMulti(HttpSettings settings, int max_connections)
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, limit);
   // The callbacks are captureless lambdas: function pointers of exactly libcurl's types, with
   // access to this class.
-  const curl_socket_callback socket_callback = [](CURL*, curl_socket_t socket, int what, void* self,
-                                                  void*) -> int {
+  const curl_socket_callback socket_callback = [](CURL*, curl_socket_t socket, int what, void* self, void*) -> int {
     return static_cast<HttpMulti*>(self)->watch(static_cast<int>(socket), what);
   };
   const curl_multi_timer_callback timer_callback = [](CURLM*, long timeout_ms, void* self) -> int {
@@ -83,8 +80,8 @@ HttpMulti::HttpMulti(HttpSettings settings, int max_connections)
 HttpMulti::~HttpMulti() { abandon_all(); }
 
 int HttpMulti::watch(int socket, int what) noexcept {
-  const auto found = std::find_if(watched_.begin(), watched_.end(),
-                                  [socket](const Watched& entry) { return entry.socket == socket; });
+  const auto found =
+      std::find_if(watched_.begin(), watched_.end(), [socket](const Watched& entry) { return entry.socket == socket; });
   if (what == CURL_POLL_REMOVE) {
     if (found != watched_.end()) {
       *found = watched_.back();
@@ -115,9 +112,8 @@ void HttpMulti::set_timer(long timeout_ms) noexcept {
 
 void HttpMulti::act(int socket, int events) {
   int running_handles = 0;
-  const CURLMcode code = curl_multi_socket_action(static_cast<CURLM*>(multi_.get()),
-                                                  static_cast<curl_socket_t>(socket), events,
-                                                  &running_handles);
+  const CURLMcode code = curl_multi_socket_action(static_cast<CURLM*>(multi_.get()), static_cast<curl_socket_t>(socket),
+                                                  events, &running_handles);
   if (callback_failed_) {
     callback_failed_ = false;
     throw std::bad_alloc();
@@ -152,8 +148,7 @@ void HttpMulti::start(const HttpRequest& request, std::size_t tag) {
   if (added != CURLM_OK) {
     HttpOutcome outcome = slot.connection->finish(CURLE_FAILED_INIT);
     outcome.failure = TransportFailure{
-        std::string("libcurl could not start the transfer: ") + curl_multi_strerror(added), false,
-        false};
+        std::string("libcurl could not start the transfer: ") + curl_multi_strerror(added), false, false};
     ended_early_.emplace_back(tag, std::move(outcome));
     return;
   }
@@ -182,8 +177,7 @@ void HttpMulti::collect(std::vector<std::pair<std::size_t, HttpOutcome>>& ended)
   }
 }
 
-void HttpMulti::run(std::chrono::milliseconds timeout,
-                    const std::function<void(std::size_t, HttpOutcome)>& done) {
+void HttpMulti::run(std::chrono::milliseconds timeout, const std::function<void(std::size_t, HttpOutcome)>& done) {
   std::vector<std::pair<std::size_t, HttpOutcome>> ended;
   ended.swap(ended_early_);
   ended_early_.reserve(slots_.size());
@@ -198,11 +192,10 @@ void HttpMulti::run(std::chrono::milliseconds timeout,
   if (ended.empty()) {
     auto wait = timeout;
     if (timer_) {
-      const auto until_timer = std::chrono::duration_cast<std::chrono::milliseconds>(
-          *timer_ - std::chrono::steady_clock::now());
+      const auto until_timer =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*timer_ - std::chrono::steady_clock::now());
       // Rounded up, so that a timer due in under a millisecond is not polled for in a busy loop.
-      wait = std::max(std::chrono::milliseconds(0),
-                      std::min(wait, until_timer + std::chrono::milliseconds(1)));
+      wait = std::max(std::chrono::milliseconds(0), std::min(wait, until_timer + std::chrono::milliseconds(1)));
     }
     polled_.clear();
     for (const Watched& entry : watched_) polled_.push_back(pollfd{entry.socket, poll_events(entry.what), 0});

@@ -44,8 +44,7 @@ class HttpMulti {
   // Moves the transfers on, waiting up to `timeout` for the network when none has ended yet, and
   // hands each transfer that ended to `done`, which may start new ones. With nothing running it
   // just waits out `timeout`. Throws StorageError when libcurl's multi interface fails as a whole.
-  void run(std::chrono::milliseconds timeout,
-           const std::function<void(std::size_t tag, HttpOutcome outcome)>& done);
+  void run(std::chrono::milliseconds timeout, const std::function<void(std::size_t tag, HttpOutcome outcome)>& done);
 
   // Stops every transfer still running, without reporting it; their connections are closed.
   void abandon_all() noexcept;

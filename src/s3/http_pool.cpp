@@ -6,14 +6,12 @@
 namespace cshelve::s3 {
 
 HttpConnectionPool::HttpConnectionPool(HttpSettings settings, int max_connections)
-    : settings_(std::move(settings)),
-      max_connections_(static_cast<std::size_t>(std::max(1, max_connections))) {
+    : settings_(std::move(settings)), max_connections_(static_cast<std::size_t>(std::max(1, max_connections))) {
   // give_back() must not allocate: it runs in destructors.
   idle_.reserve(max_connections_);
 }
 
-HttpConnectionPool::Lease::Lease(HttpConnectionPool& pool,
-                                 std::unique_ptr<HttpConnection> connection)
+HttpConnectionPool::Lease::Lease(HttpConnectionPool& pool, std::unique_ptr<HttpConnection> connection)
     : pool_(pool), connection_(std::move(connection)) {}
 
 HttpConnectionPool::Lease::~Lease() { pool_.give_back(std::move(connection_)); }

@@ -144,8 +144,8 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
     curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
     const bool success = status >= 200 && status < 300;
     transfer.to_sink = transfer.request->sink != nullptr && success ? 1 : 0;
-    transfer.body_limit = transfer.request->large_body && success ? transfer.response->body.max_size()
-                                                                  : kMaxBufferedReplyBytes;
+    transfer.body_limit =
+        transfer.request->large_body && success ? transfer.response->body.max_size() : kMaxBufferedReplyBytes;
   }
   try {
     if (transfer.to_sink == 1) {
@@ -171,7 +171,6 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
   return n;
 }
 
-
 std::size_t receive_header(char* data, std::size_t size, std::size_t count, void* user) noexcept {
   auto& transfer = *static_cast<Transfer*>(user);
   const std::size_t n = size * count;
@@ -190,7 +189,8 @@ std::size_t receive_header(char* data, std::size_t size, std::size_t count, void
     auto& [name, stored_value] = response.headers.emplace_back(raw_name, value);
     for (char& c : name) c = util::to_lower_ascii(c);
     // A body bound for the sink needs no room here (an error document is small).
-    if (name == "content-length" && transfer.request->sink == nullptr) reserve_for_content_length(transfer, stored_value);
+    if (name == "content-length" && transfer.request->sink == nullptr)
+      reserve_for_content_length(transfer, stored_value);
   } catch (...) {
     transfer.out_of_memory = true;
     return 0;
@@ -201,16 +201,15 @@ std::size_t receive_header(char* data, std::size_t size, std::size_t count, void
 // libcurl calls this as bytes move and, while nothing moves, about once a second (the low-speed
 // check below keeps such a wake-up scheduled even inside a multi handle). It enforces the read
 // timeout and passes progress on to the caller's callback.
-int on_transfer_info(void* user, curl_off_t download_total, curl_off_t download_now,
-                     curl_off_t upload_total, curl_off_t upload_now) noexcept {
+int on_transfer_info(void* user, curl_off_t download_total, curl_off_t download_now, curl_off_t upload_total,
+                     curl_off_t upload_now) noexcept {
   auto& transfer = *static_cast<Transfer*>(user);
   const auto now = std::chrono::steady_clock::now();
   const curl_off_t moved = download_now + upload_now;
   if (!transfer.started) {
     // Until the connection is ready the connect timeout is the one that applies.
     curl_off_t ready_after = 0;
-    if (curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_PRETRANSFER_TIME_T, &ready_after) ==
-            CURLE_OK &&
+    if (curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_PRETRANSFER_TIME_T, &ready_after) == CURLE_OK &&
         ready_after > 0) {
       transfer.started = true;
       transfer.moved = moved;

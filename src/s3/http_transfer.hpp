@@ -20,19 +20,19 @@ namespace cshelve::s3::detail {
 // State shared with libcurl's callbacks for one transfer. The callbacks are called from C, so
 // they never let an exception out: they note what went wrong and tell libcurl to stop.
 struct Transfer {
-  const RequestBody* body = nullptr;  // never null: an empty body when the request has none
-  std::size_t piece = 0;   // the piece being sent
-  std::size_t offset = 0;  // bytes of it already sent
+  const RequestBody* body = nullptr;     // never null: an empty body when the request has none
+  std::size_t piece = 0;                 // the piece being sent
+  std::size_t offset = 0;                // bytes of it already sent
   const HttpRequest* request = nullptr;  // for its sink
   std::uint64_t source_offset = 0;       // bytes of the source already sent
-  int to_sink = -1;  // whether the reply body goes to the request's sink (-1: not known yet)
-  std::exception_ptr io_error;  // what the source or the sink threw
+  int to_sink = -1;                      // whether the reply body goes to the request's sink (-1: not known yet)
+  std::exception_ptr io_error;           // what the source or the sink threw
   HttpResponse* response = nullptr;
   bool out_of_memory = false;
   std::uint64_t announced = 0;  // the reply's Content-Length, 0 when absent
   std::size_t body_limit = 0;   // the most the body kept in memory may hold
   bool too_large = false;       // the body kept in memory went past body_limit
-  EVP_MD_CTX* md5 = nullptr;  // hashes the body as it arrives, when asked to
+  EVP_MD_CTX* md5 = nullptr;    // hashes the body as it arrives, when asked to
   bool md5_failed = false;
 
   // The read timeout: the transfer is abandoned once no byte has moved, either way, for this

@@ -35,8 +35,8 @@ std::optional<std::chrono::milliseconds> RetryPolicy::after_failure(const Call& 
 // Exponential backoff with full jitter: a random wait below a bound that doubles each attempt.
 std::chrono::milliseconds RetryPolicy::backoff(int attempt) {
   const int doublings = std::min(attempt - 1, 20);
-  const auto bound = std::min<std::chrono::milliseconds>(kBackoffCap,
-                                                         std::chrono::milliseconds(kBackoffBase.count() << doublings));
+  const auto bound =
+      std::min<std::chrono::milliseconds>(kBackoffCap, std::chrono::milliseconds(kBackoffBase.count() << doublings));
   std::lock_guard<std::mutex> lock(random_mutex_);
   std::uniform_int_distribution<long long> pick(0, bound.count());
   return std::chrono::milliseconds(pick(random_));

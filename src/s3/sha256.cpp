@@ -69,11 +69,9 @@ void HmacSha256::mac(std::string_view message, Digest& out) {
   const ScopedCleanse wipe_inner_hash(inner_hash.data(), inner_hash.size());
   unsigned int written = 0;
   EVP_MD_CTX* ctx = scratch_.get();
-  if (EVP_MD_CTX_copy_ex(ctx, inner_.get()) != 1 ||
-      EVP_DigestUpdate(ctx, message.data(), message.size()) != 1 ||
+  if (EVP_MD_CTX_copy_ex(ctx, inner_.get()) != 1 || EVP_DigestUpdate(ctx, message.data(), message.size()) != 1 ||
       EVP_DigestFinal_ex(ctx, inner_hash.data(), &written) != 1 || written != inner_hash.size() ||
-      EVP_MD_CTX_copy_ex(ctx, outer_.get()) != 1 ||
-      EVP_DigestUpdate(ctx, inner_hash.data(), inner_hash.size()) != 1 ||
+      EVP_MD_CTX_copy_ex(ctx, outer_.get()) != 1 || EVP_DigestUpdate(ctx, inner_hash.data(), inner_hash.size()) != 1 ||
       EVP_DigestFinal_ex(ctx, out.data(), &written) != 1 || written != out.size()) {
     throw Error("SigV4: HMAC-SHA256 failed in OpenSSL");
   }

@@ -79,9 +79,8 @@ constexpr bool is_header_name_char(unsigned char c) {  // RFC 9110 "tchar"
 }
 
 void check_header(std::string_view name, std::string_view value) {
-  if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
-        return is_header_name_char(static_cast<unsigned char>(c));
-      })) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(),
+                                   [](char c) { return is_header_name_char(static_cast<unsigned char>(c)); })) {
     throw Error("SigV4: invalid header name '" + std::string(name) + "'");
   }
   // A line break would let the value end the header early on the wire; its text is not quoted
@@ -103,9 +102,9 @@ constexpr bool is_blank(char c) { return c == ' ' || c == '\t'; }
 // the SigV4 specification; HTTP itself allows tabs wherever it allows spaces).
 void append_trimmed(std::string& out, std::string_view value) {
   // Most values have nothing to trim: they are copied whole.
-  const bool as_is = value.empty() || (!is_blank(value.front()) && !is_blank(value.back()) &&
-                                       value.find('\t') == std::string_view::npos &&
-                                       value.find("  ") == std::string_view::npos);
+  const bool as_is =
+      value.empty() || (!is_blank(value.front()) && !is_blank(value.back()) &&
+                        value.find('\t') == std::string_view::npos && value.find("  ") == std::string_view::npos);
   if (as_is) {
     out.append(value);
     return;
@@ -283,8 +282,8 @@ SignedRequest Signer::sign(const RequestToSign& request, std::time_t when) const
   signed_headers.reserve(headers_size);
   // --- Canonical request.
   std::string& canonical = out.canonical_request;
-  canonical.reserve(request.method.size() + out.encoded_path.size() + out.encoded_query.size() +
-                    2 * headers_size + request.payload_sha256.size() + 8);
+  canonical.reserve(request.method.size() + out.encoded_path.size() + out.encoded_query.size() + 2 * headers_size +
+                    request.payload_sha256.size() + 8);
   canonical.append(request.method).append(1, '\n');
   canonical.append(out.encoded_path).append(1, '\n');
   canonical.append(out.encoded_query).append(1, '\n');
@@ -331,8 +330,8 @@ SignedRequest Signer::sign(const RequestToSign& request, std::time_t when) const
     util::append_hex(out.signature, signature.data(), signature.size());
   }
   std::string authorization;
-  authorization.reserve(kAlgorithm.size() + credentials_.access_key_id.size() + scope.size() +
-                        signed_headers.size() + out.signature.size() + 40);
+  authorization.reserve(kAlgorithm.size() + credentials_.access_key_id.size() + scope.size() + signed_headers.size() +
+                        out.signature.size() + 40);
   authorization.append(kAlgorithm).append(" Credential=").append(credentials_.access_key_id);
   authorization.append(1, '/').append(scope);
   authorization.append(", SignedHeaders=").append(signed_headers);

@@ -40,16 +40,16 @@ inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 // and, with a session token, `x-amz-security-token` belong to the signer: copies found in
 // `headers` are dropped and replaced, so a request can be signed again (a retry) as it is.
 struct RequestToSign {
-  std::string method;                                     // "GET", "PUT", ...
-  std::string path;                                       // unencoded, starts with '/': "/bucket/a b/c"
-  std::vector<std::pair<std::string, std::string>> query; // unencoded; repeated keys allowed; "" = valueless
+  std::string method;                                        // "GET", "PUT", ...
+  std::string path;                                          // unencoded, starts with '/': "/bucket/a b/c"
+  std::vector<std::pair<std::string, std::string>> query;    // unencoded; repeated keys allowed; "" = valueless
   std::vector<std::pair<std::string, std::string>> headers;  // as sent; must include "host"
-  std::string payload_sha256;                             // hex SHA-256 of the body, or kUnsignedPayload
+  std::string payload_sha256;                                // hex SHA-256 of the body, or kUnsignedPayload
 };
 
 struct SignedRequest {
-  std::string encoded_path;    // the path to put on the wire, encoded exactly as signed
-  std::string encoded_query;   // canonical query string, without '?' (empty when none)
+  std::string encoded_path;   // the path to put on the wire, encoded exactly as signed
+  std::string encoded_query;  // canonical query string, without '?' (empty when none)
   // The headers to send: the request's own (less stale copies of the signer's headers), plus
   // x-amz-date, x-amz-content-sha256, x-amz-security-token (with a session token) and authorization.
   std::vector<std::pair<std::string, std::string>> headers;

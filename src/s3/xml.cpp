@@ -42,20 +42,17 @@ std::string child_text(const pugi::xml_node& parent, std::string_view name) {
 }
 
 [[noreturn]] void malformed(std::string_view what, std::string_view detail) {
-  throw MalformedResponseError("malformed S3 " + std::string(what) + " reply: " +
-                               std::string(detail));
+  throw MalformedResponseError("malformed S3 " + std::string(what) + " reply: " + std::string(detail));
 }
 
 // Parses `body` and returns its root element, or an empty node when the body is not
 // well-formed XML; `problem` then says why.
-pugi::xml_node parse_root(pugi::xml_document& document, std::string_view body,
-                          std::string& problem) {
+pugi::xml_node parse_root(pugi::xml_document& document, std::string_view body, std::string& problem) {
   // No DOCTYPE processing: pugixml never expands entities other than the five predefined ones
   // and character references, so a hostile reply cannot make the parser expand or fetch anything.
   // Whitespace-only text is kept: pugixml drops it by default, which read a key of spaces as "".
   const unsigned options = (pugi::parse_default & ~pugi::parse_doctype) | pugi::parse_ws_pcdata;
-  pugi::xml_parse_result result =
-      document.load_buffer(body.data(), body.size(), options, pugi::encoding_utf8);
+  pugi::xml_parse_result result = document.load_buffer(body.data(), body.size(), options, pugi::encoding_utf8);
   if (!result) {
     problem = std::string(result.description()) + " at byte " + std::to_string(result.offset);
     return {};
@@ -65,14 +62,13 @@ pugi::xml_node parse_root(pugi::xml_document& document, std::string_view body,
   return root;
 }
 
-pugi::xml_node expect_root(pugi::xml_document& document, std::string_view body,
-                           std::string_view root_name, std::string_view what) {
+pugi::xml_node expect_root(pugi::xml_document& document, std::string_view body, std::string_view root_name,
+                           std::string_view what) {
   std::string problem;
   pugi::xml_node root = parse_root(document, body, problem);
   if (!root) malformed(what, problem);
   if (local_name(root) != root_name) {
-    malformed(what, "root element is <" + std::string(local_name(root)) + ">, not <" +
-                        std::string(root_name) + ">");
+    malformed(what, "root element is <" + std::string(local_name(root)) + ">, not <" + std::string(root_name) + ">");
   }
   return root;
 }
@@ -147,8 +143,7 @@ ListResult parse_list_objects_v2(std::string_view body) {
     }
   }
   pugi::xml_node key_count = child(root, "KeyCount");
-  result.key_count =
-      key_count ? parse_count(text_of(key_count), "KeyCount", what) : result.keys.size();
+  result.key_count = key_count ? parse_count(text_of(key_count), "KeyCount", what) : result.keys.size();
   return result;
 }
 
@@ -171,8 +166,8 @@ std::optional<ErrorReply> parse_error(std::string_view body) {
   std::string problem;
   pugi::xml_node root = parse_root(document, body, problem);
   if (!root || local_name(root) != "Error") return std::nullopt;
-  return ErrorReply{child_text(root, "Code"), child_text(root, "Message"),
-                    child_text(root, "RequestId"), child_text(root, "Resource")};
+  return ErrorReply{child_text(root, "Code"), child_text(root, "Message"), child_text(root, "RequestId"),
+                    child_text(root, "Resource")};
 }
 
 std::string xml_escape(std::string_view text) {
@@ -209,8 +204,7 @@ std::string create_bucket_configuration(std::string_view region) {
          xml_escape(region) + "</LocationConstraint></CreateBucketConfiguration>";
 }
 
-std::string delete_request(const std::vector<std::string>& keys, std::size_t first,
-                           std::size_t count, bool quiet) {
+std::string delete_request(const std::vector<std::string>& keys, std::size_t first, std::size_t count, bool quiet) {
   std::string body =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
       "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";

@@ -39,8 +39,7 @@ std::optional<ErrorReply> parse_error(std::string_view body);
 std::string create_bucket_configuration(std::string_view region);
 
 // The body of DeleteObjects for keys[first, first + count).
-std::string delete_request(const std::vector<std::string>& keys, std::size_t first,
-                           std::size_t count, bool quiet);
+std::string delete_request(const std::vector<std::string>& keys, std::size_t first, std::size_t count, bool quiet);
 
 // Text for XML element content. Besides & < > " ', the characters XML would alter or refuse as
 // they are (CR, LF, TAB and the other C0 controls) become character references, as S3 asks for

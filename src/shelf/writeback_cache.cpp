@@ -34,8 +34,8 @@ std::size_t WritebackCache::pending() const {
   return count;
 }
 
-void WritebackCache::flush(providers::Provider& provider, const codec::Processing& processing,
-                           const std::string& name, const Logger& log) {
+void WritebackCache::flush(providers::Provider& provider, const codec::Processing& processing, const std::string& name,
+                           const Logger& log) {
   std::vector<std::string> removed;
   std::vector<std::string> written_keys;
   std::vector<codec::EncodedRecord> records;

@@ -18,8 +18,7 @@ using ReadAt = std::function<std::size_t(std::uint64_t offset, char* buffer, std
 
 // Reads the source's bytes from `offset` into `buffer`: as many as `room` holds, never past
 // `size`. A source that runs dry before `size` throws StorageError.
-std::size_t read_source(const ReadAt& source, std::uint64_t size, std::uint64_t offset, char* buffer,
-                        std::size_t room);
+std::size_t read_source(const ReadAt& source, std::uint64_t size, std::uint64_t offset, char* buffer, std::size_t room);
 
 // Where bytes go as they arrive. restart() comes before the first byte, and again whenever a
 // transfer starts over from the beginning (a retry), so what came before must be dropped.

@@ -17,12 +17,8 @@ using cshelve::config::Section;
 
 const std::string kKey16 = "Sixteen byte key";
 
-Processing compression_only(const Section& section) {
-  return processing_from_config(&section, nullptr);
-}
-Processing encryption_only(const Section& section) {
-  return processing_from_config(nullptr, &section);
-}
+Processing compression_only(const Section& section) { return processing_from_config(&section, nullptr); }
+Processing encryption_only(const Section& section) { return processing_from_config(nullptr, &section); }
 
 // Runs `call`, which must throw `Expected`, and returns the message.
 template <typename Expected, typename Call>
@@ -63,8 +59,7 @@ TEST_CASE("config: zlib and its level") {
     CAPTURE(text);
     CHECK(compression_only({{"algorithm", "zlib"}, {"level", text}}).zlib_level == level);
   }
-  for (const char* text : {"10", "-2", "100", "99999999999999999999", "", "abc", "1.5", "6 ; max",
-                           "0x5", "- 1", "+"}) {
+  for (const char* text : {"10", "-2", "100", "99999999999999999999", "", "abc", "1.5", "6 ; max", "0x5", "- 1", "+"}) {
     CAPTURE(text);
     const std::string message = message_of<cshelve::ConfigurationError>([&] {
       compression_only({{"algorithm", "zlib"}, {"level", text}});
@@ -84,8 +79,8 @@ TEST_CASE("config: other compression algorithms are unknown") {
 }
 
 TEST_CASE("config: the key's UTF-8 length picks AES-128, AES-192 or AES-256") {
-  for (const std::string& key : {kKey16, std::string(24, 'k'), std::string(32, 'k'),
-                                 std::string("cl\xc3\xa9 de seize oc")}) {
+  for (const std::string& key :
+       {kKey16, std::string(24, 'k'), std::string(32, 'k'), std::string("cl\xc3\xa9 de seize oc")}) {
     CAPTURE(key.size());
     const Processing processing = encryption_only({{"algorithm", "aes256"}, {"key", key}});
     CHECK(processing.encryption_key == key);
@@ -112,8 +107,7 @@ TEST_CASE("config: compression and encryption together") {
 
 TEST_CASE("config: a missing key is MissingEncryptionKeyError") {
   CHECK_THROWS_AS(encryption_only({{"algorithm", "aes256"}}), cshelve::MissingEncryptionKeyError);
-  CHECK_THROWS_AS(encryption_only({{"algorithm", "aes256"}, {"key", ""}}),
-                  cshelve::MissingEncryptionKeyError);
+  CHECK_THROWS_AS(encryption_only({{"algorithm", "aes256"}, {"key", ""}}), cshelve::MissingEncryptionKeyError);
   // The key is looked for before the algorithm, as in Python cshelve.
   CHECK_THROWS_AS(encryption_only({{"algorithm", "rot13"}}), cshelve::MissingEncryptionKeyError);
 }
@@ -189,17 +183,18 @@ TEST_CASE("config: [encryption] strict refuses records that are not encrypted") 
   CHECK_FALSE(lenient.require_encryption);
   CHECK(strict.require_encryption);
   CHECK_FALSE(encryption_only({{"algorithm", "aes256"}, {"key", kKey16}, {"strict", "false"}}).require_encryption);
-  CHECK(message_of<cshelve::ConfigurationError>(
-            [] { encryption_only({{"algorithm", "aes256"}, {"key", kKey16}, {"strict", "maybe"}}); })
-            .find("strict") != std::string::npos);
+  CHECK(message_of<cshelve::ConfigurationError>([] {
+          encryption_only({{"algorithm", "aes256"}, {"key", kKey16}, {"strict", "maybe"}});
+        }).find("strict") != std::string::npos);
 
   const auto plain = encode_record("planted", Processing{});
   const std::string plain_record = plain.header + std::string(plain.data);
   const std::string legacy = "\x80legacy pickle";
   CHECK(decode_record(plain_record, lenient) == "planted");  // as Python cshelve reads it
   CHECK(decode_record(legacy, lenient) == legacy);
-  CHECK(message_of<cshelve::DataProcessingSignatureError>([&] { decode_record(plain_record, strict); })
-            .find("strict") != std::string::npos);
+  CHECK(message_of<cshelve::DataProcessingSignatureError>([&] {
+          decode_record(plain_record, strict);
+        }).find("strict") != std::string::npos);
   CHECK_THROWS_AS(decode_record(legacy, strict), cshelve::DataProcessingSignatureError);
 
   const auto sealed = encode_record("secret", strict);

@@ -100,9 +100,7 @@ class Parser {
         literal("false");
         value.type = Json::Type::boolean;
         return value;
-      case 'n':
-        literal("null");
-        return value;
+      case 'n': literal("null"); return value;
       default:
         value.type = Json::Type::number;
         value.text = parse_number();
@@ -186,30 +184,14 @@ class Parser {
       }
       if (position_ >= text_.size()) fail("unterminated escape");
       switch (text_[position_++]) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
         case 'u': {
           unsigned code_point = hex4();
           if (code_point >= 0xd800 && code_point < 0xdc00) {
@@ -224,8 +206,7 @@ class Parser {
           append_utf8(out, code_point);
           break;
         }
-        default:
-          fail("unknown escape");
+        default: fail("unknown escape");
       }
     }
   }

@@ -39,11 +39,10 @@ std::string large_value() {
 TEST_CASE("large: 256 MiB round trips through none, zlib, aes and zlib+aes") {
   const std::string value = large_value();
   const std::string value_digest = sha256_hex(value);
-  const std::pair<const char*, Processing> configs[] = {
-      {"none", make(std::nullopt, "")},
-      {"zlib", make(-1, "")},
-      {"aes", make(std::nullopt, "0123456789abcdef0123456789ABCDEF")},
-      {"zlib+aes", make(-1, "Sixteen byte key")}};
+  const std::pair<const char*, Processing> configs[] = {{"none", make(std::nullopt, "")},
+                                                        {"zlib", make(-1, "")},
+                                                        {"aes", make(std::nullopt, "0123456789abcdef0123456789ABCDEF")},
+                                                        {"zlib+aes", make(-1, "Sixteen byte key")}};
   for (const auto& [name, processing] : configs) {
     CAPTURE(name);
     std::string record;

@@ -65,8 +65,7 @@ std::string envelope(std::string_view signature, std::string_view data) {
 }
 
 // "Short pickled value": a payload like the ones Python hands down.
-const std::string kPayload =
-    from_hex("80059516000000000000008c1268c3a96c6c6f20e6bca2e5ad9720f09f9a80942e");
+const std::string kPayload = from_hex("80059516000000000000008c1268c3a96c6c6f20e6bca2e5ad9720f09f9a80942e");
 
 bool mentions_a_key(const std::string& message) {
   return message.find(kKey16) != std::string::npos || message.find(kKey24) != std::string::npos ||
@@ -150,8 +149,8 @@ TEST_CASE("record: copies and moves of an EncodedRecord keep viewing their own d
 }
 
 TEST_CASE("record: round trips of empty, 1-byte and 1 MiB random values in every configuration") {
-  const std::vector<std::string> values = {std::string(), std::string(1, '\x80'),
-                                           std::string(1, '\0'), pseudo_random_bytes(1 << 20, 42)};
+  const std::vector<std::string> values = {std::string(), std::string(1, '\x80'), std::string(1, '\0'),
+                                           pseudo_random_bytes(1 << 20, 42)};
   for (const Config& config : configurations()) {
     for (const std::string& value : values) {
       CAPTURE(config.name);
@@ -159,8 +158,7 @@ TEST_CASE("record: round trips of empty, 1-byte and 1 MiB random values in every
       const EncodedRecord encoded = encode_record(value, config.processing);
       const std::string record = flatten(encoded);
       CHECK(record[0] == '\0');
-      CHECK(record.substr(10, static_cast<unsigned char>(record[1])) ==
-            expected_signature(config.processing));
+      CHECK(record.substr(10, static_cast<unsigned char>(record[1])) == expected_signature(config.processing));
       const std::string decoded = decode_record(record, config.processing);
       CHECK(decoded.size() == value.size());
       CHECK(decoded == value);
@@ -221,10 +219,8 @@ TEST_CASE("record: the reader undoes the steps it has, in its order (Python's su
   const std::vector<std::pair<const char*, const Processing*>> readers = {
       {"", &none}, {"c", &zlib}, {"e", &aes}, {"ec", &both}};
   // accepted[reader][writer], from the format notes' table.
-  const bool accepted[4][4] = {{true, false, false, false},
-                               {true, true, false, false},
-                               {true, false, true, false},
-                               {true, true, true, true}};
+  const bool accepted[4][4] = {
+      {true, false, false, false}, {true, true, false, false}, {true, false, true, false}, {true, true, true, true}};
   for (std::size_t w = 0; w < writers.size(); ++w) {
     const std::string record = flatten(encode_record(kPayload, *writers[w].second));
     for (std::size_t r = 0; r < readers.size(); ++r) {
@@ -245,8 +241,7 @@ TEST_CASE("record: the reader undoes the steps it has, in its order (Python's su
   CHECK(leftover.outcome == Outcome::signature);
   CHECK(leftover.message.find("'c'") != std::string::npos);
   // ... which a wrong key reports as corruption, as decryption comes first.
-  const Result wrong_key =
-      run_decode(flatten(encode_record(kPayload, both)), make(std::nullopt, kKey32));
+  const Result wrong_key = run_decode(flatten(encode_record(kPayload, both)), make(std::nullopt, kKey32));
   CHECK(wrong_key.outcome == Outcome::encrypted_corruption);
 
   // "ce" (encrypted, then compressed) is never written. An "ec" reader skips its own 'e',
@@ -264,8 +259,7 @@ TEST_CASE("record: the reader undoes the steps it has, in its order (Python's su
 
 TEST_CASE("record: a wrong key is EncryptedDataCorruptionError and no key is ever shown") {
   for (const std::string& writer_key : {kKey16, kKey24, kKey32}) {
-    for (const std::string& reader_key :
-         {kKey16, kKey24, kKey32, std::string("Sixteen byte kez")}) {
+    for (const std::string& reader_key : {kKey16, kKey24, kKey32, std::string("Sixteen byte kez")}) {
       if (writer_key == reader_key) continue;
       const std::string record = flatten(encode_record(kPayload, make(std::nullopt, writer_key)));
       const Result result = run_decode(record, make(std::nullopt, reader_key));
@@ -302,8 +296,7 @@ TEST_CASE("record: malformed encryption headers are EncryptedDataCorruptionError
 
   SUBCASE("shorter than 5 bytes") {
     for (std::size_t size = 0; size < 5; ++size) {
-      CHECK(run_decode(with_data(data.substr(0, size)), aes).outcome ==
-            Outcome::encrypted_corruption);
+      CHECK(run_decode(with_data(data.substr(0, size)), aes).outcome == Outcome::encrypted_corruption);
     }
   }
   SUBCASE("another algorithm") {
@@ -316,8 +309,8 @@ TEST_CASE("record: malformed encryption headers are EncryptedDataCorruptionError
     }
   }
   SUBCASE("tag and nonce lengths that do not fit, an empty nonce, a short or long tag") {
-    for (const auto& [tag_size, nonce_size] : std::vector<std::pair<int, int>>{
-             {255, 255}, {16, 255}, {16, 0}, {12, 16}, {17, 16}, {0, 16}}) {
+    for (const auto& [tag_size, nonce_size] :
+         std::vector<std::pair<int, int>>{{255, 255}, {16, 255}, {16, 0}, {12, 16}, {17, 16}, {0, 16}}) {
       std::string d = data;
       d[1] = static_cast<char>(tag_size);
       d[2] = static_cast<char>(nonce_size);
@@ -350,8 +343,7 @@ TEST_CASE("record: truncated data in a consistent envelope is caught by the step
     for (std::size_t size = 0; size < data.size(); ++size) {
       CAPTURE(config.name);
       CAPTURE(size);
-      const Result result =
-          run_decode(envelope(signature, data.substr(0, size)), config.processing);
+      const Result result = run_decode(envelope(signature, data.substr(0, size)), config.processing);
       if (signature.empty()) {
         // Plain data carries no check: the format cannot tell, and the stored bytes come back.
         CHECK(result.outcome == Outcome::returned);
@@ -439,13 +431,15 @@ TEST_CASE("record: random data in a well-framed envelope gives the step's error,
 TEST_CASE("record: RecordWriter writes encode_record's bytes, whatever the parts it is fed") {
   const std::string nonce = "sixteen-byte-nce";
   std::string compressible;
-  while (compressible.size() < 600000) compressible += "a line of text that repeats, " + std::to_string(compressible.size() % 97);
+  while (compressible.size() < 600000)
+    compressible += "a line of text that repeats, " + std::to_string(compressible.size() % 97);
   const std::vector<std::string> payloads = {"", "x", kPayload, pseudo_random_bytes(200000, 5), compressible};
   int checked = 0;
   for (const Config& config : configurations()) {
     for (const std::string& payload : payloads) {
       const std::string whole = flatten(encode_record(payload, config.processing, nonce));
-      for (const std::size_t part : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, std::size_t{65536}, payload.size() + 1}) {
+      for (const std::size_t part :
+           {std::size_t{1}, std::size_t{7}, std::size_t{4096}, std::size_t{65536}, payload.size() + 1}) {
         if (part == 1 && payload.size() > 4096) continue;
         CAPTURE(config.name);
         CAPTURE(payload.size());
@@ -489,8 +483,8 @@ std::string encrypted_record_claiming_compression() {
 
 std::string authenticate(const std::string& record, const Processing& processing, std::size_t part) {
   bool handed_on = false;
-  cshelve::codec::RecordReader reader(processing, [&](std::string_view) { handed_on = true; },
-                                      cshelve::codec::RecordReader::Pass::authenticate);
+  cshelve::codec::RecordReader reader(
+      processing, [&](std::string_view) { handed_on = true; }, cshelve::codec::RecordReader::Pass::authenticate);
   try {
     for (std::size_t at = 0; at < record.size(); at += part) reader.feed(std::string_view(record).substr(at, part));
     reader.finish();

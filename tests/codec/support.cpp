@@ -61,8 +61,8 @@ std::string read_file(const std::string& path) {
 std::string reference_inflate(std::string_view compressed, std::size_t expected_size) {
   std::string out(expected_size, '\0');
   uLongf size = expected_size;
-  if (uncompress(reinterpret_cast<Bytef*>(out.data()), &size,
-                 reinterpret_cast<const Bytef*>(compressed.data()), compressed.size()) != Z_OK ||
+  if (uncompress(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(compressed.data()),
+                 compressed.size()) != Z_OK ||
       size != expected_size) {
     throw std::runtime_error("reference inflate failed");
   }
@@ -97,16 +97,11 @@ codec::Processing processing_from_ini(std::string_view text) {
 
 const char* describe(Outcome outcome) {
   switch (outcome) {
-    case Outcome::returned:
-      return "returned";
-    case Outcome::data_corruption:
-      return "DataCorruptionError";
-    case Outcome::encrypted_corruption:
-      return "EncryptedDataCorruptionError";
-    case Outcome::signature:
-      return "DataProcessingSignatureError";
-    case Outcome::other_error:
-      return "another cshelve::Error";
+    case Outcome::returned: return "returned";
+    case Outcome::data_corruption: return "DataCorruptionError";
+    case Outcome::encrypted_corruption: return "EncryptedDataCorruptionError";
+    case Outcome::signature: return "DataProcessingSignatureError";
+    case Outcome::other_error: return "another cshelve::Error";
   }
   return "?";
 }

@@ -90,7 +90,7 @@ Processing processing_from_vector_config(const Json& config) {
     encryption = Section{{"algorithm", json.at("algorithm").str()}, {"key", json.at("key").str()}};
   }
   return cshelve::config::processing_from_config(compression ? &*compression : nullptr,
-                                                encryption ? &*encryption : nullptr);
+                                                 encryption ? &*encryption : nullptr);
 }
 
 }  // namespace
@@ -178,8 +178,7 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
     const Json& write_config = vector.at("write_config");
     const Json* layout = vector.find("layout");
     const Json* encryption_layout = layout != nullptr ? layout->find("encryption") : nullptr;
-    const std::string nonce =
-        encryption_layout != nullptr ? from_hex(encryption_layout->at("nonce_hex").str()) : "";
+    const std::string nonce = encryption_layout != nullptr ? from_hex(encryption_layout->at("nonce_hex").str()) : "";
     const Json& expect = vector.at("expect");
     const bool ok = expect.at("result").str() == "ok";
 
@@ -196,16 +195,13 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
       // must then hash to the recorded digest, with the recorded tag.
       REQUIRE(encryption_layout != nullptr);
       const std::string head = from_hex(vector.at("stored").at("head_hex").str());
-      const auto ciphertext_offset =
-          static_cast<std::size_t>(encryption_layout->at("ciphertext_offset").integer());
-      const std::string written = flatten(
-          cshelve::codec::encode_record(*expected_payload, configs.at(write_config.str()), nonce));
+      const auto ciphertext_offset = static_cast<std::size_t>(encryption_layout->at("ciphertext_offset").integer());
+      const std::string written =
+          flatten(cshelve::codec::encode_record(*expected_payload, configs.at(write_config.str()), nonce));
       CHECK(written.size() == static_cast<std::size_t>(vector.at("stored").at("len").integer()));
-      CHECK(to_hex(written.substr(0, ciphertext_offset)) ==
-            to_hex(head.substr(0, ciphertext_offset)));
+      CHECK(to_hex(written.substr(0, ciphertext_offset)) == to_hex(head.substr(0, ciphertext_offset)));
       CHECK(sha256_hex(written) == vector.at("stored").at("sha256").str());
-      CHECK(to_hex(written.substr(ciphertext_offset - 32, 16)) ==
-            encryption_layout->at("tag_hex").str());
+      CHECK(to_hex(written.substr(ciphertext_offset - 32, 16)) == encryption_layout->at("tag_hex").str());
       record = written;
       ++rebuilt;
     }
@@ -230,8 +226,7 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
       CHECK(result.value == *expected_payload);
     } else {
       const Json& error = expect.at("error");
-      const Outcome wanted =
-          outcome_for_python_error(error.at("type").str(), error.at("module").str());
+      const Outcome wanted = outcome_for_python_error(error.at("type").str(), error.at("module").str());
       CHECK_MESSAGE(result.outcome == wanted, describe(result.outcome), ": ", result.message);
     }
 
@@ -240,13 +235,10 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
     const bool legacy = !record->empty() && (*record)[0] != 0;
     if (!ok || legacy) continue;
     const std::string signature = stored_signature(*record);
-    const Processing writer =
-        write_config.is_null() ? writer_for(reader, signature) : configs.at(write_config.str());
-    const std::string writer_nonce =
-        signature.find('e') == 0 ? stored_nonce(*record) : std::string();
+    const Processing writer = write_config.is_null() ? writer_for(reader, signature) : configs.at(write_config.str());
+    const std::string writer_nonce = signature.find('e') == 0 ? stored_nonce(*record) : std::string();
     if (!nonce.empty()) CHECK(writer_nonce == nonce);
-    const std::string written =
-        flatten(cshelve::codec::encode_record(*expected_payload, writer, writer_nonce));
+    const std::string written = flatten(cshelve::codec::encode_record(*expected_payload, writer, writer_nonce));
     CHECK(written.size() == record->size());
     CHECK(written == *record);
     ++writes;

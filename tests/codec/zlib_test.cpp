@@ -19,8 +19,8 @@ using cshelve::test::pseudo_random_bytes;
 std::string compress2_bytes(const std::string& input, int level) {
   uLongf size = compressBound(input.size());
   std::string out(size, '\0');
-  REQUIRE(compress2(reinterpret_cast<Bytef*>(out.data()), &size,
-                    reinterpret_cast<const Bytef*>(input.data()), input.size(), level) == Z_OK);
+  REQUIRE(compress2(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(input.data()),
+                    input.size(), level) == Z_OK);
   out.resize(size);
   return out;
 }
@@ -122,8 +122,7 @@ TEST_CASE("zlib: damaged, truncated and foreign streams are DataCorruptionError"
   SUBCASE("bad Adler-32") {
     std::string bad = good;
     bad[bad.size() - 1] ^= 0x01;
-    CHECK_THROWS_WITH_AS(zlib_decompress(bad), doctest::Contains("damaged"),
-                         cshelve::DataCorruptionError);
+    CHECK_THROWS_WITH_AS(zlib_decompress(bad), doctest::Contains("damaged"), cshelve::DataCorruptionError);
   }
   SUBCASE("raw deflate without the zlib wrapper") {
     CHECK_THROWS_AS(zlib_decompress(good.substr(2)), cshelve::DataCorruptionError);
@@ -142,8 +141,7 @@ TEST_CASE("zlib: damaged, truncated and foreign streams are DataCorruptionError"
     REQUIRE(deflate(&stream, Z_FINISH) == Z_STREAM_END);
     out.resize(stream.total_out);
     deflateEnd(&stream);
-    CHECK_THROWS_WITH_AS(zlib_decompress(out), doctest::Contains("dictionary"),
-                         cshelve::DataCorruptionError);
+    CHECK_THROWS_WITH_AS(zlib_decompress(out), doctest::Contains("dictionary"), cshelve::DataCorruptionError);
   }
   SUBCASE("bytes after the stream are ignored, as Python's zlib.decompress ignores them") {
     CHECK(zlib_decompress(good + "trailing") == input);

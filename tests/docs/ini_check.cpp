@@ -24,19 +24,32 @@ namespace {
 std::string error_class() {
   try {
     throw;
-  } catch (const cshelve::KeyNotFoundError&) { return "KeyNotFoundError";
-  } catch (const cshelve::ReadOnlyError&) { return "ReadOnlyError";
-  } catch (const cshelve::DBDoesNotExistError&) { return "DBDoesNotExistError";
-  } catch (const cshelve::CanNotCreateDBError&) { return "CanNotCreateDBError";
-  } catch (const cshelve::UnknownProviderError&) { return "UnknownProviderError";
-  } catch (const cshelve::AuthTypeError&) { return "AuthTypeError";
-  } catch (const cshelve::AuthArgumentError&) { return "AuthArgumentError";
-  } catch (const cshelve::UnknownCompressionAlgorithmError&) { return "UnknownCompressionAlgorithmError";
-  } catch (const cshelve::UnknownEncryptionAlgorithmError&) { return "UnknownEncryptionAlgorithmError";
-  } catch (const cshelve::MissingEncryptionKeyError&) { return "MissingEncryptionKeyError";
-  } catch (const cshelve::ConfigurationError&) { return "ConfigurationError";
-  } catch (const cshelve::Error&) { return "Error";
-  } catch (const std::exception&) { return "std::exception";
+  } catch (const cshelve::KeyNotFoundError&) {
+    return "KeyNotFoundError";
+  } catch (const cshelve::ReadOnlyError&) {
+    return "ReadOnlyError";
+  } catch (const cshelve::DBDoesNotExistError&) {
+    return "DBDoesNotExistError";
+  } catch (const cshelve::CanNotCreateDBError&) {
+    return "CanNotCreateDBError";
+  } catch (const cshelve::UnknownProviderError&) {
+    return "UnknownProviderError";
+  } catch (const cshelve::AuthTypeError&) {
+    return "AuthTypeError";
+  } catch (const cshelve::AuthArgumentError&) {
+    return "AuthArgumentError";
+  } catch (const cshelve::UnknownCompressionAlgorithmError&) {
+    return "UnknownCompressionAlgorithmError";
+  } catch (const cshelve::UnknownEncryptionAlgorithmError&) {
+    return "UnknownEncryptionAlgorithmError";
+  } catch (const cshelve::MissingEncryptionKeyError&) {
+    return "MissingEncryptionKeyError";
+  } catch (const cshelve::ConfigurationError&) {
+    return "ConfigurationError";
+  } catch (const cshelve::Error&) {
+    return "Error";
+  } catch (const std::exception&) {
+    return "std::exception";
   }
 }
 

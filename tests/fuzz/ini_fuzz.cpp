@@ -37,7 +37,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
   }
-  cshelve::config::merge_provider_params({{"endpoint_url", "http://127.0.0.1:1"}},
-                                         ini.find("provider_params"));
+  cshelve::config::merge_provider_params({{"endpoint_url", "http://127.0.0.1:1"}}, ini.find("provider_params"));
   return 0;
 }

@@ -36,14 +36,12 @@ cshelve::codec::Processing make(std::optional<int> level, std::string_view key) 
 const std::vector<cshelve::codec::Processing>& configurations() {
   // none, zlib, aes, zlib+aes: each one's steps are a subset of those of the ones after it,
   // except aes and zlib, which are disjoint.
-  static const std::vector<cshelve::codec::Processing> all = {
-      make(std::nullopt, ""), make(-1, ""), make(std::nullopt, kKey), make(-1, kKey)};
+  static const std::vector<cshelve::codec::Processing> all = {make(std::nullopt, ""), make(-1, ""),
+                                                              make(std::nullopt, kKey), make(-1, kKey)};
   return all;
 }
 
-bool is_subset(std::size_t writer, std::size_t reader) {
-  return writer == reader || writer == 0 || reader == 3;
-}
+bool is_subset(std::size_t writer, std::size_t reader) { return writer == reader || writer == 0 || reader == 3; }
 
 void check(bool condition, const char* what) {
   if (!condition) {
@@ -74,8 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(stored.size() == record.size(), "size() is the stored size");
   for (std::size_t reader = 0; reader < all.size(); ++reader) {
     if (!is_subset(writer, reader)) continue;
-    check(cshelve::codec::decode_record(stored, all[reader]) == input,
-          "a value reads back unchanged from its record");
+    check(cshelve::codec::decode_record(stored, all[reader]) == input, "a value reads back unchanged from its record");
   }
   return 0;
 }

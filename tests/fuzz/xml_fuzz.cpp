@@ -29,8 +29,8 @@ std::string url_encode(std::string_view text) {
   std::string out;
   for (char c : text) {
     const auto byte = static_cast<unsigned char>(c);
-    const bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
-                       (byte >= '0' && byte <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+    const bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') ||
+                       c == '-' || c == '_' || c == '.' || c == '~';
     if (plain) {
       out += c;
     } else {
@@ -72,17 +72,17 @@ void round_trip(std::string_view text) {
   check(reply.has_value(), "an escaped message makes a readable <Error>");
   check(reply->message == text, "an escaped message reads back unchanged");
 
-  const std::string raw_listing = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>" +
-                                  escaped + "</Key></Contents></ListBucketResult>";
+  const std::string raw_listing = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>" + escaped +
+                                  "</Key></Contents></ListBucketResult>";
   const ListResult raw = parse_list_objects_v2(raw_listing);
   check(raw.keys.size() == 1 && raw.keys.front() == text, "a raw key reads back unchanged");
 
   const std::string encoded_listing =
       "<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>"
-      "<Contents><Key>" + url_encode(text) + "</Key></Contents></ListBucketResult>";
+      "<Contents><Key>" +
+      url_encode(text) + "</Key></Contents></ListBucketResult>";
   const ListResult encoded = parse_list_objects_v2(encoded_listing);
-  check(encoded.keys.size() == 1 && encoded.keys.front() == text,
-        "a url-encoded key reads back unchanged");
+  check(encoded.keys.size() == 1 && encoded.keys.front() == text, "a url-encoded key reads back unchanged");
 }
 
 }  // namespace

@@ -131,35 +131,57 @@ TEST_CASE("hostile: memo-expansion bombs") {
   small.max_elements = 300;  // the value is 1 + 3 * 101 elements
   std::string modest = kProto5 + "]\x94(";
   for (int i = 0; i < 100; ++i) modest += "N";
-  modest += "e0]\x94(h\x00h\x00h\x00" "e."s;
+  modest +=
+      "e0]\x94(h\x00h\x00h\x00"
+      "e."s;
   CHECK(py::loads(modest).size() == 3);
   CHECK_THROWS_AS(py::loads(modest, small), cshelve::PickleFormatError);
   // A container changed after it was put into another (the way to grow one already counted).
-  format_error(kProto5 + "]\x94]\x94h\x00" "a0h\x00" "Na."s, "changed after adoption");
+  format_error(kProto5 +
+                   "]\x94]\x94h\x00"
+                   "a0h\x00"
+                   "Na."s,
+               "changed after adoption");
   // A list inside itself.
-  format_error(kProto5 + "]\x94h\x00" "a."s, "a cycle");
+  format_error(kProto5 +
+                   "]\x94h\x00"
+                   "a."s,
+               "a cycle");
 }
 
 TEST_CASE("hostile: allow-listed names misused") {
   const std::string p2 = "\x80\x02";
-  format_error(p2 + global("_codecs", "encode") + "X\x01\x00\x00\x00"s "aX\x05\x00\x00\x00utf_8\x86R."s, "encode utf-8");
+  format_error(p2 + global("_codecs", "encode") +
+                   "X\x01\x00\x00\x00"s
+                   "aX\x05\x00\x00\x00utf_8\x86R."s,
+               "encode utf-8");
   format_error(p2 + global("_codecs", "encode") + "K\x01\x85R.", "encode of an int");
   format_error(p2 + global("_codecs", "encode") + "X\x03\x00\x00\x00\xe4\xb8\xadX\x06\x00\x00\x00latin1\x86R."s,
                "encode beyond latin-1");
   format_error(p2 + global("__builtin__", "set") + "K\x01\x85R.", "set of an int");
   format_error(p2 + global("__builtin__", "set") + "](]e\x85R.", "set of an unhashable list");
-  format_error(p2 + global("__builtin__", "complex") + "X\x01\x00\x00\x00"s "a\x85R.", "complex of a str");
+  format_error(p2 + global("__builtin__", "complex") +
+                   "X\x01\x00\x00\x00"s
+                   "a\x85R.",
+               "complex of a str");
   format_error(p2 + global("__builtin__", "bytearray") + "K\x01\x85R.", "bytearray of an int");
-  format_error(kProto5 + global("datetime", "date") + "C\x03" "abc\x85R.", "date of 3 bytes");
+  format_error(kProto5 + global("datetime", "date") +
+                   "C\x03"
+                   "abc\x85R.",
+               "date of 3 bytes");
   format_error(kProto5 + global("datetime", "date") + "C\x04\x07\xe4\x02\x1e\x85R.", "February 30th");
   format_error(kProto5 + global("datetime", "time") + "C\x06\x19\x00\x00\x00\x00\x00\x85R."s, "hour 25");
   format_error(kProto5 + global("datetime", "datetime") + "K\x01\x85R.", "datetime of an int");
   format_error(kProto5 + global("datetime", "timedelta") + "K\x00K\x00\x86R."s, "timedelta of 2 ints");
   format_error(kProto5 + global("datetime", "timedelta") + "K\x00J\x80\x51\x01\x00K\x00\x87R."s, "timedelta seconds");
-  format_error(kProto5 + global("datetime", "timezone") + global("datetime", "timedelta") + "K\x01K\x00K\x00\x87R\x85R."s,
-               "timezone of a day");
+  format_error(
+      kProto5 + global("datetime", "timezone") + global("datetime", "timedelta") + "K\x01K\x00K\x00\x87R\x85R."s,
+      "timezone of a day");
   format_error(kProto5 + global("decimal", "Decimal") + "K\x01\x85R.", "Decimal of an int");
-  format_error(kProto5 + global("decimal", "Decimal") + "\x8c\x03" "a;b\x85R.", "Decimal of a non-number");
+  format_error(kProto5 + global("decimal", "Decimal") +
+                   "\x8c\x03"
+                   "a;b\x85R.",
+               "Decimal of a non-number");
   format_error(kProto5 + global("uuid", "UUID") + ")\x81}\x8c\x03int\x8c\x01xsb.", "UUID of a str int");
   format_error(kProto5 + global("uuid", "UUID") + ")\x81}\x8c\x03intJ\xff\xff\xff\xffsb.", "UUID negative");
   format_error(kProto5 + global("uuid", "UUID") + ")\x81}b.", "UUID without int");
@@ -168,19 +190,26 @@ TEST_CASE("hostile: allow-listed names misused") {
   format_error(kProto5 + "N)R.", "REDUCE of None");
   format_error(kProto5 + global("__builtin__", "set") + "K\x01R.", "REDUCE of a non-tuple");
   unsupported(kProto5 + global("__builtin__", "set") + ".", "set itself");
-  unsupported(kProto5 + global("datetime", "timezone") + global("datetime", "timedelta") + "K\x00K\x00K\x00\x87R\x85R."s,
-              "timezone");
+  unsupported(
+      kProto5 + global("datetime", "timezone") + global("datetime", "timedelta") + "K\x00K\x00K\x00\x87R\x85R."s,
+      "timezone");
   unsupported(kProto5 + global("__builtin__", "object") + ")R.", "object");
   unsupported(kProto5 + global("__builtin__", "set") + ")\x81.", "NEWOBJ of builtins.set");
 }
 
 TEST_CASE("refused: values Python makes that are not plain data") {
   // class C: pass; pickle.dumps(C(), 5)
-  unsupported(std::string("\x80\x05\x95\x15\x00\x00\x00\x00\x00\x00\x00\x8c\x08__main__\x94\x8c\x01" "C\x94\x93\x94)\x81\x94.", 32),
+  unsupported(std::string("\x80\x05\x95\x15\x00\x00\x00\x00\x00\x00\x00\x8c\x08__main__\x94\x8c\x01"
+                          "C\x94\x93\x94)\x81\x94.",
+                          32),
               "__main__.C");
   // pickle.dumps(collections.Counter('ab'), 5)
-  unsupported(std::string("\x80\x05\x95/\x00\x00\x00\x00\x00\x00\x00\x8c\x0b" "collections\x94\x8c\x07" "Counter\x94\x93\x94}\x94(\x8c\x01"
-                          "a\x94K\x01\x8c\x01" "b\x94K\x01u\x85\x94R\x94.", 58),
+  unsupported(std::string("\x80\x05\x95/\x00\x00\x00\x00\x00\x00\x00\x8c\x0b"
+                          "collections\x94\x8c\x07"
+                          "Counter\x94\x93\x94}\x94(\x8c\x01"
+                          "a\x94K\x01\x8c\x01"
+                          "b\x94K\x01u\x85\x94R\x94.",
+                          58),
               "collections.Counter");
   unsupported("\x80\x02" + global("numpy.core.multiarray", "_reconstruct") + ".", "numpy.core.multiarray._reconstruct");
   unsupported("\x80\x02" + global("os", "system") + "X\x02\x00\x00\x00ls\x85R."s, "os.system");
@@ -208,7 +237,11 @@ TEST_CASE("hostile: stray opcodes") {
   format_error("Fabc\n.", "FLOAT of text");
   format_error("Iabc\n.", "INT of text");
   format_error("S'abc\n.", "STRING unquoted");
-  format_error(kProto5 + "\x8c\x01" "a\x8c\x01" "b\x85\x93.", "STACK_GLOBAL of a tuple");
+  format_error(kProto5 +
+                   "\x8c\x01"
+                   "a\x8c\x01"
+                   "b\x85\x93.",
+               "STACK_GLOBAL of a tuple");
   format_error(kProto5, "nothing but the header");
   format_error("", "empty");
 }

@@ -45,8 +45,8 @@ std::string base64(std::string_view bytes, bool url_safe) {
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+    const unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                       static_cast<unsigned char>(bytes[i + 2]);
     for (int shift = 18; shift >= 0; shift -= 6) out += alphabet[(n >> shift) & 0x3F];
   }
   const std::size_t rest = bytes.size() - i;
@@ -64,8 +64,8 @@ std::string percent_encoded(std::string_view bytes) {
   std::string out;
   for (char c : bytes) {
     const auto byte = static_cast<unsigned char>(c);
-    const bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
-                       (byte >= '0' && byte <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+    const bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') ||
+                       c == '-' || c == '_' || c == '.' || c == '~';
     if (plain) {
       out += c;
     } else {
@@ -218,8 +218,8 @@ TEST_CASE("no secret reaches a log line or an error message, at the debug level"
   }
 
   // The wrong secret: the gate answers SignatureDoesNotMatch, and the error says so, without it.
-  const std::string wrong_ini = write_s3_ini(dir, "wrong", bucket, gate, "max_attempts = 2\n",
-                                             processing_sections, kWrongSecret);
+  const std::string wrong_ini =
+      write_s3_ini(dir, "wrong", bucket, gate, "max_attempts = 2\n", processing_sections, kWrongSecret);
   expect_error<AuthenticationError>(messages, "wrong secret", [&] { open(wrong_ini, Flag::write, options); });
 
   // Broken configurations that hold a secret on the offending line or in the offending section
@@ -228,8 +228,8 @@ TEST_CASE("no secret reaches a log line or an error message, at the debug level"
   write_text(malformed, "[default]\nprovider = aws-s3\n" + kEncryptionKey + "\n");
   expect_error<ConfigurationError>(messages, "malformed line", [&] { open(malformed, Flag::read, options); });
   const std::string bad_algorithm = dir / "bad-algorithm.ini";
-  write_text(bad_algorithm, "[default]\nprovider = in-memory\n[encryption]\nalgorithm = rot13\nkey = " +
-                                kEncryptionKey + "\n");
+  write_text(bad_algorithm,
+             "[default]\nprovider = in-memory\n[encryption]\nalgorithm = rot13\nkey = " + kEncryptionKey + "\n");
   expect_error<UnknownEncryptionAlgorithmError>(messages, "unknown algorithm",
                                                 [&] { open(bad_algorithm, Flag::create, options); });
   const std::string short_key = dir / "short-key.ini";

@@ -51,12 +51,11 @@ inline std::string write_s3_ini(const TempDir& dir, const std::string& name, con
                                 const std::string& endpoint, const std::string& provider_params = "",
                                 const std::string& sections = "", const std::string& key_secret = "") {
   const std::string path = dir / (name + ".ini");
-  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = " + bucket +
-                       "\nauth_type = access_key\nkey_id = " + stack_variable("CSHELVE_TEST_S3_KEY_ID") +
-                       "\nkey_secret = " +
-                       (key_secret.empty() ? stack_variable("CSHELVE_TEST_S3_KEY_SECRET") : key_secret) +
-                       "\n\n[provider_params]\nendpoint_url = " + endpoint + "\n" + provider_params +
-                       "\n" + sections);
+  write_text(path,
+             "[default]\nprovider = aws-s3\nbucket_name = " + bucket +
+                 "\nauth_type = access_key\nkey_id = " + stack_variable("CSHELVE_TEST_S3_KEY_ID") +
+                 "\nkey_secret = " + (key_secret.empty() ? stack_variable("CSHELVE_TEST_S3_KEY_SECRET") : key_secret) +
+                 "\n\n[provider_params]\nendpoint_url = " + endpoint + "\n" + provider_params + "\n" + sections);
   return path;
 }
 

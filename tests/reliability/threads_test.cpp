@@ -120,7 +120,8 @@ void run_threads(const std::function<Shelf(Flag)>& open_shelf, bool contend) {
   std::vector<ThreadResult> results(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back(run_worker, t, [&] { return open_shelf(Flag::write); }, contend, std::ref(results[t]));
+    threads.emplace_back(
+        run_worker, t, [&] { return open_shelf(Flag::write); }, contend, std::ref(results[t]));
   }
   for (auto& thread : threads) thread.join();
 
@@ -152,8 +153,7 @@ void run_threads(const std::function<Shelf(Flag)>& open_shelf, bool contend) {
     REQUIRE(stored.has_value());
     CHECK(*stored == value);
   }
-  MESSAGE(kThreads << " threads, " << operations << " operations, " << expected.size()
-                   << " keys checked at the end");
+  MESSAGE(kThreads << " threads, " << operations << " operations, " << expected.size() << " keys checked at the end");
 }
 
 }  // namespace

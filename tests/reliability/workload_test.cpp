@@ -32,8 +32,8 @@ constexpr std::uint32_t kSeed = 20240611;
 // Keys with the characters that need encoding on the way to S3, and plain ones. (No empty path
 // segments or '.' segments, which the local server handles differently from S3.)
 std::vector<std::string> make_keys() {
-  const std::vector<std::string> stems = {"plain", "with space", "ünïcödé/漢字", "a+b=c&d;e",
-                                          "nested/path/to", "tilde~star*", "quote'\"q", "100%"};
+  const std::vector<std::string> stems = {"plain",          "with space",  "ünïcödé/漢字", "a+b=c&d;e",
+                                          "nested/path/to", "tilde~star*", "quote'\"q",    "100%"};
   std::vector<std::string> keys;
   for (int i = 0; i < kKeys; ++i) keys.push_back(stems[i % stems.size()] + "-" + std::to_string(i));
   return keys;
@@ -84,8 +84,8 @@ TEST_CASE("a mixed workload through injected faults loses and corrupts nothing")
 
   // A short read timeout cuts the injector's stalls (5 s) after about a second; with a 10 % fault
   // rate, ten failed attempts in a row are a one-in-ten-billion event.
-  const std::string ini = write_s3_ini(dir, "faulty", bucket, faulty,
-                                       "read_timeout = 1\nconnect_timeout = 5\nmax_attempts = 10\n");
+  const std::string ini =
+      write_s3_ini(dir, "faulty", bucket, faulty, "read_timeout = 1\nconnect_timeout = 5\nmax_attempts = 10\n");
   LogCollector log;
   Options options;
   options.logger = log.logger();
@@ -138,16 +138,13 @@ TEST_CASE("a mixed workload through injected faults loses and corrupts nothing")
   const std::size_t retries = log.count("retrying in");
   const std::size_t timed_out = log.count("timed out");
   const std::string stats_after = read_text(stats_path);
-  MESSAGE("workload: " << kOperations << " operations (set " << counts[0] << ", get " << counts[1]
-                       << ", delete " << counts[2] << ", contains " << counts[3] << ", size "
-                       << counts[4] << ") on " << keys.size() << " keys, " << model.size()
-                       << " at the end; " << retries << " retries (" << timed_out
-                       << " after a stalled answer was cut by the read timeout, "
-                       << log.count("SlowDown") << " after 503 SlowDown, "
-                       << log.count("network error") << " after a reset or cut connection)");
+  MESSAGE("workload: " << kOperations << " operations (set " << counts[0] << ", get " << counts[1] << ", delete "
+                       << counts[2] << ", contains " << counts[3] << ", size " << counts[4] << ") on " << keys.size()
+                       << " keys, " << model.size() << " at the end; " << retries << " retries (" << timed_out
+                       << " after a stalled answer was cut by the read timeout, " << log.count("SlowDown")
+                       << " after 503 SlowDown, " << log.count("network error") << " after a reset or cut connection)");
   MESSAGE("fault injector, whole stack (other tests share it): "
-          << json_number(stats_after, "requests") - json_number(stats_before, "requests")
-          << " requests and "
+          << json_number(stats_after, "requests") - json_number(stats_before, "requests") << " requests and "
           << json_number(stats_after, "total_faults") - json_number(stats_before, "total_faults")
           << " faults during this test; totals now: " << stats_after);
   // Faults must really have happened, or this test proved nothing about retries.

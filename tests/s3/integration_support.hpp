@@ -57,11 +57,11 @@ inline s3::ClientConfig faulty_config(int max_attempts, std::atomic<int>* retrie
 // A bucket name no other test (nor an earlier run on the same server) uses.
 inline std::string fresh_bucket_name(const std::string& purpose) {
   static std::atomic<int> counter{0};
-  static const unsigned long long run = std::random_device{}() ^
+  static const unsigned long long run =
+      std::random_device{}() ^
       static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
   std::ostringstream name;
-  name << "it-" << purpose << "-" << std::hex << (run & 0xFFFFFFFFFFULL) << "-" << std::dec
-       << ++counter;
+  name << "it-" << purpose << "-" << std::hex << (run & 0xFFFFFFFFFFULL) << "-" << std::dec << ++counter;
   return name.str();
 }
 

@@ -60,14 +60,12 @@ std::string chunk_of(const std::string& data) {
 
 }  // namespace
 
-ScriptedReply http_reply(int status, std::string body,
-                         std::vector<std::pair<std::string, std::string>> headers,
+ScriptedReply http_reply(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers,
                          long content_length) {
   std::string raw = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
   for (const auto& [name, value] : headers) raw += name + ": " + value + "\r\n";
   raw += "Content-Length: " +
-         std::to_string(content_length >= 0 ? static_cast<std::size_t>(content_length) : body.size()) +
-         "\r\n\r\n";
+         std::to_string(content_length >= 0 ? static_cast<std::size_t>(content_length) : body.size()) + "\r\n\r\n";
   raw += body;
   return ScriptedReply{ScriptedReply::Kind::answer, std::move(raw)};
 }
@@ -75,9 +73,8 @@ ScriptedReply http_reply(int status, std::string body,
 ScriptedReply s3_error_reply(int status, const std::string& code, const std::string& message,
                              const std::string& request_id) {
   return http_reply(status,
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code +
-                        "</Code><Message>" + message + "</Message><RequestId>" + request_id +
-                        "</RequestId></Error>",
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>" + message +
+                        "</Message><RequestId>" + request_id + "</RequestId></Error>",
                     {{"Content-Type", "application/xml"}});
 }
 
@@ -122,8 +119,7 @@ std::string ReceivedRequest::header(const std::string& lower_case_name, bool* pr
   return {};
 }
 
-ScriptedServer::ScriptedServer(std::vector<ScriptedReply> script)
-    : script_(script.begin(), script.end()) {
+ScriptedServer::ScriptedServer(std::vector<ScriptedReply> script) : script_(script.begin(), script.end()) {
   listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (listener_ < 0) throw std::runtime_error("socket() failed");
   sockaddr_in address{};
@@ -131,8 +127,7 @@ ScriptedServer::ScriptedServer(std::vector<ScriptedReply> script)
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = 0;
   socklen_t length = sizeof address;
-  if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(listener_, 16) != 0 ||
+  if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(listener_, 16) != 0 ||
       ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     ::close(listener_);
     throw std::runtime_error("cannot listen on 127.0.0.1");
@@ -202,8 +197,7 @@ void ScriptedServer::serve(int socket, int connection) {
     while (line_end != std::string::npos) {
       const std::size_t start = line_end + 2;
       line_end = head.find("\r\n", start);
-      const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos
-                                                                                 : line_end - start);
+      const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
       const auto colon = line.find(':');
       if (colon == std::string::npos) continue;
       std::string name = line.substr(0, colon);

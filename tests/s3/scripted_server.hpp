@@ -16,16 +16,16 @@ namespace cshelve::testing {
 
 struct ScriptedReply {
   enum class Kind {
-    answer,            // send `raw`, keep the connection open
-    answer_then_close, // send `raw`, then close the connection
-    close,   // close the connection without answering
-    stall,   // answer nothing, hold the connection until the client gives up (or hold_ms)
-    stream,  // send `raw`, then `chunk` `repeat` times, `interval_ms` apart, then close (sooner
-             // when the client closes its end): endless bodies, trickles
+    answer,             // send `raw`, keep the connection open
+    answer_then_close,  // send `raw`, then close the connection
+    close,              // close the connection without answering
+    stall,              // answer nothing, hold the connection until the client gives up (or hold_ms)
+    stream,             // send `raw`, then `chunk` `repeat` times, `interval_ms` apart, then close (sooner
+                        // when the client closes its end): endless bodies, trickles
   };
   Kind kind = Kind::answer;
-  std::string raw;  // the whole HTTP response
-  int hold_ms = 0;  // stall: close after this long even if the client is still waiting (0: never)
+  std::string raw;         // the whole HTTP response
+  int hold_ms = 0;         // stall: close after this long even if the client is still waiting (0: never)
   std::string chunk = {};  // stream: sent again and again after `raw`
   long repeat = 0;
   int interval_ms = 0;
@@ -33,8 +33,7 @@ struct ScriptedReply {
 
 // A response with a Content-Length matching the body, unless `content_length` says otherwise.
 ScriptedReply http_reply(int status, std::string body = {},
-                         std::vector<std::pair<std::string, std::string>> headers = {},
-                         long content_length = -1);
+                         std::vector<std::pair<std::string, std::string>> headers = {}, long content_length = -1);
 ScriptedReply s3_error_reply(int status, const std::string& code, const std::string& message = "",
                              const std::string& request_id = "REQ123");
 // Declares `declared_length` bytes, sends `body` (fewer), then closes the connection.
@@ -50,7 +49,7 @@ ScriptedReply stall_reply(int hold_ms = 0);
 
 struct ReceivedRequest {
   std::string method;
-  std::string target;  // as on the request line: path and query, still encoded
+  std::string target;                                        // as on the request line: path and query, still encoded
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
   std::string body;
   int connection = 0;  // which accepted connection carried it (1, 2, ...)

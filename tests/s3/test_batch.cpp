@@ -91,7 +91,8 @@ TEST_CASE("put_objects sends every body, signed, over at most max_pool_connectio
   for (int i = 0; i < kItems; ++i) {
     const std::string_view value = values[static_cast<std::size_t>(i)];
     // Two pieces, sent as one body.
-    items.push_back(PutItem{keys[static_cast<std::size_t>(i)], {value.substr(0, 3), value.substr(std::min<std::size_t>(3, value.size()))}});
+    items.push_back(PutItem{keys[static_cast<std::size_t>(i)],
+                            {value.substr(0, 3), value.substr(std::min<std::size_t>(3, value.size()))}});
   }
   BatchErrors errors = client.put_objects("shelf", items);
   REQUIRE(errors.size() == items.size());

@@ -86,173 +86,171 @@ Options shelf_options(const char* endpoint_variable) {
 }  // namespace
 
 TEST_SUITE("s3 batch integration") {
-
-TEST_CASE("put_objects and get_objects through the gate: 300 objects, special keys, absent keys") {
-  const std::string bucket = fresh_bucket_name("batch");
-  Client client(stack_config());
-  client.create_bucket(bucket);
-
-  std::vector<std::string> keys;
-  for (int i = 0; i < 300; ++i) {
-    keys.push_back(numbered_key(i % 3 == 0 ? "b/a b+c&d=é~/" : "b/", i));
-  }
-  std::vector<std::string> values;
-  for (std::size_t i = 0; i < keys.size(); ++i) values.push_back(value_for(keys[i], static_cast<int>(i)));
-  std::vector<PutItem> items;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    const std::string_view value = values[i];
-    const std::size_t split = value.size() / 3;
-    items.push_back(PutItem{keys[i], {value.substr(0, split), value.substr(split)}});
-  }
-  const BatchErrors put_errors = client.put_objects(bucket, items);
-  REQUIRE(put_errors.size() == keys.size());
-  CHECK_NOTHROW(rethrow_first_error(put_errors));
-  for (const auto& error : put_errors) CHECK(!error);
-
-  std::vector<std::string> wanted = keys;
-  wanted.push_back("b/absent");
-  wanted.insert(wanted.begin() + 10, "b/also absent");
-  GetObjectsResult got = client.get_objects(bucket, wanted);
-  REQUIRE(got.values.size() == wanted.size());
-  CHECK_NOTHROW(rethrow_first_error(got.errors));
-  for (std::size_t i = 0, k = 0; i < wanted.size(); ++i) {
-    CAPTURE(wanted[i]);
-    if (wanted[i].find("absent") != std::string::npos) {
-      CHECK(got.values[i] == std::nullopt);
-      continue;
-    }
-    REQUIRE(got.values[i].has_value());
-    CHECK(*got.values[i] == values[k]);
-    ++k;
-  }
-  CHECK(list_all(client, bucket) == std::multiset<std::string>(keys.begin(), keys.end()));
-
-  // The gate accepted every signature.
-  std::size_t puts_logged = 0;
-  for (const std::string& line : request_log_lines()) {
-    if (line.find("\"method\": \"PUT\"") != std::string::npos &&
-        line.find("/" + bucket + "/") != std::string::npos) {
-      ++puts_logged;
-      CHECK(line.find("\"status\": 200") != std::string::npos);
-    }
-  }
-  CHECK(puts_logged == keys.size());
-}
-
-TEST_CASE("each request of a batch keeps its typed error") {
-  SUBCASE("a missing bucket") {
+  TEST_CASE("put_objects and get_objects through the gate: 300 objects, special keys, absent keys") {
+    const std::string bucket = fresh_bucket_name("batch");
     Client client(stack_config());
-    const std::string bucket = fresh_bucket_name("nobucket");
-    GetObjectsResult got = client.get_objects(bucket, {"a", "b", "c"});
-    CHECK_THROWS_AS(rethrow_first_error(got.errors), NoSuchBucketError);
-    CHECK_THROWS_AS(rethrow_first_error(client.put_objects(bucket, {{"a", {"v"}}})), NoSuchBucketError);
-  }
-  SUBCASE("a wrong secret") {
-    const std::string bucket = fresh_bucket_name("badauth");
-    Client(stack_config()).create_bucket(bucket);
-    ClientConfig config = stack_config();
-    config.credentials.secret_access_key = "not-the-secret";
-    Client client(config);
-    const BatchErrors errors = client.put_objects(bucket, {{"a", {"v"}}, {"b", {"w"}}});
-    try {
-      rethrow_first_error(errors);
-      FAIL("no exception");
-    } catch (const AuthenticationError& error) {
-      CHECK(error.code() == "SignatureDoesNotMatch");
-      CHECK(std::string(error.what()).find("not-the-secret") == std::string::npos);
-    }
-  }
-}
+    client.create_bucket(bucket);
 
-TEST_CASE("batches ride out injected faults: 200 puts, 200 gets, deletes") {
-  const std::string bucket = fresh_bucket_name("batchfaults");
-  Client(stack_config()).create_bucket(bucket);
-
-  std::atomic<int> retries_logged{0};
-  ClientConfig config = faulty_config(8, &retries_logged);
-  config.max_pool_connections = 8;
-  Client client(config);
-  const long faults_before = total_faults_injected();
-
-  std::vector<std::string> keys;
-  std::vector<std::string> values;
-  for (int i = 0; i < 200; ++i) {
-    keys.push_back(numbered_key("f/", i));
-    values.push_back(value_for(keys.back(), i));
-  }
-  std::vector<PutItem> items;
-  for (std::size_t i = 0; i < keys.size(); ++i) items.push_back(PutItem{keys[i], {values[i]}});
-  CHECK_NOTHROW(rethrow_first_error(client.put_objects(bucket, items)));
-
-  GetObjectsResult got = client.get_objects(bucket, keys);
-  CHECK_NOTHROW(rethrow_first_error(got.errors));
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    CAPTURE(keys[i]);
-    REQUIRE(got.values[i].has_value());
-    CHECK(*got.values[i] == values[i]);
-  }
-
-  CHECK(client.delete_objects(bucket, keys).failures.empty());
-  CHECK(list_all(client, bucket).empty());
-
-  const long faults = total_faults_injected() - faults_before;
-  MESSAGE("faults injected during this test (and any running beside it): " << faults
-          << ", retries: " << retries_logged.load());
-  CHECK(faults > 0);
-  CHECK(retries_logged > 0);
-}
-
-TEST_CASE("shelf batches through injected faults: set_many, get_many, erase_many, writeback, flag n") {
-  const std::string bucket = fresh_bucket_name("shelfbatch");
-  const ShelfIni ini(bucket);
-  const Options faulty = shelf_options("CSHELVE_TEST_S3_FAULTY_ENDPOINT");
-  // Made beforehand, without faults: when a CreateBucket that reached the local server is retried,
-  // the server answers BucketAlreadyExists where S3 would answer BucketAlreadyOwnedByYou.
-  Client(stack_config()).create_bucket(bucket);
-
-  std::vector<std::pair<std::string, std::string>> items;
-  for (int i = 0; i < 150; ++i) {
-    const std::string key = numbered_key("s/", i);
-    items.emplace_back(key, value_for(key, i));
-  }
-  {
-    Shelf db = open(ini.path(), Flag::create, faulty);
-    db.set_many(items);
     std::vector<std::string> keys;
-    for (const auto& item : items) keys.push_back(item.first);
-    keys.push_back("s/absent");
-    const auto values = db.get_many(keys);
-    REQUIRE(values.size() == keys.size());
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      CAPTURE(keys[i]);
-      REQUIRE(values[i].has_value());
-      CHECK(*values[i] == items[i].second);
+    for (int i = 0; i < 300; ++i) {
+      keys.push_back(numbered_key(i % 3 == 0 ? "b/a b+c&d=é~/" : "b/", i));
     }
-    CHECK(values.back() == std::nullopt);
-    db.erase_many({items[0].first, items[1].first, "s/absent"});
-    CHECK(db.size() == items.size() - 2);
-    db.close();
+    std::vector<std::string> values;
+    for (std::size_t i = 0; i < keys.size(); ++i) values.push_back(value_for(keys[i], static_cast<int>(i)));
+    std::vector<PutItem> items;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::string_view value = values[i];
+      const std::size_t split = value.size() / 3;
+      items.push_back(PutItem{keys[i], {value.substr(0, split), value.substr(split)}});
+    }
+    const BatchErrors put_errors = client.put_objects(bucket, items);
+    REQUIRE(put_errors.size() == keys.size());
+    CHECK_NOTHROW(rethrow_first_error(put_errors));
+    for (const auto& error : put_errors) CHECK(!error);
+
+    std::vector<std::string> wanted = keys;
+    wanted.push_back("b/absent");
+    wanted.insert(wanted.begin() + 10, "b/also absent");
+    GetObjectsResult got = client.get_objects(bucket, wanted);
+    REQUIRE(got.values.size() == wanted.size());
+    CHECK_NOTHROW(rethrow_first_error(got.errors));
+    for (std::size_t i = 0, k = 0; i < wanted.size(); ++i) {
+      CAPTURE(wanted[i]);
+      if (wanted[i].find("absent") != std::string::npos) {
+        CHECK(got.values[i] == std::nullopt);
+        continue;
+      }
+      REQUIRE(got.values[i].has_value());
+      CHECK(*got.values[i] == values[k]);
+      ++k;
+    }
+    CHECK(list_all(client, bucket) == std::multiset<std::string>(keys.begin(), keys.end()));
+
+    // The gate accepted every signature.
+    std::size_t puts_logged = 0;
+    for (const std::string& line : request_log_lines()) {
+      if (line.find("\"method\": \"PUT\"") != std::string::npos && line.find("/" + bucket + "/") != std::string::npos) {
+        ++puts_logged;
+        CHECK(line.find("\"status\": 200") != std::string::npos);
+      }
+    }
+    CHECK(puts_logged == keys.size());
   }
-  {
-    Options writeback = faulty;
-    writeback.writeback = true;
-    Shelf db = open(ini.path(), Flag::write, writeback);
-    for (int i = 0; i < 120; ++i) db.set(numbered_key("w/", i), "written back " + std::to_string(i));
-    db.erase(items[2].first);
-    db.close();  // one batch of PUTs, one of deletes
+
+  TEST_CASE("each request of a batch keeps its typed error") {
+    SUBCASE("a missing bucket") {
+      Client client(stack_config());
+      const std::string bucket = fresh_bucket_name("nobucket");
+      GetObjectsResult got = client.get_objects(bucket, {"a", "b", "c"});
+      CHECK_THROWS_AS(rethrow_first_error(got.errors), NoSuchBucketError);
+      CHECK_THROWS_AS(rethrow_first_error(client.put_objects(bucket, {{"a", {"v"}}})), NoSuchBucketError);
+    }
+    SUBCASE("a wrong secret") {
+      const std::string bucket = fresh_bucket_name("badauth");
+      Client(stack_config()).create_bucket(bucket);
+      ClientConfig config = stack_config();
+      config.credentials.secret_access_key = "not-the-secret";
+      Client client(config);
+      const BatchErrors errors = client.put_objects(bucket, {{"a", {"v"}}, {"b", {"w"}}});
+      try {
+        rethrow_first_error(errors);
+        FAIL("no exception");
+      } catch (const AuthenticationError& error) {
+        CHECK(error.code() == "SignatureDoesNotMatch");
+        CHECK(std::string(error.what()).find("not-the-secret") == std::string::npos);
+      }
+    }
   }
-  {
-    Shelf db = open(ini.path(), Flag::read, faulty);
-    CHECK(db.size() == items.size() - 3 + 120);
-    CHECK(db.get(numbered_key("w/", 119)) == "written back 119");
-    CHECK_FALSE(db.contains(items[2].first));
-    db.close();
+
+  TEST_CASE("batches ride out injected faults: 200 puts, 200 gets, deletes") {
+    const std::string bucket = fresh_bucket_name("batchfaults");
+    Client(stack_config()).create_bucket(bucket);
+
+    std::atomic<int> retries_logged{0};
+    ClientConfig config = faulty_config(8, &retries_logged);
+    config.max_pool_connections = 8;
+    Client client(config);
+    const long faults_before = total_faults_injected();
+
+    std::vector<std::string> keys;
+    std::vector<std::string> values;
+    for (int i = 0; i < 200; ++i) {
+      keys.push_back(numbered_key("f/", i));
+      values.push_back(value_for(keys.back(), i));
+    }
+    std::vector<PutItem> items;
+    for (std::size_t i = 0; i < keys.size(); ++i) items.push_back(PutItem{keys[i], {values[i]}});
+    CHECK_NOTHROW(rethrow_first_error(client.put_objects(bucket, items)));
+
+    GetObjectsResult got = client.get_objects(bucket, keys);
+    CHECK_NOTHROW(rethrow_first_error(got.errors));
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      CAPTURE(keys[i]);
+      REQUIRE(got.values[i].has_value());
+      CHECK(*got.values[i] == values[i]);
+    }
+
+    CHECK(client.delete_objects(bucket, keys).failures.empty());
+    CHECK(list_all(client, bucket).empty());
+
+    const long faults = total_faults_injected() - faults_before;
+    MESSAGE("faults injected during this test (and any running beside it): " << faults
+                                                                             << ", retries: " << retries_logged.load());
+    CHECK(faults > 0);
+    CHECK(retries_logged > 0);
   }
-  {
-    Shelf db = open(ini.path(), Flag::truncate, faulty);  // empties the bucket with batched deletes
-    CHECK(db.size() == 0);
-    db.close();
+
+  TEST_CASE("shelf batches through injected faults: set_many, get_many, erase_many, writeback, flag n") {
+    const std::string bucket = fresh_bucket_name("shelfbatch");
+    const ShelfIni ini(bucket);
+    const Options faulty = shelf_options("CSHELVE_TEST_S3_FAULTY_ENDPOINT");
+    // Made beforehand, without faults: when a CreateBucket that reached the local server is retried,
+    // the server answers BucketAlreadyExists where S3 would answer BucketAlreadyOwnedByYou.
+    Client(stack_config()).create_bucket(bucket);
+
+    std::vector<std::pair<std::string, std::string>> items;
+    for (int i = 0; i < 150; ++i) {
+      const std::string key = numbered_key("s/", i);
+      items.emplace_back(key, value_for(key, i));
+    }
+    {
+      Shelf db = open(ini.path(), Flag::create, faulty);
+      db.set_many(items);
+      std::vector<std::string> keys;
+      for (const auto& item : items) keys.push_back(item.first);
+      keys.push_back("s/absent");
+      const auto values = db.get_many(keys);
+      REQUIRE(values.size() == keys.size());
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        CAPTURE(keys[i]);
+        REQUIRE(values[i].has_value());
+        CHECK(*values[i] == items[i].second);
+      }
+      CHECK(values.back() == std::nullopt);
+      db.erase_many({items[0].first, items[1].first, "s/absent"});
+      CHECK(db.size() == items.size() - 2);
+      db.close();
+    }
+    {
+      Options writeback = faulty;
+      writeback.writeback = true;
+      Shelf db = open(ini.path(), Flag::write, writeback);
+      for (int i = 0; i < 120; ++i) db.set(numbered_key("w/", i), "written back " + std::to_string(i));
+      db.erase(items[2].first);
+      db.close();  // one batch of PUTs, one of deletes
+    }
+    {
+      Shelf db = open(ini.path(), Flag::read, faulty);
+      CHECK(db.size() == items.size() - 3 + 120);
+      CHECK(db.get(numbered_key("w/", 119)) == "written back 119");
+      CHECK_FALSE(db.contains(items[2].first));
+      db.close();
+    }
+    {
+      Shelf db = open(ini.path(), Flag::truncate, faulty);  // empties the bucket with batched deletes
+      CHECK(db.size() == 0);
+      db.close();
+    }
   }
-}
 
 }  // TEST_SUITE

@@ -36,8 +36,10 @@ const std::string kEmptyListing =
 
 std::string ini_for(const TempDir& folder, const ScriptedServer& server) {
   const std::string path = folder / "s3.ini";
-  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
-              "key_secret = secret\n[provider_params]\nendpoint_url = " + server.url() + "\nread_timeout = 1\n");
+  write_text(path,
+             "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
+             "key_secret = secret\n[provider_params]\nendpoint_url = " +
+                 server.url() + "\nread_timeout = 1\n");
   return path;
 }
 
@@ -51,9 +53,10 @@ TEST_CASE("the longest timeouts the configuration takes reach libcurl intact, ev
   ScriptedServer server({http_reply(200, kEmptyListing), stall_reply(4000), http_reply(200, record)});
   TempDir folder;
   const std::string ini = folder / "s3.ini";
-  write_text(ini, "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
-                  "key_secret = secret\n[provider_params]\nendpoint_url = " + server.url() +
-                  "\nread_timeout = 9999999\nconnect_timeout = 9999999\nmax_attempts = 2\n");
+  write_text(ini,
+             "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
+             "key_secret = secret\n[provider_params]\nendpoint_url = " +
+                 server.url() + "\nread_timeout = 9999999\nconnect_timeout = 9999999\nmax_attempts = 2\n");
   auto db = open(ini, Flag::read);
   const auto start = std::chrono::steady_clock::now();
   CHECK(db.get("k") == "late");  // the second attempt, after the server closed the stalled one
@@ -91,8 +94,7 @@ TEST_CASE("get_file: when every attempt fails the old file stays and nothing els
 
 TEST_CASE("set_file: the file goes up as the record, signed, and again whole on a retry") {
   const std::string value = std::string(300000, 'f') + "end";
-  ScriptedServer server({http_reply(200, kEmptyListing), s3_error_reply(500, "InternalError"),
-                         http_reply(200)});
+  ScriptedServer server({http_reply(200, kEmptyListing), s3_error_reply(500, "InternalError"), http_reply(200)});
   TempDir folder;
   auto db = open(ini_for(folder, server), Flag::write);
   write_text(folder / "source", value);

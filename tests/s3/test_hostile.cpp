@@ -43,9 +43,10 @@ std::string listing(const std::vector<std::string>& keys, bool truncated, const 
 
 std::string ini_for(const TempDir& folder, const ScriptedServer& server, const std::string& extra = "") {
   const std::string path = folder / "s3.ini";
-  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
-                   "key_secret = secret\n[provider_params]\nendpoint_url = " + server.url() +
-                   "\nread_timeout = 2\nmax_attempts = 3\n" + extra);
+  write_text(path,
+             "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
+             "key_secret = secret\n[provider_params]\nendpoint_url = " +
+                 server.url() + "\nread_timeout = 2\nmax_attempts = 3\n" + extra);
   return path;
 }
 
@@ -155,12 +156,14 @@ TEST_CASE("listing: a truncated page that repeats its token ends in MalformedRes
   using Operation = std::function<void(Shelf&)>;
   const std::vector<std::pair<std::string, Operation>> operations = {
       {"len", [](Shelf& db) { (void)db.size(); }},
-      {"iteration", [](Shelf& db) { for (const std::string& key : db) (void)key; }},
+      {"iteration",
+       [](Shelf& db) {
+         for (const std::string& key : db) (void)key;
+       }},
   };
   for (const auto& [name, operation] : operations) {
     CAPTURE(name);
-    std::vector<ScriptedReply> script = {http_reply(200, kEmptyListing),
-                                         http_reply(200, listing({"a"}, true, "T1"))};
+    std::vector<ScriptedReply> script = {http_reply(200, kEmptyListing), http_reply(200, listing({"a"}, true, "T1"))};
     // The same page again and again: truncated, another key, the token it was asked with.
     for (int i = 0; i < 30; ++i) script.push_back(http_reply(200, listing({"b"}, true, "T1")));
     ScriptedServer server(script);
@@ -187,8 +190,7 @@ TEST_CASE("listing: a page that is truncated but empty ends in MalformedResponse
 }
 
 TEST_CASE("listing: flag n stops deleting once a page repeats its token") {
-  std::vector<ScriptedReply> script = {http_reply(200, kEmptyListing),
-                                       http_reply(200, listing({"a"}, true, "T1")),
+  std::vector<ScriptedReply> script = {http_reply(200, kEmptyListing), http_reply(200, listing({"a"}, true, "T1")),
                                        http_reply(200, "<DeleteResult></DeleteResult>")};
   for (int i = 0; i < 30; ++i) script.push_back(http_reply(200, listing({"b"}, true, "T1")));
   ScriptedServer server(script);
@@ -279,8 +281,7 @@ TEST_CASE("attempt_timeout ends an attempt that moves fast enough but never fini
   for (int i = 0; i < 3; ++i) script.push_back(drip_reply(200, 1000000, std::string(200, 'x'), 100, 600));
   ScriptedServer server(script);
   TempDir folder;
-  auto db = open(ini_for(folder, server, "attempt_timeout = 2\nmin_transfer_speed = 100\n"),
-                 Flag::read);
+  auto db = open(ini_for(folder, server, "attempt_timeout = 2\nmin_transfer_speed = 100\n"), Flag::read);
   const auto start = std::chrono::steady_clock::now();
   const std::string outcome = outcome_of([&] { (void)db.get("k"); });
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -54,16 +54,16 @@ std::string md5_hex(std::string_view data) {
 std::string md5_base64(std::string_view data) {
   const std::string raw = digest(EVP_md5(), data);
   unsigned char encoded[64];
-  const int length = EVP_EncodeBlock(encoded, reinterpret_cast<const unsigned char*>(raw.data()),
-                                     static_cast<int>(raw.size()));
+  const int length =
+      EVP_EncodeBlock(encoded, reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
   return std::string(reinterpret_cast<const char*>(encoded), static_cast<std::size_t>(length));
 }
 
 std::string list_reply_body(const std::vector<std::string>& encoded_keys, bool truncated,
                             const std::string& token = "") {
   std::string body = "<ListBucketResult><EncodingType>url</EncodingType><KeyCount>" +
-                     std::to_string(encoded_keys.size()) + "</KeyCount><IsTruncated>" +
-                     (truncated ? "true" : "false") + "</IsTruncated>";
+                     std::to_string(encoded_keys.size()) + "</KeyCount><IsTruncated>" + (truncated ? "true" : "false") +
+                     "</IsTruncated>";
   for (const std::string& key : encoded_keys) body += "<Contents><Key>" + key + "</Key></Contents>";
   if (!token.empty()) body += "<NextContinuationToken>" + token + "</NextContinuationToken>";
   return body + "</ListBucketResult>";
@@ -150,7 +150,8 @@ TEST_CASE("bodies on either side of the inline limit arrive whole, with no Conte
     bodies.push_back(body);
     const std::string_view view = bodies.back();
     client.put_object("shelf", "one piece", {view});
-    client.put_object("shelf", "three pieces", {view.substr(0, 1), view.substr(1, size / 2), view.substr(1 + size / 2)});
+    client.put_object("shelf", "three pieces",
+                      {view.substr(0, 1), view.substr(1, size / 2), view.substr(1 + size / 2)});
   }
   const auto requests = server.requests();
   REQUIRE(requests.size() == std::size(sizes) * 2);
@@ -235,8 +236,8 @@ TEST_CASE("an unreadable listing is MalformedResponseError, and not retried") {
 }
 
 TEST_CASE("an Error document in a 200 reply is an error, retried like any other") {
-  ScriptedServer server({http_reply(200, "<Error><Code>InternalError</Code></Error>"),
-                         http_reply(200, list_reply_body({"k"}, false))});
+  ScriptedServer server(
+      {http_reply(200, "<Error><Code>InternalError</Code></Error>"), http_reply(200, list_reply_body({"k"}, false))});
   Client client(config_for(server));
   CHECK(client.list_objects_v2("shelf", ListRequest{}).keys == std::vector<std::string>{"k"});
   CHECK(server.requests().size() == 2);
@@ -261,10 +262,8 @@ TEST_CASE("CreateBucket: us-east-1 sends no body, other regions a LocationConstr
     client.create_bucket("new-bucket");
     const auto requests = server.requests();
     REQUIRE(requests.size() == 1);
-    CHECK(requests[0].body.find("<LocationConstraint>eu-west-3</LocationConstraint>") !=
-          std::string::npos);
-    CHECK(requests[0].header("authorization").find("/eu-west-3/s3/aws4_request") !=
-          std::string::npos);
+    CHECK(requests[0].body.find("<LocationConstraint>eu-west-3</LocationConstraint>") != std::string::npos);
+    CHECK(requests[0].header("authorization").find("/eu-west-3/s3/aws4_request") != std::string::npos);
   }
 }
 
@@ -285,12 +284,13 @@ TEST_CASE("CreateBucket of a bucket already ours succeeds; someone else's fails"
 TEST_CASE("DeleteObjects: quiet, Content-MD5, 1,000 keys a request, failures gathered") {
   std::vector<std::string> keys;
   for (int i = 0; i < 2500; ++i) keys.push_back("k/" + std::to_string(i) + (i == 7 ? " & <x>" : ""));
-  ScriptedServer server(
-      {http_reply(200, "<DeleteResult><Error><Key>k/7 &amp; &lt;x&gt;</Key><Code>AccessDenied</Code>"
-                       "<Message>Access Denied</Message></Error></DeleteResult>"),
-       http_reply(200, "<DeleteResult/>"),
-       http_reply(200, "<DeleteResult><Error><Key>k/2499</Key><Code>InternalError</Code>"
-                       "<Message>later</Message></Error></DeleteResult>")});
+  ScriptedServer server({http_reply(200,
+                                    "<DeleteResult><Error><Key>k/7 &amp; &lt;x&gt;</Key><Code>AccessDenied</Code>"
+                                    "<Message>Access Denied</Message></Error></DeleteResult>"),
+                         http_reply(200, "<DeleteResult/>"),
+                         http_reply(200,
+                                    "<DeleteResult><Error><Key>k/2499</Key><Code>InternalError</Code>"
+                                    "<Message>later</Message></Error></DeleteResult>")});
   ClientConfig config = config_for(server);
   // One request at a time, so that each gets the scripted reply meant for it (batches of requests
   // run side by side, and the server answers in arrival order).
@@ -330,10 +330,9 @@ TEST_CASE("S3 error codes become typed exceptions, without retry") {
     int status;
     const char* code;
   };
-  const Case cases[] = {{404, "NoSuchKey"},           {404, "NoSuchBucket"},
-                        {403, "AccessDenied"},        {403, "SignatureDoesNotMatch"},
-                        {403, "InvalidAccessKeyId"},  {400, "InvalidArgument"},
-                        {409, "OperationAborted"}};
+  const Case cases[] = {
+      {404, "NoSuchKey"},          {404, "NoSuchBucket"},    {403, "AccessDenied"},    {403, "SignatureDoesNotMatch"},
+      {403, "InvalidAccessKeyId"}, {400, "InvalidArgument"}, {409, "OperationAborted"}};
   for (const Case& c : cases) {
     CAPTURE(c.code);
     ScriptedServer server({s3_error_reply(c.status, c.code, "what the server said", "RID-42")});
@@ -366,8 +365,8 @@ TEST_CASE("S3 error codes become typed exceptions, without retry") {
 }
 
 TEST_CASE("transient failures are retried, each attempt signed anew") {
-  ScriptedServer server({s3_error_reply(503, "SlowDown"), s3_error_reply(400, "RequestTimeout"),
-                         http_reply(200, "finally")});
+  ScriptedServer server(
+      {s3_error_reply(503, "SlowDown"), s3_error_reply(400, "RequestTimeout"), http_reply(200, "finally")});
   std::vector<std::string> lines;
   ClientConfig config = config_for(server);
   config.logger = [&](LogLevel, std::string_view line) { lines.emplace_back(line); };
@@ -452,8 +451,7 @@ TEST_CASE("a GetObject body that does not match its ETag is a failed attempt") {
   SUBCASE("multipart and KMS ETags are not MD5s") {
     ScriptedServer server(
         {http_reply(200, "value", {{"ETag", "\"" + md5_hex("other") + "-2\""}}),
-         http_reply(200, "value",
-                    {{"ETag", wrong_etag}, {"x-amz-server-side-encryption", "aws:kms"}})});
+         http_reply(200, "value", {{"ETag", wrong_etag}, {"x-amz-server-side-encryption", "aws:kms"}})});
     Client client(config_for(server));
     CHECK(client.get_object("shelf", "k") == "value");
     CHECK(client.get_object("shelf", "k") == "value");
@@ -522,8 +520,8 @@ TEST_CASE("the largest timeouts a long holds neither overflow nor cut a slow ans
 }
 
 TEST_CASE("4xx errors are never retried, whatever their code, except RequestTimeout") {
-  ScriptedServer server({s3_error_reply(400, "RequestTimeout"), s3_error_reply(400, "SlowDown"),
-                         http_reply(200, "unused")});
+  ScriptedServer server(
+      {s3_error_reply(400, "RequestTimeout"), s3_error_reply(400, "SlowDown"), http_reply(200, "unused")});
   Client client(config_for(server));
   try {
     client.get_object("shelf", "k");
@@ -545,8 +543,7 @@ TEST_CASE("a transient failure on the only attempt allowed says that it was the 
     client.get_object("shelf", "k");
     FAIL("no exception");
   } catch (const S3Error& error) {
-    CHECK(std::string(error.what()).find("after 1 attempt: attempt 1: HTTP 503 SlowDown: slow") !=
-          std::string::npos);
+    CHECK(std::string(error.what()).find("after 1 attempt: attempt 1: HTTP 503 SlowDown: slow") != std::string::npos);
   }
 }
 
@@ -591,13 +588,13 @@ TEST_CASE("a server that cannot be reached is a NetworkError") {
 }
 
 TEST_CASE("unusable endpoint URLs are ConfigurationError") {
-  for (const char* url : {"localhost:9000", "ftp://host", "http://", "http://host/prefix",
-                          "http://user:pw@host", "http://host:port", "http://ho st"}) {
+  for (const char* url : {"localhost:9000", "ftp://host", "http://", "http://host/prefix", "http://user:pw@host",
+                          "http://host:port", "http://ho st"}) {
     CAPTURE(url);
     CHECK_THROWS_AS(parse_endpoint(url), ConfigurationError);
   }
-  for (const char* url : {"http://127.0.0.1:9000", "https://minio.example/", "http://[::1]:9000",
-                          "HTTP://Host.Example:80"}) {
+  for (const char* url :
+       {"http://127.0.0.1:9000", "https://minio.example/", "http://[::1]:9000", "HTTP://Host.Example:80"}) {
     CAPTURE(url);
     ClientConfig config;
     CHECK_NOTHROW(config.endpoint = parse_endpoint(url));

@@ -132,8 +132,7 @@ TEST_CASE("every truncation of a listing is malformed, never a crash") {
   const std::size_t end_of_root = kListPage.rfind('>') + 1;
   for (std::size_t length = 0; length < end_of_root; ++length) {
     CAPTURE(length);
-    CHECK_THROWS_AS(parse_list_objects_v2(std::string_view(kListPage).substr(0, length)),
-                    MalformedResponseError);
+    CHECK_THROWS_AS(parse_list_objects_v2(std::string_view(kListPage).substr(0, length)), MalformedResponseError);
   }
   CHECK_NOTHROW(parse_list_objects_v2(std::string_view(kListPage).substr(0, end_of_root)));
 }
@@ -148,8 +147,9 @@ TEST_CASE("hostile replies neither crash, expand entities nor read files") {
       for (int i = 0; i < 10; ++i) body += previous;
       body += "\">";
     }
-    body += "]><ListBucketResult><IsTruncated>false</IsTruncated>"
-            "<Contents><Key>&e9;</Key></Contents></ListBucketResult>";
+    body +=
+        "]><ListBucketResult><IsTruncated>false</IsTruncated>"
+        "<Contents><Key>&e9;</Key></Contents></ListBucketResult>";
     try {
       ListResult page = parse_list_objects_v2(body);
       REQUIRE(page.keys.size() == 1);
@@ -238,7 +238,7 @@ TEST_CASE("XML escaping of keys") {
 }
 
 TEST_CASE("a Delete request body carries any key intact") {
-  std::vector<std::string> keys = {"a b", "+=&%~!'\"*()", "a/./b", "a/../b", "\xC3\xA9t\xC3\xA9",
+  std::vector<std::string> keys = {"a b",   "+=&%~!'\"*()",      "a/./b", "a/../b",          "\xC3\xA9t\xC3\xA9",
                                    "<Key>", "line\r\nbreak\rcr", "\ttab", " lead and trail "};
   std::string every_byte;
   for (int c = 1; c < 128; ++c) every_byte += static_cast<char>(c);
@@ -251,10 +251,8 @@ TEST_CASE("a Delete request body carries any key intact") {
 
 TEST_CASE("a Delete request body takes the requested range of keys") {
   std::vector<std::string> keys = {"k0", "k1", "k2", "k3", "k4"};
-  CHECK(keys_in_delete_request(delete_request(keys, 1, 3, true)) ==
-        std::vector<std::string>{"k1", "k2", "k3"});
-  CHECK(keys_in_delete_request(delete_request(keys, 3, 10, false)) ==
-        std::vector<std::string>{"k3", "k4"});
+  CHECK(keys_in_delete_request(delete_request(keys, 1, 3, true)) == std::vector<std::string>{"k1", "k2", "k3"});
+  CHECK(keys_in_delete_request(delete_request(keys, 3, 10, false)) == std::vector<std::string>{"k3", "k4"});
   CHECK(delete_request(keys, 0, 1, false).find("Quiet") == std::string::npos);
 }
 

@@ -46,10 +46,9 @@ std::string fresh_bucket() {
 std::string s3_ini(const TempDir& dir, const std::string& bucket, const std::string& extra_default = "",
                    const std::string& extra_sections = "") {
   const std::string path = dir / (bucket + ".ini");
-  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = " + bucket +
-                       "\nauth_type = access_key\nkey_id = " + env("CSHELVE_TEST_S3_KEY_ID") +
-                       "\nkey_secret = " + env("CSHELVE_TEST_S3_KEY_SECRET") + "\n" + extra_default +
-                       "\n[provider_params]\nendpoint_url = " + endpoint() + "\n" + extra_sections);
+  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = " + bucket + "\nauth_type = access_key\nkey_id = " +
+                       env("CSHELVE_TEST_S3_KEY_ID") + "\nkey_secret = " + env("CSHELVE_TEST_S3_KEY_SECRET") + "\n" +
+                       extra_default + "\n[provider_params]\nendpoint_url = " + endpoint() + "\n" + extra_sections);
   return path;
 }
 
@@ -134,7 +133,8 @@ TEST_CASE("aws-s3: the documented INI with the endpoint passed from code") {
   ScopedEnv secret("AWS_KEY_SECRET", env("CSHELVE_TEST_S3_KEY_SECRET"));
   const std::string bucket = fresh_bucket();
   const std::string ini = dir / "aws-s3.ini";
-  write_text(ini, replace_all(read_text(CSHELVE_TEST_SOURCE_DIR "/../examples/aws-s3.ini"), "= cshelve", "= " + bucket));
+  write_text(ini,
+             replace_all(read_text(CSHELVE_TEST_SOURCE_DIR "/../examples/aws-s3.ini"), "= cshelve", "= " + bucket));
   Options options;
   options.provider_params["endpoint_url"] = endpoint();
   auto db = open(ini, Flag::create, options);
@@ -151,7 +151,8 @@ TEST_CASE("aws-s3: the documented INI with a quoted endpoint_url in [provider_pa
   REQUIRE(documented.find("endpoint_url = \"http://localhost:9000\"") != std::string::npos);
   const std::string bucket = fresh_bucket();
   const std::string ini = dir / "aws-s3-endpoint.ini";
-  write_text(ini, replace_all(replace_all(documented, "http://localhost:9000", endpoint()), "= cshelve", "= " + bucket));
+  write_text(ini,
+             replace_all(replace_all(documented, "http://localhost:9000", endpoint()), "= cshelve", "= " + bucket));
   {
     auto db = open(ini);
     db.set("dir/ünï key", std::string("\0\1", 2));
@@ -175,8 +176,9 @@ TEST_CASE("aws-s3: the INI's provider_params win over those from code") {
 TEST_CASE("aws-s3: get, set, find, contains, erase, size") {
   TempDir dir;
   auto db = open(s3_ini(dir, fresh_bucket()));
-  const std::vector<std::string> keys = {"plain", "with space", "ünïcödé/漢字/🦀", "+ = & % ~ ! ' \" * ( )",
-                                         "nested/path/key", "sémantique", "k~tilde"};
+  const std::vector<std::string> keys = {
+      "plain",      "with space", "ünïcödé/漢字/🦀", "+ = & % ~ ! ' \" * ( )", "nested/path/key",
+      "sémantique", "k~tilde"};
   for (const auto& key : keys) db.set(key, "value of " + key);
   for (const auto& key : keys) {
     CAPTURE(key);
@@ -412,14 +414,14 @@ TEST_CASE("aws-s3: configuration errors name the option, never the secret") {
                  "key_secret");
   expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds + "[provider_params]\nbogus = 1\n",
                  ConfigurationError{""}, "bogus");
-  expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds +
-                     "[provider_params]\naddressing_style = sideways\n",
-                 ConfigurationError{""}, "addressing_style");
+  expect_message(
+      head + "bucket_name = b\nauth_type = access_key\n" + creds + "[provider_params]\naddressing_style = sideways\n",
+      ConfigurationError{""}, "addressing_style");
   expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds + "[provider_params]\nmax_attempts = 0\n",
                  ConfigurationError{""}, "max_attempts");
-  expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds +
-                     "[provider_params]\nread_timeout = soon\n",
-                 ConfigurationError{""}, "read_timeout");
+  expect_message(
+      head + "bucket_name = b\nauth_type = access_key\n" + creds + "[provider_params]\nread_timeout = soon\n",
+      ConfigurationError{""}, "read_timeout");
 }
 
 TEST_CASE("aws-s3: a wrong secret is an authentication error, and the secret stays out of it") {
@@ -440,8 +442,9 @@ TEST_CASE("aws-s3: a wrong secret is an authentication error, and the secret sta
 TEST_CASE("aws-s3: nothing listening is a NetworkError") {
   TempDir dir;
   const std::string path = dir / "down.ini";
-  write_text(path, "[default]\nprovider = aws-s3\nbucket_name = b\nauth_type = access_key\nkey_id = a\nkey_secret = "
-                   "b\n[provider_params]\nendpoint_url = http://127.0.0.1:9\nmax_attempts = 1\nconnect_timeout = 2\n");
+  write_text(path,
+             "[default]\nprovider = aws-s3\nbucket_name = b\nauth_type = access_key\nkey_id = a\nkey_secret = "
+             "b\n[provider_params]\nendpoint_url = http://127.0.0.1:9\nmax_attempts = 1\nconnect_timeout = 2\n");
   CHECK_THROWS_AS(open(path), NetworkError);
 }
 
@@ -449,10 +452,12 @@ TEST_CASE("aws-s3: the command-line tool works on an aws-s3 INI as on a local sh
   TempDir dir;
   const std::string bucket = fresh_bucket();
   const std::string ini = dir / "cli.ini";
-  write_text(ini, replace_all(read_text(CSHELVE_TEST_SOURCE_DIR "/../examples/aws-s3.ini"), "= cshelve", "= " + bucket));
+  write_text(ini,
+             replace_all(read_text(CSHELVE_TEST_SOURCE_DIR "/../examples/aws-s3.ini"), "= cshelve", "= " + bucket));
   ScopedEnv id("AWS_KEY_ID", env("CSHELVE_TEST_S3_KEY_ID"));
   ScopedEnv secret("AWS_KEY_SECRET", env("CSHELVE_TEST_S3_KEY_SECRET"));
-  const std::string tool = std::string("${MESON_EXE_WRAPPER-} '") + CSHELVE_CLI_PATH + "' -p endpoint_url=" + endpoint() + " '" + ini + "' ";
+  const std::string tool =
+      std::string("${MESON_EXE_WRAPPER-} '") + CSHELVE_CLI_PATH + "' -p endpoint_url=" + endpoint() + " '" + ini + "' ";
   auto run = [&](const std::string& args) {
     const std::string out = dir / "out";
     const int raw = std::system((tool + args + " > '" + out + "' 2>&1").c_str());
@@ -554,7 +559,7 @@ TEST_CASE("aws-s3: set_file and get_file move a large value through the gate, si
   for (int i = 0; i < 8; ++i) header[2 + i] = static_cast<char>((value.size() >> (8 * i)) & 0xff);
   CHECK(raw_client().get_object(bucket, "big/file") == header + value);
   const auto requests = watch.since();
-  REQUIRE(requests.size() == 4);  // set_file, get_file, get, and the raw read
+  REQUIRE(requests.size() == 4);                                      // set_file, get_file, get, and the raw read
   for (const auto& request : requests) CHECK(request.status == 200);  // the gate checked the body's hash
   CHECK(requests[0].method == "PUT");
 }
@@ -571,7 +576,8 @@ TEST_CASE("aws-s3: file transfers through injected faults come out whole") {
   auto db = open(ini, Flag::write);
   for (int i = 0; i < 30; ++i) {
     CAPTURE(i);
-    const std::string value = cshelve_test::random_bytes(200000 + static_cast<std::size_t>(i) * 1000, static_cast<unsigned>(i));
+    const std::string value =
+        cshelve_test::random_bytes(200000 + static_cast<std::size_t>(i) * 1000, static_cast<unsigned>(i));
     write_text(dir / "source", value);
     const std::string key = "file/" + std::to_string(i);
     db.set_file(key, dir / "source");
@@ -583,8 +589,8 @@ TEST_CASE("aws-s3: file transfers through injected faults come out whole") {
 TEST_CASE("aws-s3: set_file and get_file on a compressed and encrypted shelf") {
   TempDir dir;
   const std::string bucket = fresh_bucket();
-  const std::string ini = s3_ini(dir, bucket, "",
-                                 "[compression]\nalgorithm = zlib\n[encryption]\nalgorithm = aes256\nkey = 0123456789abcdef\n");
+  const std::string ini = s3_ini(
+      dir, bucket, "", "[compression]\nalgorithm = zlib\n[encryption]\nalgorithm = aes256\nkey = 0123456789abcdef\n");
   auto db = open(ini);
   std::string value = cshelve_test::random_bytes(3u << 20, 9);
   value += std::string(2u << 20, 'z');  // some of it compresses

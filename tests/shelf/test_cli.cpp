@@ -99,10 +99,15 @@ TEST_CASE("cli: flags, with read commands defaulting to r") {
 
 TEST_CASE("cli: usage errors exit 2 with one line on stderr") {
   TempDir dir;
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{}, {dir / "s"}, {dir / "s", "frobnicate"}, {dir / "s", "get"},
-        {dir / "s", "get", "a", "b"}, {"-f", "x", dir / "s", "len"}, {"--bogus", dir / "s", "len"},
-        {"-p", "novalue", dir / "s", "len"}, {"-f"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{},
+                                               {dir / "s"},
+                                               {dir / "s", "frobnicate"},
+                                               {dir / "s", "get"},
+                                               {dir / "s", "get", "a", "b"},
+                                               {"-f", "x", dir / "s", "len"},
+                                               {"--bogus", dir / "s", "len"},
+                                               {"-p", "novalue", dir / "s", "len"},
+                                               {"-f"}}) {
     CAPTURE(args.size());
     const auto result = cli(dir, args);
     CHECK(result.status == 2);
@@ -114,8 +119,8 @@ TEST_CASE("cli: --help and --version") {
   TempDir dir;
   const auto help = cli(dir, {"--help"});
   CHECK(help.status == 0);
-  for (const char* word : {"get KEY", "set KEY", "del KEY", "has KEY", "len", "keys", "import DIR", "export DIR",
-                           "-p", "--writeback", "-v", "Exit status"}) {
+  for (const char* word : {"get KEY", "set KEY", "del KEY", "has KEY", "len", "keys", "import DIR", "export DIR", "-p",
+                           "--writeback", "-v", "Exit status"}) {
     CHECK(help.out.find(word) != std::string::npos);
   }
   const auto version = cli(dir, {"--version"});
@@ -198,8 +203,8 @@ TEST_CASE("cli: import shows progress on a terminal only, and never with -q") {
   // A terminal, through script(1)'s pseudo-terminal.
   auto on_terminal = [&](const std::string& options) {
     const std::string command = "script -qec " +
-                                shell_quote("${MESON_EXE_WRAPPER-} " + shell_quote(CSHELVE_CLI_PATH) + " " + options + " " +
-                                            shell_quote(dir / "s2") + " import " + shell_quote(dir / "tree")) +
+                                shell_quote("${MESON_EXE_WRAPPER-} " + shell_quote(CSHELVE_CLI_PATH) + " " + options +
+                                            " " + shell_quote(dir / "s2") + " import " + shell_quote(dir / "tree")) +
                                 " /dev/null > " + shell_quote(dir / ".terminal") + " 2>&1 < /dev/null";
     REQUIRE(std::system(command.c_str()) == 0);
     return read_text(dir / ".terminal");
@@ -253,7 +258,7 @@ TEST_CASE("cli: compressed and encrypted shelves on the local and in-memory prov
   const std::string record = read_text(dir / "sealed/k");
   REQUIRE(record.size() > 12);
   CHECK(record.substr(0, 2) == std::string("\0\2", 2));  // version 0, a 2-byte signature
-  CHECK(record.substr(10, 2) == "ec");                    // encrypted, then compressed
+  CHECK(record.substr(10, 2) == "ec");                   // encrypted, then compressed
   CHECK(record.size() < value.size());
   CHECK(record.find("zzzz") == std::string::npos);
 
@@ -266,8 +271,9 @@ TEST_CASE("cli: compressed and encrypted shelves on the local and in-memory prov
   CHECK(cli(dir, {dir / "sealed.ini", "get", "k"}).status == 3);  // MissingEncryptionKeyError
 
   // In memory, a shelf lives as long as the process: one command writes and reads it.
-  write_text(dir / "memory.ini", "[default]\nprovider = in-memory\n[compression]\nalgorithm = zlib\n"
-                                 "[encryption]\nalgorithm = aes256\nkey = Sixteen byte key\n");
+  write_text(dir / "memory.ini",
+             "[default]\nprovider = in-memory\n[compression]\nalgorithm = zlib\n"
+             "[encryption]\nalgorithm = aes256\nkey = Sixteen byte key\n");
   std::filesystem::create_directories(dir / "tree");
   write_text(dir / "tree/file", value);
   const auto imported = cli(dir, {dir / "memory.ini", "import", dir / "tree"});

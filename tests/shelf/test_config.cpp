@@ -120,7 +120,8 @@ TEST_CASE("ini: a missing variable is an error naming the variable, file and lin
 }
 
 TEST_CASE("ini: malformed input names the file and line, never the line's text") {
-  CHECK(message_of("[default]\nprovider = x\nthis line has no delimiter s3cr3t\n").find("conf.ini:3") != std::string::npos);
+  CHECK(message_of("[default]\nprovider = x\nthis line has no delimiter s3cr3t\n").find("conf.ini:3") !=
+        std::string::npos);
   CHECK(message_of("[default]\nthis line has no delimiter s3cr3t\n").find("s3cr3t") == std::string::npos);
   CHECK(message_of("provider = x\n").find("conf.ini:1") != std::string::npos);
   CHECK(message_of("[default\n").find("conf.ini:1") != std::string::npos);

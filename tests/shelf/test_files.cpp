@@ -49,8 +49,9 @@ TEST_CASE("files: set_file and get_file round trip on every provider, processed 
   TempDir dir;
   const std::filesystem::path out = dir.path() / "out";
   std::filesystem::create_directory(out);
-  for (const std::string& path : {dir / "local-shelf", memory_ini(dir, "memory"), local_ini(dir, "processed", kProcessing),
-                                  memory_ini(dir, "memory-processed", kProcessing)}) {
+  for (const std::string& path :
+       {dir / "local-shelf", memory_ini(dir, "memory"), local_ini(dir, "processed", kProcessing),
+        memory_ini(dir, "memory-processed", kProcessing)}) {
     CAPTURE(path);
     auto db = open(path);
     for (const std::size_t size : kSizes) {
@@ -107,7 +108,8 @@ TEST_CASE("files: a missing key or a corrupt record leaves the destination as it
 
 TEST_CASE("files: strict encryption refuses a plain record through get_file too") {
   TempDir dir;
-  const std::string ini = local_ini(dir, "strict", "[encryption]\nalgorithm = aes256\nkey = 0123456789abcdef\nstrict = true\n");
+  const std::string ini =
+      local_ini(dir, "strict", "[encryption]\nalgorithm = aes256\nkey = 0123456789abcdef\nstrict = true\n");
   open(dir / "strict-folder").set("plain", "not encrypted");
   auto db = open(ini);
   CHECK_THROWS_AS(db.get_file("plain", dir / "target"), DataProcessingSignatureError);
@@ -170,7 +172,7 @@ TEST_CASE("files: with writeback, set_file goes to the storage at once and get_f
   write_text(dir / "source", "from the file");
   db.set_file("k", dir / "source");
   CHECK(open(shelf, Flag::read).get("k") == "from the file");  // already stored
-  CHECK(db.get("k") == "from the file");                      // the pending value is gone
+  CHECK(db.get("k") == "from the file");                       // the pending value is gone
 
   db.set("cached", "only in the cache");
   db.get_file("cached", dir / "target");

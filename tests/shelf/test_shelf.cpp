@@ -32,9 +32,7 @@ std::set<std::string> keys_of(const Shelf& shelf) {
 }
 
 // Both kinds of shelf that need no server, for tests that must hold for each.
-std::vector<std::string> shelf_paths(const TempDir& dir) {
-  return {dir / "local-shelf", memory_ini(dir)};
-}
+std::vector<std::string> shelf_paths(const TempDir& dir) { return {dir / "local-shelf", memory_ini(dir)}; }
 
 }  // namespace
 
@@ -97,11 +95,36 @@ TEST_CASE("shelf: values persist across opens of a local shelf") {
 TEST_CASE("shelf: any UTF-8 key works in a local shelf") {
   TempDir dir;
   auto db = open(dir / "keys");
-  std::vector<std::string> keys = {
-      "",  "/", "a/b/c", "/leading", "trailing/", "a//b", ".", "..", "../escape", "a/../b", "a/./b",
-      "with space", "UPPER", "upper", "Upper", "%", "%41", "+", "k+", "dots...", "ünïcödé 漢字 🦀",
-      "new\nline", "tab\tkey", std::string(1024, 'x'), std::string(1023, 'y') + "Z", std::string(341, '.') + "A",
-      std::string(200, 'a'), std::string(201, 'a'), std::string(199, 'a') + "%", "control\x01\x7f"};
+  std::vector<std::string> keys = {"",
+                                   "/",
+                                   "a/b/c",
+                                   "/leading",
+                                   "trailing/",
+                                   "a//b",
+                                   ".",
+                                   "..",
+                                   "../escape",
+                                   "a/../b",
+                                   "a/./b",
+                                   "with space",
+                                   "UPPER",
+                                   "upper",
+                                   "Upper",
+                                   "%",
+                                   "%41",
+                                   "+",
+                                   "k+",
+                                   "dots...",
+                                   "ünïcödé 漢字 🦀",
+                                   "new\nline",
+                                   "tab\tkey",
+                                   std::string(1024, 'x'),
+                                   std::string(1023, 'y') + "Z",
+                                   std::string(341, '.') + "A",
+                                   std::string(200, 'a'),
+                                   std::string(201, 'a'),
+                                   std::string(199, 'a') + "%",
+                                   "control\x01\x7f"};
   for (std::size_t i = 0; i < keys.size(); ++i) db.set(keys[i], "value " + std::to_string(i));
   for (std::size_t i = 0; i < keys.size(); ++i) {
     CAPTURE(i);
@@ -135,7 +158,8 @@ TEST_CASE("shelf: local writes leave no temporary files and store the record for
   db.set("k", "value");
   db.set("k", "value2");
   std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(dir / "atomic")) names.push_back(entry.path().filename());
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "atomic"))
+    names.push_back(entry.path().filename());
   CHECK(names == std::vector<std::string>{"k"});
   // Version 0, empty signature, u64 little-endian length, then the bytes: Python cshelve's record.
   CHECK(cshelve_test::read_text(dir / "atomic/k") == std::string("\0\0\6\0\0\0\0\0\0\0value2", 16));
@@ -472,7 +496,8 @@ TEST_CASE("logging: the callback gets lines at or above its level, none by defau
     auto db = open(dir / "logged", Flag::create, options);
     db.set("k", "v");
   }
-  CHECK(std::any_of(lines.begin(), lines.end(), [](const auto& l) { return l.second.find("opened") != std::string::npos; }));
+  CHECK(std::any_of(lines.begin(), lines.end(),
+                    [](const auto& l) { return l.second.find("opened") != std::string::npos; }));
   CHECK(std::any_of(lines.begin(), lines.end(), [](const auto& l) { return l.first == LogLevel::debug; }));
   lines.clear();
   options.log_level = LogLevel::warning;

@@ -137,9 +137,9 @@ HttpRequest parse_http_request(const std::string& text) {
       const std::size_t amp = query.find('&');
       const std::string_view pair = query.substr(0, amp);
       const std::size_t equals = pair.find('=');
-      request.query.emplace_back(
-          percent_decode(pair.substr(0, equals)),
-          equals == std::string_view::npos ? std::string() : percent_decode(pair.substr(equals + 1)));
+      request.query.emplace_back(percent_decode(pair.substr(0, equals)), equals == std::string_view::npos
+                                                                             ? std::string()
+                                                                             : percent_decode(pair.substr(equals + 1)));
       query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     }
   }
@@ -203,8 +203,7 @@ class JsonParser {
   }
 
   void skip_space() {
-    while (pos_ < text_.size() && std::string_view(" \t\r\n").find(text_[pos_]) != std::string_view::npos)
-      ++pos_;
+    while (pos_ < text_.size() && std::string_view(" \t\r\n").find(text_[pos_]) != std::string_view::npos) ++pos_;
   }
 
   bool consume(char c) {
@@ -262,8 +261,7 @@ class JsonParser {
       value.kind_ = Json::Kind::null;
     } else {
       const std::size_t start = pos_;
-      while (pos_ < text_.size() &&
-             std::string_view("+-.eE0123456789").find(text_[pos_]) != std::string_view::npos) {
+      while (pos_ < text_.size() && std::string_view("+-.eE0123456789").find(text_[pos_]) != std::string_view::npos) {
         ++pos_;
       }
       if (start == pos_) fail("unexpected character");
@@ -299,30 +297,14 @@ class JsonParser {
       if (pos_ >= text_.size()) fail("unterminated escape");
       const char escape = text_[pos_++];
       switch (escape) {
-        case '"':
-          out.push_back('"');
-          break;
-        case '\\':
-          out.push_back('\\');
-          break;
-        case '/':
-          out.push_back('/');
-          break;
-        case 'b':
-          out.push_back('\b');
-          break;
-        case 'f':
-          out.push_back('\f');
-          break;
-        case 'n':
-          out.push_back('\n');
-          break;
-        case 'r':
-          out.push_back('\r');
-          break;
-        case 't':
-          out.push_back('\t');
-          break;
+        case '"': out.push_back('"'); break;
+        case '\\': out.push_back('\\'); break;
+        case '/': out.push_back('/'); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
         case 'u': {
           unsigned code_point = read_hex4();
           if (code_point >= 0xD800 && code_point < 0xDC00) {  // a surrogate pair
@@ -334,8 +316,7 @@ class JsonParser {
           append_utf8(out, code_point);
           break;
         }
-        default:
-          fail("bad escape");
+        default: fail("bad escape");
       }
     }
   }
@@ -377,9 +358,7 @@ std::string Json::string_or(const std::string& key, const std::string& fallback)
   return has(key) ? at(key).as_string() : fallback;
 }
 
-bool Json::bool_or(const std::string& key, bool fallback) const {
-  return has(key) ? at(key).as_bool() : fallback;
-}
+bool Json::bool_or(const std::string& key, bool fallback) const { return has(key) ? at(key).as_bool() : fallback; }
 
 Pairs json_pairs(const Json& array_of_pairs) {
   Pairs out;

@@ -27,9 +27,8 @@ const char* const kSecretKey = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const std::time_t kSuiteTime = 1440938160;  // 20150830T123600Z
 
 // Cases whose expected canonical path has `.`/`..` resolved and `//` merged: S3 does neither.
-const std::set<std::string> kNormalizingCases = {"get-relative",        "get-relative-relative",
-                                                 "get-slash",           "get-slashes",
-                                                 "get-slash-dot-slash", "get-slash-pointless-dot"};
+const std::set<std::string> kNormalizingCases = {"get-relative", "get-relative-relative", "get-slash",
+                                                 "get-slashes",  "get-slash-dot-slash",   "get-slash-pointless-dot"};
 
 RequestToSign to_sign(const HttpRequest& http) {
   RequestToSign request;
@@ -56,8 +55,7 @@ std::string sent_authorization(const SignedRequest& signed_request) {
 
 // What was sent must be what the suite's signed request shows (names compared without case).
 void check_sent_headers(const SignedRequest& signed_request, const HttpRequest& expected) {
-  CHECK(sigv4_test::normalized_headers(signed_request.headers) ==
-        sigv4_test::normalized_headers(expected.headers));
+  CHECK(sigv4_test::normalized_headers(signed_request.headers) == sigv4_test::normalized_headers(expected.headers));
 }
 
 }  // namespace
@@ -89,10 +87,8 @@ TEST_CASE("AWS SigV4 suite, classic layout: every case that applies to S3") {
       const HttpRequest sent = sigv4_test::parse_http_request(expected(".sreq"));
       const std::string token = sigv4_test::header_value(sent.headers, "x-amz-security-token");
       REQUIRE(!token.empty());
-      const Signer with_token({kAccessKey, kSecretKey, token}, "us-east-1", "service",
-                              ContentSha256Header::omit);
-      const Signer without_token({kAccessKey, kSecretKey, ""}, "us-east-1", "service",
-                                 ContentSha256Header::omit);
+      const Signer with_token({kAccessKey, kSecretKey, token}, "us-east-1", "service", ContentSha256Header::omit);
+      const Signer without_token({kAccessKey, kSecretKey, ""}, "us-east-1", "service", ContentSha256Header::omit);
       const SignedRequest signed_with = with_token.sign(to_sign(http), kSuiteTime);
       const SignedRequest signed_without = without_token.sign(to_sign(http), kSuiteTime);
       CHECK(signed_without.canonical_request == expected(".creq"));
@@ -116,8 +112,7 @@ TEST_CASE("AWS SigV4 suite, classic layout: every case that applies to S3") {
     CHECK(expected_authorization.substr(expected_authorization.size() - 64) == signed_request.signature);
     // What is sent is what was signed: the path and query lines of the canonical request.
     CHECK(canonical_request.rfind(
-              http.method + "\n" + signed_request.encoded_path + "\n" + signed_request.encoded_query + "\n",
-              0) == 0);
+              http.method + "\n" + signed_request.encoded_path + "\n" + signed_request.encoded_query + "\n", 0) == 0);
 
     HttpRequest sent = sigv4_test::parse_http_request(expected(".sreq"));
     if (name == "get-vanilla-with-session-token") {
@@ -147,15 +142,13 @@ TEST_CASE("AWS SigV4 suite, CRT layout (v4/): every case that applies to S3") {
     CAPTURE(name);
     const auto context = sigv4_test::Json::parse(expected("context.json"));
     const std::string suffix = "-normalized";
-    if (name.size() > suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       REQUIRE(context.at("normalize").as_bool());
       ++not_for_s3;
       continue;
     }
     const auto& credentials = context.at("credentials");
-    const Credentials keys{credentials.at("access_key_id").as_string(),
-                           credentials.at("secret_access_key").as_string(),
+    const Credentials keys{credentials.at("access_key_id").as_string(), credentials.at("secret_access_key").as_string(),
                            credentials.string_or("token", "")};
     const std::time_t when = sigv4_test::parse_iso8601(context.at("timestamp").as_string());
     const auto content_header =
@@ -169,9 +162,8 @@ TEST_CASE("AWS SigV4 suite, CRT layout (v4/): every case that applies to S3") {
       REQUIRE(!keys.session_token.empty());
       const Signer with_token(keys, context.at("region").as_string(), context.at("service").as_string(),
                               content_header);
-      const Signer without_token({keys.access_key_id, keys.secret_access_key, ""},
-                                 context.at("region").as_string(), context.at("service").as_string(),
-                                 content_header);
+      const Signer without_token({keys.access_key_id, keys.secret_access_key, ""}, context.at("region").as_string(),
+                                 context.at("service").as_string(), content_header);
       CHECK(without_token.sign(to_sign(http), when).signature == expected_signature);
       CHECK(with_token.sign(to_sign(http), when).signature != expected_signature);
       continue;
@@ -179,8 +171,7 @@ TEST_CASE("AWS SigV4 suite, CRT layout (v4/): every case that applies to S3") {
 
     ++applied;
     if (!context.at("normalize").as_bool()) ++unnormalized;
-    const Signer signer(keys, context.at("region").as_string(), context.at("service").as_string(),
-                        content_header);
+    const Signer signer(keys, context.at("region").as_string(), context.at("service").as_string(), content_header);
     const SignedRequest signed_request = signer.sign(to_sign(http), when);
     CHECK(signed_request.canonical_request == expected("header-canonical-request.txt"));
     CHECK(signed_request.string_to_sign == expected("header-string-to-sign.txt"));

@@ -66,22 +66,14 @@ std::string random_text(Random& random, std::size_t max_units) {
     switch (random.below(10)) {
       case 0:
       case 1:
-      case 2:
-        out.push_back(random.pick(kHeaderNameChars));
-        break;
+      case 2: out.push_back(random.pick(kHeaderNameChars)); break;
       case 3:
-      case 4:
-        out.push_back(random.pick(kPunctuation));
-        break;
-      case 5:
-        out.append(random.chance(50) ? " " : random.chance(50) ? "%41" : "%");
-        break;
+      case 4: out.push_back(random.pick(kPunctuation)); break;
+      case 5: out.append(random.chance(50) ? " " : random.chance(50) ? "%41" : "%"); break;
       case 6:  // any ASCII, control characters included
         sigv4_test::append_utf8(out, static_cast<std::uint32_t>(random.below(0x80)));
         break;
-      case 7:
-        sigv4_test::append_utf8(out, static_cast<std::uint32_t>(0x80 + random.below(0x800 - 0x80)));
-        break;
+      case 7: sigv4_test::append_utf8(out, static_cast<std::uint32_t>(0x80 + random.below(0x800 - 0x80))); break;
       case 8: {
         std::uint32_t code_point;
         do {
@@ -229,13 +221,11 @@ Pairs random_headers(Random& random) {
 // both sides would silently be handed the same wrong date.
 std::int64_t random_time(Random& random) {
   const std::int64_t midnight = 946684800 + static_cast<std::int64_t>(random.below(36500)) * 86400;  // 2000..2099
-  if (random.chance(50)) return midnight - 3 + static_cast<std::int64_t>(random.below(6));         // around midnight
+  if (random.chance(50)) return midnight - 3 + static_cast<std::int64_t>(random.below(6));           // around midnight
   return midnight + static_cast<std::int64_t>(random.below(86400));
 }
 
-std::string hex_or_dash(std::string_view bytes) {
-  return bytes.empty() ? "-" : sigv4_test::hex_encode(bytes);
-}
+std::string hex_or_dash(std::string_view bytes) { return bytes.empty() ? "-" : sigv4_test::hex_encode(bytes); }
 
 std::string unhex_or_empty(const std::string& token) {
   return token == "-" ? std::string() : sigv4_test::hex_decode(token);
@@ -243,16 +233,13 @@ std::string unhex_or_empty(const std::string& token) {
 
 void write_case(std::ostream& out, std::size_t id, const Case& c, const SignerSetup& setup) {
   out << id << ' ' << c.when << ' ' << hex_or_dash(setup.credentials.access_key_id) << ' '
-      << hex_or_dash(setup.credentials.secret_access_key) << ' '
-      << hex_or_dash(setup.credentials.session_token) << ' ' << hex_or_dash(setup.region) << ' '
-      << hex_or_dash(setup.service) << ' ' << hex_or_dash(c.request.method) << ' '
+      << hex_or_dash(setup.credentials.secret_access_key) << ' ' << hex_or_dash(setup.credentials.session_token) << ' '
+      << hex_or_dash(setup.region) << ' ' << hex_or_dash(setup.service) << ' ' << hex_or_dash(c.request.method) << ' '
       << hex_or_dash(c.request.path) << ' ' << (c.unsigned_payload ? "U" : hex_or_dash(c.body)) << ' '
       << c.request.query.size();
-  for (const auto& [key, value] : c.request.query)
-    out << ' ' << hex_or_dash(key) << ' ' << hex_or_dash(value);
+  for (const auto& [key, value] : c.request.query) out << ' ' << hex_or_dash(key) << ' ' << hex_or_dash(value);
   out << ' ' << c.request.headers.size();
-  for (const auto& [name, value] : c.request.headers)
-    out << ' ' << hex_or_dash(name) << ' ' << hex_or_dash(value);
+  for (const auto& [name, value] : c.request.headers) out << ' ' << hex_or_dash(name) << ' ' << hex_or_dash(value);
   out << '\n';
 }
 
@@ -311,8 +298,7 @@ TEST_CASE("random requests are signed exactly as botocore's S3SigV4Auth signs th
   std::vector<std::unique_ptr<Signer>> signers;
   for (int i = 0; i < 12; ++i) {
     setups.push_back(random_signer_setup(random));
-    signers.push_back(
-        std::make_unique<Signer>(setups.back().credentials, setups.back().region, setups.back().service));
+    signers.push_back(std::make_unique<Signer>(setups.back().credentials, setups.back().region, setups.back().service));
   }
   static const std::vector<std::string> kMethods = {"GET", "PUT", "POST", "DELETE", "HEAD"};
   std::vector<Case> cases;
@@ -329,8 +315,7 @@ TEST_CASE("random requests are signed exactly as botocore's S3SigV4Auth signs th
     if (c.unsigned_payload) {
       c.request.payload_sha256 = std::string(cshelve::s3::kUnsignedPayload);
     } else {
-      for (std::size_t b = random.below(300); b > 0; --b)
-        c.body.push_back(static_cast<char>(random.below(256)));
+      for (std::size_t b = random.below(300); b > 0; --b) c.body.push_back(static_cast<char>(random.below(256)));
       // The body in pieces, as the S3 client hashes a record without joining its parts.
       std::vector<std::string_view> pieces;
       std::string_view rest = c.body;
@@ -345,23 +330,21 @@ TEST_CASE("random requests are signed exactly as botocore's S3SigV4Auth signs th
     cases.push_back(std::move(c));
   }
 
-  const std::string requests_file = (std::filesystem::temp_directory_path() /
-                                     ("cshelve-sigv4-crosscheck-" + std::to_string(getpid()) + ".txt"))
-                                        .string();
+  const std::string requests_file =
+      (std::filesystem::temp_directory_path() / ("cshelve-sigv4-crosscheck-" + std::to_string(getpid()) + ".txt"))
+          .string();
   {
     std::ofstream out(requests_file, std::ios::binary | std::ios::trunc);
     REQUIRE(out);
-    for (std::size_t i = 0; i < cases.size(); ++i)
-      write_case(out, i, cases[i], setups[cases[i].signer_index]);
+    for (std::size_t i = 0; i < cases.size(); ++i) write_case(out, i, cases[i], setups[cases[i].signer_index]);
     REQUIRE(out.good());
   }
   const auto [output, status] = run_reference(requests_file);
   std::filesystem::remove(requests_file);
   // A missing interpreter or botocore is a failure, not a reason to skip: the check must run.
-  REQUIRE_MESSAGE(status == 0, std::string(kPython)
-                                   << " with botocore (Debian package python3-botocore) must run "
-                                      "tests/sigv4/botocore_sign.py; exit status "
-                                   << status);
+  REQUIRE_MESSAGE(status == 0, std::string(kPython) << " with botocore (Debian package python3-botocore) must run "
+                                                       "tests/sigv4/botocore_sign.py; exit status "
+                                                    << status);
 
   std::istringstream lines(output);
   std::string line_text;
@@ -381,8 +364,7 @@ TEST_CASE("random requests are signed exactly as botocore's S3SigV4Auth signs th
     const SignedRequest ours = signers[c.signer_index]->sign(c.request, when);
     const bool same_path = ours.encoded_path == reference.encoded_path;
     const bool same_canonical = ours.canonical_request == reference.canonical_request;
-    const bool same_authorization =
-        sigv4_test::header_value(ours.headers, "authorization") == reference.authorization;
+    const bool same_authorization = sigv4_test::header_value(ours.headers, "authorization") == reference.authorization;
     const bool same_headers =
         sigv4_test::normalized_headers(ours.headers) == sigv4_test::normalized_headers(reference.headers);
     if (!(same_path && same_canonical && same_authorization && same_headers) && ++mismatches <= 3) {
@@ -390,8 +372,7 @@ TEST_CASE("random requests are signed exactly as botocore's S3SigV4Auth signs th
       CHECK(ours.encoded_path == reference.encoded_path);
       CHECK(ours.canonical_request == reference.canonical_request);
       CHECK(sigv4_test::header_value(ours.headers, "authorization") == reference.authorization);
-      CHECK(sigv4_test::normalized_headers(ours.headers) ==
-            sigv4_test::normalized_headers(reference.headers));
+      CHECK(sigv4_test::normalized_headers(ours.headers) == sigv4_test::normalized_headers(reference.headers));
     }
     ++compared;
   }

@@ -29,9 +29,9 @@ std::time_t example_time() {
 
 Signer example_signer(const std::string& session_token) {
   const Json& common = examples().at("common");
-  return Signer(Credentials{common.at("access_key_id").as_string(),
-                            common.at("secret_access_key").as_string(), session_token},
-                common.at("region").as_string(), common.at("service").as_string());
+  return Signer(
+      Credentials{common.at("access_key_id").as_string(), common.at("secret_access_key").as_string(), session_token},
+      common.at("region").as_string(), common.at("service").as_string());
 }
 
 RequestToSign example_request(const Json& example) {
@@ -74,16 +74,15 @@ int check_header_examples(const char* group) {
     if (request.payload_sha256 != cshelve::s3::kUnsignedPayload) {
       CHECK(cshelve::s3::sha256_hex(body) == request.payload_sha256);
       const std::size_t half = body.size() / 2;
-      CHECK(cshelve::s3::sha256_hex({std::string_view(body).substr(0, half),
-                                     std::string_view(body).substr(half)}) == request.payload_sha256);
+      CHECK(cshelve::s3::sha256_hex({std::string_view(body).substr(0, half), std::string_view(body).substr(half)}) ==
+            request.payload_sha256);
     }
 
     // The file's headers carry x-amz-date and x-amz-content-sha256 already: the signer replaces
     // them with equal values, so what is sent is exactly the example's headers plus authorization.
     Pairs expected_sent = sigv4_test::json_pairs(example.at("headers"));
     expected_sent.emplace_back("Authorization", example.at("authorization").as_string());
-    CHECK(sigv4_test::normalized_headers(signed_request.headers) ==
-          sigv4_test::normalized_headers(expected_sent));
+    CHECK(sigv4_test::normalized_headers(signed_request.headers) == sigv4_test::normalized_headers(expected_sent));
   }
   return count;
 }
@@ -111,8 +110,7 @@ TEST_CASE("S3 examples: seed signatures of the chunked uploads") {
     CHECK(signed_request.canonical_request == example.at("canonical_request").as_string());
     CHECK(signed_request.string_to_sign == example.at("string_to_sign").as_string());
     CHECK(signed_request.signature == example.at("seed_signature").as_string());
-    CHECK(sigv4_test::header_value(signed_request.headers, "authorization") ==
-          example.at("authorization").as_string());
+    CHECK(sigv4_test::header_value(signed_request.headers, "authorization") == example.at("authorization").as_string());
   }
   CHECK(count == 2);
 }

@@ -128,8 +128,7 @@ TEST_CASE("the query is encoded, sorted by key then value, and valueless paramet
   request.query = {{"prefix", "photos/2024 a+b=c"}, {"b", "2"}, {"b", "1"}, {"delete", ""}, {"B", "x"},
                    {"\xE1\x88\xB4", "v"},           {"a-", "y"}};
   const SignedRequest signed_request = signer.sign(request, kTime);
-  CHECK(signed_request.encoded_query ==
-        "%E1%88%B4=v&B=x&a-=y&b=1&b=2&delete=&prefix=photos%2F2024%20a%2Bb%3Dc");
+  CHECK(signed_request.encoded_query == "%E1%88%B4=v&B=x&a-=y&b=1&b=2&delete=&prefix=photos%2F2024%20a%2Bb%3Dc");
   CHECK(line_of(signed_request.canonical_request, 2) == signed_request.encoded_query);
 
   request.query = {{"delete", ""}};
@@ -149,9 +148,8 @@ TEST_CASE("header names are lower-cased and sorted, values trimmed, repeated hea
                      {"x-quoted", "\"a   b\""}};
   const SignedRequest signed_request = signer.sign(request, kTime);
   const std::string& canonical = signed_request.canonical_request;
-  CHECK(canonical.find(
-            "\nhost:examplebucket.s3.amazonaws.com\nx-a:second,first\nx-amz-content-sha256:" + kEmptySha256 +
-            "\nx-amz-date:20130524T000000Z\nx-b:two words\nx-empty:\nx-quoted:\"a b\"\n\n") !=
+  CHECK(canonical.find("\nhost:examplebucket.s3.amazonaws.com\nx-a:second,first\nx-amz-content-sha256:" + kEmptySha256 +
+                       "\nx-amz-date:20130524T000000Z\nx-b:two words\nx-empty:\nx-quoted:\"a b\"\n\n") !=
         std::string::npos);
   CHECK(signed_headers_of(signed_request) == "host;x-a;x-amz-content-sha256;x-amz-date;x-b;x-empty;x-quoted");
   // Sent as given (the server trims the same way), in the given order, before the signer's own.
@@ -166,8 +164,7 @@ TEST_CASE("the values of a header repeated many times keep their order") {
   RequestToSign request = simple_request();
   std::string joined;
   for (int i = 0; i < 40; ++i) {
-    request.headers.emplace_back(i % 2 == 0 ? "X-Repeated" : "x-other-" + std::to_string(i),
-                                 std::to_string(i));
+    request.headers.emplace_back(i % 2 == 0 ? "X-Repeated" : "x-other-" + std::to_string(i), std::to_string(i));
     if (i % 2 == 0) joined += (joined.empty() ? "" : ",") + std::to_string(i);
   }
   const SignedRequest signed_request = Signer(kKeys, "us-east-1").sign(request, kTime);
@@ -187,8 +184,8 @@ TEST_CASE("the signer's own headers replace stale copies; unsigned headers are s
                      {"X-Amzn-Trace-Id", "Root=1"}};
   const SignedRequest signed_request = signer.sign(request, kTime);
   CHECK(signed_headers_of(signed_request) == "host;x-amz-content-sha256;x-amz-date;x-amz-security-token");
-  for (const char* name : {"x-amz-date", "authorization", "x-amz-content-sha256", "x-amz-security-token",
-                           "user-agent", "expect", "x-amzn-trace-id"}) {
+  for (const char* name : {"x-amz-date", "authorization", "x-amz-content-sha256", "x-amz-security-token", "user-agent",
+                           "expect", "x-amzn-trace-id"}) {
     CAPTURE(name);
     CHECK(count_named(signed_request.headers, name) == 1);
   }
@@ -202,8 +199,7 @@ TEST_CASE("the signer's own headers replace stale copies; unsigned headers are s
   again.headers = signed_request.headers;
   const SignedRequest resigned = signer.sign(again, kTime);
   CHECK(resigned.signature == signed_request.signature);
-  CHECK(sigv4_test::normalized_headers(resigned.headers) ==
-        sigv4_test::normalized_headers(signed_request.headers));
+  CHECK(sigv4_test::normalized_headers(resigned.headers) == sigv4_test::normalized_headers(signed_request.headers));
 
   // Without a session token, an x-amz-security-token header is the caller's: sent and signed as is.
   const Signer no_token(kKeys, "us-east-1");
@@ -219,8 +215,7 @@ TEST_CASE("UNSIGNED-PAYLOAD and the omitted x-amz-content-sha256 header") {
   request.payload_sha256 = std::string(cshelve::s3::kUnsignedPayload);
   const SignedRequest unsigned_body = Signer(kKeys, "us-east-1").sign(request, kTime);
   CHECK(sigv4_test::header_value(unsigned_body.headers, "x-amz-content-sha256") == "UNSIGNED-PAYLOAD");
-  CHECK(unsigned_body.canonical_request.substr(unsigned_body.canonical_request.rfind('\n') + 1) ==
-        "UNSIGNED-PAYLOAD");
+  CHECK(unsigned_body.canonical_request.substr(unsigned_body.canonical_request.rfind('\n') + 1) == "UNSIGNED-PAYLOAD");
 
   const SignedRequest omitted =
       Signer(kKeys, "us-east-1", "service", ContentSha256Header::omit).sign(simple_request(), kTime);
@@ -231,9 +226,7 @@ TEST_CASE("UNSIGNED-PAYLOAD and the omitted x-amz-content-sha256 header") {
 
 TEST_CASE("malformed requests are refused") {
   const Signer signer(kKeys, "us-east-1");
-  auto refused = [&](const RequestToSign& request) {
-    CHECK_THROWS_AS(signer.sign(request, kTime), cshelve::Error);
-  };
+  auto refused = [&](const RequestToSign& request) { CHECK_THROWS_AS(signer.sign(request, kTime), cshelve::Error); };
   RequestToSign request = simple_request();
   request.path = "relative";
   refused(request);
@@ -284,8 +277,9 @@ TEST_CASE("signing keys from secrets around SHA-256's block size, where HMAC sta
   };
   CHECK(key_for(std::string(60, 'x')) == "af02d4450b3ab99d0b3e2bb2295bafa981b69fd0e2665771ddd48823369f7867");
   CHECK(key_for(std::string(61, 'x')) == "10c4ef4a03c001035befe61d1abe5c18a8166bb6b58459780ea68fbbfdea9779");
-  CHECK(key_for("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEYwJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY0123456789ABCDEFGHIJ") ==
-        "fcfc5aef8361a299663a3b03b07736f2b645b38253a8d0bc4ebbc00b3a53b465");
+  CHECK(
+      key_for("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEYwJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY0123456789ABCDEFGHIJ") ==
+      "fcfc5aef8361a299663a3b03b07736f2b645b38253a8d0bc4ebbc00b3a53b465");
 }
 
 TEST_CASE("the signing key is derived per date and per region, and cached") {
@@ -315,8 +309,7 @@ TEST_CASE("one signer may sign from several threads at once") {
   const RequestToSign request = simple_request();
   const std::vector<std::time_t> times = {kTime, kTime + 86400, kTime + 2 * 86400};
   std::vector<std::string> expected;
-  for (const std::time_t when : times)
-    expected.push_back(Signer(kKeys, "us-east-1").sign(request, when).signature);
+  for (const std::time_t when : times) expected.push_back(Signer(kKeys, "us-east-1").sign(request, when).signature);
 
   std::vector<int> wrong(4, 0);
   std::vector<std::thread> threads;

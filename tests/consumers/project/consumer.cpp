@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
       std::cerr << "consumer: read " << back.size() << " bytes, stored " << value.size() << '\n';
       return 1;
     }
-    std::cout << "consumer " << label << ": cshelve " << cshelve::version() << ", "
-              << reader.size() << " keys, value read back\n";
+    std::cout << "consumer " << label << ": cshelve " << cshelve::version() << ", " << reader.size()
+              << " keys, value read back\n";
   } catch (const cshelve::Error& error) {
     std::cerr << "consumer: " << error.what() << '\n';
     return 1;
