@@ -4,6 +4,7 @@
 #include "providers/file.hpp"
 #include "providers/provider.hpp"
 #include "s3/client.hpp"
+#include "s3/credentials.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -15,7 +16,8 @@ namespace {
 
 const char* const kKnownParams[] = {"endpoint_url",     "region_name",  "addressing_style",
                                     "aws_session_token", "verify",       "connect_timeout",
-                                    "read_timeout",      "max_attempts", "max_pool_connections"};
+                                    "read_timeout",      "max_attempts", "max_pool_connections",
+                                    "sts_endpoint_url"};
 
 std::string required(const config::Section& defaults, const std::string& origin, const std::string& option) {
   const auto it = defaults.find(option);
@@ -51,20 +53,24 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
                                const ProviderParams& params, const Logger& log, LogLevel log_level) {
   s3::ClientConfig config;
   const auto auth = defaults.find("auth_type");
-  if (auth == defaults.end() || auth->second != "access_key") {
-    throw AuthTypeError(origin + ": provider aws-s3 needs auth_type = access_key" +
+  const bool from_source = auth != defaults.end() && s3::is_credentials_auth_type(auth->second);
+  if (!from_source && (auth == defaults.end() || auth->second != "access_key")) {
+    throw AuthTypeError(origin + ": provider aws-s3 needs auth_type = access_key, environment, profile, "
+                        "web_identity, container, instance or default" +
                         (auth == defaults.end() ? std::string(" (auth_type is missing)")
                                                 : " (not '" + auth->second + "')"));
   }
   for (const char* option : {"key_id", "key_secret"}) {
     const auto it = defaults.find(option);
-    if (it == defaults.end() || it->second.empty()) {
+    if (!from_source && (it == defaults.end() || it->second.empty())) {
       throw AuthArgumentError(origin + ": auth_type access_key needs '" + option + "' in [default]" +
                               (it == defaults.end() ? "" : " (it is empty)"));
     }
   }
-  config.credentials.access_key_id = defaults.at("key_id");
-  config.credentials.secret_access_key = defaults.at("key_secret");
+  if (!from_source) {
+    config.credentials.access_key_id = defaults.at("key_id");
+    config.credentials.secret_access_key = defaults.at("key_secret");
+  }
 
   for (const auto& [name, value] : params) {
     bool known = false;
@@ -73,7 +79,7 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
       throw ConfigurationError("unknown provider parameter '" + name +
                                "' for aws-s3 (known: endpoint_url, region_name, addressing_style, "
                                "aws_session_token, verify, connect_timeout, read_timeout, max_attempts, "
-                               "max_pool_connections)");
+                               "max_pool_connections, sts_endpoint_url)");
     }
   }
   auto param = [&](const char* name) -> const std::string* {
@@ -104,6 +110,22 @@ s3::ClientConfig client_config(const config::Section& defaults, const std::strin
   }
   config.logger = log;
   config.log_level = log_level;
+  if (from_source) {
+    // Credentials from the source auth_type names (environment, profile, role, metadata).
+    s3::CredentialsSettings settings;
+    settings.auth_type = auth->second;
+    settings.origin = origin;
+    if (const auto profile = defaults.find("profile"); profile != defaults.end()) settings.profile = profile->second;
+    if (auto value = param("region_name"); value && !value->empty()) settings.region = *value;
+    if (auto value = param("sts_endpoint_url")) settings.sts_endpoint = *value;
+    settings.verify_tls = config.verify_tls;
+    settings.ca_bundle = config.ca_bundle;
+    settings.logger = log;
+    settings.log_level = log_level;
+    s3::CredentialsSetup setup = s3::make_credentials(settings);
+    if (!setup.region.empty()) config.region = setup.region;
+    config.credentials_provider = std::move(setup.provider);
+  }
   return config;
 }
 

@@ -19,6 +19,7 @@
 #include <utility>
 #include <variant>
 
+#include "s3/credentials.hpp"
 #include "s3/http.hpp"
 #include "s3/http_multi.hpp"
 #include "s3/xml.hpp"
@@ -259,7 +260,11 @@ struct Client::Impl {
 
   ClientConfig config;
   Endpoint endpoint;
-  Signer signer;
+  Signer signer;  // unused with a credentials provider
+  // With a credentials provider: the signer of its latest credentials, made anew when they change.
+  mutable std::mutex provider_signer_mutex;
+  mutable std::shared_ptr<const Credentials> provider_signer_credentials;
+  mutable std::shared_ptr<const Signer> provider_signer;
   HttpConnectionPool pool;
   std::mutex random_mutex;
   std::mt19937_64 random;
@@ -331,8 +336,12 @@ struct Client::Impl {
 
   // One attempt's request. Signed anew for each attempt, so a retry after a long wait still
   // carries a fresh date. `where` receives host and path, for the debug line.
-  HttpRequest signed_request(const Call& call, const Target& target, std::string& where) const {
-    SignedRequest signed_request = signer.sign(target.to_sign, std::time(nullptr));
+  // `used` receives the provider's credentials it was signed with.
+  HttpRequest signed_request(const Call& call, const Target& target, std::string& where,
+                             std::shared_ptr<const Credentials>* used = nullptr) const {
+    SignedRequest signed_request = config.credentials_provider
+                                       ? signer_of_provider(used)->sign(target.to_sign, std::time(nullptr))
+                                       : signer.sign(target.to_sign, std::time(nullptr));
     HttpRequest request;
     request.method = call.method;
     where = target.host + signed_request.encoded_path;
@@ -348,14 +357,39 @@ struct Client::Impl {
     return request;
   }
 
+  std::shared_ptr<const Signer> signer_of_provider(std::shared_ptr<const Credentials>* used) const {
+    std::shared_ptr<const Credentials> credentials = config.credentials_provider->current();
+    std::lock_guard<std::mutex> lock(provider_signer_mutex);
+    if (credentials != provider_signer_credentials) {
+      provider_signer = std::make_shared<const Signer>(*credentials, config.region);
+      provider_signer_credentials = credentials;
+    }
+    if (used != nullptr) *used = credentials;
+    return provider_signer;
+  }
+
+  // A refusal of temporary credentials that fresh ones cure: the caller refreshes once and retries.
+  bool refused_as_expired(const Failure& failure) const {
+    const std::string& code = failure.reply.code;
+    return config.credentials_provider && failure.kind == FailureKind::server &&
+           (code == "ExpiredToken" || code == "InvalidToken" || code == "TokenRefreshRequired");
+  }
+
+  void refresh_after(const Call& call, const Failure& failure, const std::shared_ptr<const Credentials>& used) {
+    log(LogLevel::info, describe(call) + ": " + failure.summary + "; retrying with fresh credentials");
+    config.credentials_provider->expired(used);
+  }
+
   // The whole request path: address, sign, send, read the reply, retry.
   HttpResponse execute(const Call& call) {
     const Target target = target_of(call);
     const int max_attempts = std::max(1, config.max_attempts);
     std::vector<std::string> failures;
+    bool refreshed = false;
     for (int attempt = 1;; ++attempt) {
       std::string where;
-      const HttpRequest request = signed_request(call, target, where);
+      std::shared_ptr<const Credentials> used;
+      const HttpRequest request = signed_request(call, target, where, &used);
       if (call.restart_sink) call.restart_sink();  // an attempt delivers the body from its first byte
       HttpOutcome outcome;
       {
@@ -365,6 +399,12 @@ struct Client::Impl {
       std::variant<HttpResponse, Failure> result = judge(call, where, std::move(outcome));
       if (auto* response = std::get_if<HttpResponse>(&result)) return std::move(*response);
       Failure& failure = std::get<Failure>(result);
+      if (!refreshed && refused_as_expired(failure)) {
+        refreshed = true;
+        refresh_after(call, failure, used);
+        --attempt;  // the retry with fresh credentials is not one of max_attempts
+        continue;
+      }
       failures.push_back(failure.summary);
       if (!failure.retryable || attempt >= max_attempts) throw_error(call, failure, failures);
       std::this_thread::sleep_for(retry_delay(call, attempt, failure));
@@ -389,6 +429,8 @@ struct Client::Impl {
       int attempt = 0;
       std::vector<std::string> failures;
       Failure last_failure;  // while waiting to retry
+      std::shared_ptr<const Credentials> used;  // a provider's credentials it was signed with
+      bool refreshed = false;
     };
     errors.assign(calls.size(), nullptr);
     if (calls.empty()) return;
@@ -417,6 +459,13 @@ struct Client::Impl {
         return;
       }
       Failure& failure = std::get<Failure>(result);
+      if (!item.refreshed && !stopped && refused_as_expired(failure)) {
+        item.refreshed = true;
+        refresh_after(calls[i], failure, item.used);
+        --item.attempt;  // the retry with fresh credentials is not one of max_attempts
+        ready.push_back(i);
+        return;
+      }
       item.failures.push_back(failure.summary);
       if (failure.retryable && item.attempt < max_attempts && !stopped) {
         item.last_failure = std::move(failure);
@@ -454,7 +503,7 @@ struct Client::Impl {
         try {
           if (item.attempt == 0) item.target = target_of(calls[i]);
           ++item.attempt;
-          item.request = signed_request(calls[i], item.target, item.where);
+          item.request = signed_request(calls[i], item.target, item.where, &item.used);
         } catch (const Error&) {
           fail(i, std::current_exception(), true);
           continue;

@@ -37,6 +37,8 @@
 
 namespace cshelve::s3 {
 
+class CredentialsProvider;  // s3/credentials.hpp
+
 enum class Addressing {
   automatic,       // virtual-hosted on AWS's own endpoints when the bucket name allows it; else path
   path,            // https://host/bucket/key
@@ -49,6 +51,9 @@ struct ClientConfig {
   std::string region = "us-east-1";
   Addressing addressing = Addressing::automatic;
   Credentials credentials;
+  // When set, requests are signed with its current credentials instead, and a request answered
+  // ExpiredToken, InvalidToken or TokenRefreshRequired is retried once with fresh ones.
+  std::shared_ptr<CredentialsProvider> credentials_provider;
   bool verify_tls = true;
   std::string ca_bundle;  // a PEM file of trusted CAs; empty: the system's
   long connect_timeout_ms = 60000;
