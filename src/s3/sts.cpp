@@ -45,10 +45,23 @@ pugi::xml_node child(const pugi::xml_node& parent, const char* local_name) {
   return {};
 }
 
+// The first element of that local name at any depth: STS answers <ErrorResponse><Error>, some
+// compatible servers <ErrorResponse><Errors><Error>.
+// Only a few levels down, so that a hostile reply nested deeply costs no stack.
+pugi::xml_node descendant(const pugi::xml_node& parent, const char* local_name, int levels = 3) {
+  if (pugi::xml_node found = child(parent, local_name)) return found;
+  if (levels <= 1) return {};
+  for (pugi::xml_node node : parent.children()) {
+    if (pugi::xml_node found = descendant(node, local_name, levels - 1)) return found;
+  }
+  return {};
+}
+
 std::string form_value(const std::string& raw) { return uri_encode(raw, false); }
 
 TemporaryCredentials call_sts(const std::string& action, const std::vector<std::pair<std::string, std::string>>& form,
-                              const Credentials* signing, const StsSettings& sts, const std::string& what) {
+                              const Credentials* signing, const StsSettings& sts, const std::string& what,
+                              const std::string& secret = {}) {
   const Url url = split_url(sts.endpoint, what);
   std::string body = "Action=" + action + "&Version=2011-06-15";
   for (const auto& [name, value] : form) body += "&" + name + "=" + form_value(value);
@@ -81,9 +94,15 @@ TemporaryCredentials call_sts(const std::string& action, const std::vector<std::
   if (outcome.response.status != 200) {
     std::string detail = describe_outcome(outcome);
     if (parsed) {
-      const pugi::xml_node error = child(root, "Error");
+      const pugi::xml_node error = descendant(root, "Error");
       const std::string code = child(error, "Code").text().get();
       std::string message = child(error, "Message").text().get();
+      // A server that quotes the web identity token back must not put it in our message.
+      if (!secret.empty()) {
+        for (auto at = message.find(secret); at != std::string::npos; at = message.find(secret)) {
+          message.replace(at, secret.size(), "[token]");
+        }
+      }
       if (message.size() > 300) message = message.substr(0, 300) + "...";
       if (!code.empty()) detail += " " + code;
       if (!message.empty()) detail += ": " + message;
@@ -146,7 +165,7 @@ class WebIdentitySource final : public CredentialSource {
                                                           {"RoleSessionName", session_name(role_)},
                                                           {"WebIdentityToken", token}};
     if (!role_.duration_seconds.empty()) form.emplace_back("DurationSeconds", role_.duration_seconds);
-    return call_sts("AssumeRoleWithWebIdentity", form, nullptr, sts_, name_);
+    return call_sts("AssumeRoleWithWebIdentity", form, nullptr, sts_, name_, token);
   }
 
  private:
