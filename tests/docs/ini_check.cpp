@@ -28,6 +28,7 @@ std::string error_class() {
   } catch (const cshelve::CanNotCreateDBError&) { return "CanNotCreateDBError";
   } catch (const cshelve::UnknownProviderError&) { return "UnknownProviderError";
   } catch (const cshelve::AuthTypeError&) { return "AuthTypeError";
+  } catch (const cshelve::CredentialsError&) { return "CredentialsError";
   } catch (const cshelve::AuthArgumentError&) { return "AuthArgumentError";
   } catch (const cshelve::UnknownCompressionAlgorithmError&) { return "UnknownCompressionAlgorithmError";
   } catch (const cshelve::UnknownEncryptionAlgorithmError&) { return "UnknownEncryptionAlgorithmError";
