@@ -113,8 +113,24 @@ std::string read_token_file(const std::string& path, const std::string& what) {
 }
 
 HttpOutcome send_once(const HttpRequest& request, const HttpSettings& settings) {
+  // Credential replies are small: a 2xx body past 64 KiB ends the transfer rather than filling
+  // memory with whatever an endpoint sends.
+  HttpRequest bounded = request;
+  std::string body;
+  bounded.sink = [&body, &request](const char* data, std::size_t size) {
+    if (body.size() + size > kMaxJsonSize) {
+      const std::string rest = request.url.substr(request.url.find("://") + 3);
+      throw CredentialsError(rest.substr(0, rest.find('/')) + " sent a reply of more than " +
+                             std::to_string(kMaxJsonSize) + " bytes");
+    }
+    body.append(data, size);
+  };
   HttpConnection connection(settings);
-  return connection.perform(request);
+  HttpOutcome outcome = connection.perform(bounded);
+  if (!outcome.failure && outcome.response.status >= 200 && outcome.response.status < 300) {
+    outcome.response.body = std::move(body);
+  }
+  return outcome;
 }
 
 std::string describe_outcome(const HttpOutcome& outcome) {

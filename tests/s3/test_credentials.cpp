@@ -279,10 +279,12 @@ TEST_CASE("container: GET with the authorization token, credentials from its JSO
 
 TEST_CASE("container: refusals, silence and malformed JSON are typed errors naming the source") {
   CleanEnvironment environment;
-  ScriptedServer server({http_reply(403, "no"), http_reply(200, "{\"AccessKeyId\": \"a\""),
+  ScriptedServer server({http_reply(200, std::string(200000, ' ')), http_reply(403, "no"), http_reply(200, "{\"AccessKeyId\": \"a\""),
                          http_reply(200, "{\"AccessKeyId\": \"a\"}"), stall_reply(5000)});
   ::setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", (server.url() + "/creds").c_str(), 1);
   const std::string host = "container endpoint 127.0.0.1:" + std::to_string(server.port());
+  CHECK(error_of([] { make("container").provider->current(); }) ==
+        "127.0.0.1:" + std::to_string(server.port()) + " sent a reply of more than 65536 bytes");
   CHECK(error_of([] { make("container").provider->current(); }) == host + " failed: HTTP 403");
   CHECK(error_of([] { make("container").provider->current(); }) ==
         host + " gave malformed JSON at byte 19: expected '}'");
