@@ -5,7 +5,7 @@
 # Usage: scripts/fuzz.sh [SECONDS [TARGET...]]
 #        scripts/fuzz.sh --build-only
 #   SECONDS  how long each target runs (default 30)
-#   TARGET   xml, ini, record, pickle (default: all)
+#   TARGET   xml, ini, record, pickle json (default: all)
 # Environment: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_LOG (a JSON-lines file that gets one
 # meson-testlog-style record per target, for scripts/count-tests.py), FUZZ_ARGS (more libFuzzer
 # options, e.g. "-runs=10000000" to bound by executions instead of time).
@@ -22,7 +22,7 @@ if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(xml ini record pickle)
+[ ${#targets[@]} -gt 0 ] || targets=(xml ini record pickle json)
 case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
 
 bash "$root/scripts/install-deps.sh" --fuzz

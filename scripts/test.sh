@@ -4,7 +4,7 @@
 #
 # After the normal run (BUILD_DIR, default build) come the sanitizer runs, whose counts join the
 # total: the whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer (build-asan),
-# the thread test under ThreadSanitizer (build-tsan), and each fuzz target for FUZZ_SECONDS
+# the thread tests under ThreadSanitizer (build-tsan), and each fuzz target for FUZZ_SECONDS
 # (default 20; build-fuzz, scripts/fuzz.sh). CSHELVE_SANITIZERS=0 skips them. Arguments go to the
 # normal `meson test` and to the AddressSanitizer one.
 set -euo pipefail
@@ -35,8 +35,8 @@ if [ "$sanitizers" = 1 ]; then
       meson setup "$tsan_build" "$root" --wrap-mode=nodownload -Dbench=false -Dbuildtype=debug -Dcli=false \
         -Dexamples=false -Db_sanitize=thread -Db_lundef=false
     fi
-    # Only the thread test runs there; the rest of the suite has no threads of its own to race.
-    nice -n 10 ninja -C "$tsan_build" -j2 tests/reliability/reliability-threads
+    # Only the thread tests run there; the rest of the suite has no threads of its own to race.
+    nice -n 10 ninja -C "$tsan_build" -j2 tests/reliability/reliability-threads tests/s3/credentials-refresh
     FUZZ_BUILD_DIR="$fuzz_build" nice -n 10 bash "$root/scripts/fuzz.sh" --build-only
   ) >"$asan_build/sanitizer-build.txt" 2>&1 &
   builder=$!
@@ -91,7 +91,7 @@ if [ "$sanitizers" = 1 ]; then
       status=0
       meson test -C "$1" --no-rebuild --print-errorlogs --num-processes 2 \
         --no-suite consumers --no-suite docs --no-suite format "${@:3}" || status=1
-      meson test -C "$2" --no-rebuild --print-errorlogs reliability-threads || status=1
+      meson test -C "$2" --no-rebuild --print-errorlogs reliability-threads credentials-refresh || status=1
       exit $status' sanitizers "$asan_build" "$tsan_build" "$@" \
     > "$asan_build/test-output.txt" 2>&1 || status=$?
   tail -n 25 "$asan_build/test-output.txt"

@@ -81,6 +81,14 @@ class CSHELVE_API AuthArgumentError : public ConfigurationError {
   using ConfigurationError::ConfigurationError;
 };
 
+// A credential source chosen by auth_type (a profile's role, credential_process, the container or
+// instance metadata endpoint, STS) could not give credentials. The message names the source and
+// what failed (file, variable, HTTP status, STS error code), never a secret or token.
+class CredentialsError : public AuthArgumentError {
+ public:
+  using AuthArgumentError::AuthArgumentError;
+};
+
 // `[compression] algorithm = ...` is not one this library has.
 class CSHELVE_API UnknownCompressionAlgorithmError : public ConfigurationError {
  public:

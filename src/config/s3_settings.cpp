@@ -29,12 +29,23 @@ std::string required(const Section& defaults, const std::string& origin, const s
   return it->second;
 }
 
-void read_credentials(const Section& defaults, const std::string& origin, s3::Credentials& credentials) {
+// access_key takes the keys from [default]; the other auth_types name a credential source.
+void read_credentials(const Section& defaults, const std::string& origin, S3Settings& settings) {
   const auto auth = defaults.find("auth_type");
-  if (auth == defaults.end() || auth->second != "access_key") {
-    throw AuthTypeError(
-        origin + ": provider aws-s3 needs auth_type = access_key" +
-        (auth == defaults.end() ? std::string(" (auth_type is missing)") : " (not '" + auth->second + "')"));
+  const bool from_source = auth != defaults.end() && s3::is_credentials_auth_type(auth->second);
+  if (!from_source && (auth == defaults.end() || auth->second != "access_key")) {
+    throw AuthTypeError(origin +
+                        ": provider aws-s3 needs auth_type = access_key, environment, profile, "
+                        "web_identity, container, instance or default" +
+                        (auth == defaults.end() ? std::string(" (auth_type is missing)")
+                                                : " (not '" + auth->second + "')"));
+  }
+  if (from_source) {
+    s3::CredentialsSettings& source = settings.credentials_source.emplace();
+    source.auth_type = auth->second;
+    source.origin = origin;
+    if (const auto profile = defaults.find("profile"); profile != defaults.end()) source.profile = profile->second;
+    return;
   }
   for (const char* option : {"key_id", "key_secret"}) {
     const auto it = defaults.find(option);
@@ -43,8 +54,8 @@ void read_credentials(const Section& defaults, const std::string& origin, s3::Cr
                               (it == defaults.end() ? "" : " (it is empty)"));
     }
   }
-  credentials.access_key_id = defaults.at("key_id");
-  credentials.secret_access_key = defaults.at("key_secret");
+  settings.client.credentials.access_key_id = defaults.at("key_id");
+  settings.client.credentials.secret_access_key = defaults.at("key_secret");
 }
 
 // libcurl takes milliseconds as a long: with a 32-bit long, anything past 24.8 days is capped there.
@@ -58,7 +69,7 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
   S3Settings settings;
   settings.bucket = required(defaults, origin, "bucket_name");
   s3::ClientConfig& config = settings.client;
-  read_credentials(defaults, origin, config.credentials);
+  read_credentials(defaults, origin, settings);
 
   std::string known;
   for (const char* candidate : kKnownParams) known += (known.empty() ? "" : ", ") + std::string(candidate);
@@ -117,6 +128,13 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
   if (auto value = param("max_pool_connections")) {
     config.max_pool_connections =
         static_cast<int>(parse_whole_number(*value, name_of("max_pool_connections"), 1, kMaxCount));
+  }
+  if (settings.credentials_source) {
+    s3::CredentialsSettings& source = *settings.credentials_source;
+    if (auto value = param("region_name"); value && !value->empty()) source.region = *value;
+    if (auto value = param("sts_endpoint_url")) source.sts_endpoint = *value;
+    source.verify_tls = config.verify_tls;
+    source.ca_bundle = config.ca_bundle;
   }
   return settings;
 }

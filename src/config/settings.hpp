@@ -12,6 +12,7 @@
 #include "codec/record.hpp"
 #include "config/ini.hpp"
 #include "s3/client.hpp"
+#include "s3/credentials.hpp"
 
 namespace cshelve::config {
 
@@ -30,6 +31,9 @@ struct MemorySettings {
 struct S3Settings {
   std::string bucket;
   s3::ClientConfig client;  // without its logger, which the shelf supplies
+  // Set for an auth_type other than access_key: where the credentials come from (the provider
+  // builds the source, with the shelf's logger, when it is made).
+  std::optional<s3::CredentialsSettings> credentials_source;
 };
 
 using StorageSettings = std::variant<LocalSettings, MemorySettings, S3Settings>;

@@ -3,6 +3,7 @@
 #include "io/file.hpp"
 #include "providers/provider.hpp"
 #include "s3/client.hpp"
+#include "s3/credentials.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -143,6 +144,15 @@ std::unique_ptr<Provider> make_aws_s3_provider(const config::S3Settings& setting
   s3::ClientConfig config = settings.client;
   config.logger = runtime.log;
   config.log_level = runtime.log_level;
+  if (settings.credentials_source) {
+    // Credentials from the source auth_type names (environment, profile, role, metadata).
+    s3::CredentialsSettings source = *settings.credentials_source;
+    source.logger = runtime.log;
+    source.log_level = runtime.log_level;
+    s3::CredentialsSetup setup = s3::make_credentials(source);
+    if (!setup.region.empty()) config.region = setup.region;
+    config.credentials_provider = std::move(setup.provider);
+  }
   return std::make_unique<AwsS3Provider>(settings.bucket, std::move(config), runtime.progress);
 }
 

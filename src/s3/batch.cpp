@@ -59,7 +59,8 @@ void Client::Impl::execute_many(const std::vector<Call>& calls,
     HttpRequest request;  // the attempt in flight; libcurl reads it until the attempt ends
     std::string where;
     Attempts attempts;
-    Failure last_failure;  // while waiting to retry
+    Failure last_failure;                     // while waiting to retry
+    std::shared_ptr<const Credentials> used;  // a credentials provider's, that signed the attempt
   };
   errors.assign(calls.size(), nullptr);
   if (calls.empty()) return;
@@ -87,6 +88,10 @@ void Client::Impl::execute_many(const std::vector<Call>& calls,
       return;
     }
     Failure& failure = std::get<Failure>(result);
+    if (!stopped && refresh_for(calls[i], failure, item.attempts, item.used)) {
+      ready.push_back(i);
+      return;
+    }
     if (const auto delay = retry.after_failure(calls[i], item.attempts, failure, !stopped)) {
       item.last_failure = std::move(failure);
       waiting.emplace(Clock::now() + *delay, i);
@@ -122,9 +127,10 @@ void Client::Impl::execute_many(const std::vector<Call>& calls,
       ready.pop_front();
       Pending& item = pending[i];
       try {
-        if (item.attempts.number() == 0) item.target = target_of(calls[i]);
+        if (item.target.host.empty()) item.target = target_of(calls[i]);
         item.attempts.start();
-        item.request = signed_request(signer, endpoint.scheme, calls[i], item.target, item.where);
+        std::shared_ptr<const Signer> hold;
+        item.request = signed_request(signer_for(hold, item.used), endpoint.scheme, calls[i], item.target, item.where);
       } catch (const Error&) {
         fail(i, std::current_exception(), true);
         continue;

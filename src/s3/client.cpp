@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "s3/client_impl.hpp"
+#include "s3/credentials.hpp"
 #include "s3/failure.hpp"
 #include "s3/xml.hpp"
 #include "util/digest.hpp"
@@ -48,6 +49,31 @@ Client::Impl::Impl(ClientConfig configuration)
   config.credentials = Credentials{};
 }
 
+const Signer& Client::Impl::signer_for(std::shared_ptr<const Signer>& hold,
+                                       std::shared_ptr<const Credentials>& used) const {
+  if (!config.credentials_provider) return signer;
+  std::shared_ptr<const Credentials> credentials = config.credentials_provider->current();
+  std::lock_guard<std::mutex> lock(provider_signer_mutex);
+  if (credentials != provider_signer_credentials) {
+    provider_signer = std::make_shared<const Signer>(*credentials, config.region);
+    provider_signer_credentials = credentials;
+  }
+  used = std::move(credentials);
+  hold = provider_signer;
+  return *hold;
+}
+
+bool Client::Impl::refresh_for(const Call& call, const Failure& failure, Attempts& attempts,
+                               const std::shared_ptr<const Credentials>& used) {
+  const std::string& code = failure.reply.code;
+  const bool expired = failure.kind == FailureKind::server &&
+                       (code == "ExpiredToken" || code == "InvalidToken" || code == "TokenRefreshRequired");
+  if (!config.credentials_provider || !expired || !attempts.take_credentials_retry()) return false;
+  log(LogLevel::info, describe(call) + ": " + failure.summary + "; retrying with fresh credentials");
+  config.credentials_provider->expired(used);
+  return true;
+}
+
 Target Client::Impl::target_of(const Call& call) const {
   return s3::target_of(call, address_bucket(endpoint, config.addressing, on_aws, call.bucket));
 }
@@ -58,7 +84,9 @@ HttpResponse Client::Impl::execute(const Call& call) {
   for (;;) {
     attempts.start();
     std::string where;
-    const HttpRequest request = signed_request(signer, endpoint.scheme, call, target, where);
+    std::shared_ptr<const Signer> hold;
+    std::shared_ptr<const Credentials> used;
+    const HttpRequest request = signed_request(signer_for(hold, used), endpoint.scheme, call, target, where);
     if (call.sink != nullptr) call.sink->restart();  // an attempt delivers the body from its first byte
     HttpOutcome outcome;
     {
@@ -68,6 +96,7 @@ HttpResponse Client::Impl::execute(const Call& call) {
     std::variant<HttpResponse, Failure> result = judge(call, where, std::move(outcome), log);
     if (auto* response = std::get_if<HttpResponse>(&result)) return std::move(*response);
     const Failure& failure = std::get<Failure>(result);
+    if (refresh_for(call, failure, attempts, used)) continue;
     const auto delay = retry.after_failure(call, attempts, failure);
     if (!delay) attempts.give_up(call, failure);
     std::this_thread::sleep_for(*delay);

@@ -35,12 +35,17 @@
 
 namespace cshelve::s3 {
 
+class CredentialsProvider;  // s3/credentials.hpp
+
 struct ClientConfig {
   // Where requests go (parse_endpoint() reads a URL); empty: AWS's endpoint for `region`.
   std::optional<Endpoint> endpoint;
   std::string region = "us-east-1";
   Addressing addressing = Addressing::automatic;
   Credentials credentials;
+  // When set, requests are signed with its current credentials instead, and a request answered
+  // ExpiredToken, InvalidToken or TokenRefreshRequired is retried once with fresh ones.
+  std::shared_ptr<CredentialsProvider> credentials_provider;
   bool verify_tls = true;
   std::string ca_bundle;  // a PEM file of trusted CAs; empty: the system's
   long connect_timeout_ms = 60000;

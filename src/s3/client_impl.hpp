@@ -37,13 +37,27 @@ struct Client::Impl {
   void execute_many(const std::vector<Call>& calls, const std::function<void(std::size_t, HttpResponse&&)>& on_response,
                     std::vector<std::exception_ptr>& errors, bool stop_at_failure);
 
+  // The signer of the credentials to sign with now: the static one, or one made for the provider's
+  // current credentials (kept while they last). `hold` keeps it alive; `used` receives the
+  // provider's credentials, for refresh_for.
+  const Signer& signer_for(std::shared_ptr<const Signer>& hold, std::shared_ptr<const Credentials>& used) const;
+
+  // After a refusal of temporary credentials that fresh ones cure (ExpiredToken, InvalidToken,
+  // TokenRefreshRequired): tells the provider `used` expired and returns true, once per call, for
+  // the caller to send the attempt again at once.
+  bool refresh_for(const Call& call, const Failure& failure, Attempts& attempts,
+                   const std::shared_ptr<const Credentials>& used);
+
   class SessionLease;  // a multi session of execute_many, borrowed from idle_sessions
 
   ClientConfig config;  // without the credentials, which live in the signer only
   Endpoint endpoint;
   bool on_aws;  // AWS's own endpoint: automatic addressing puts the bucket in the host name
   ClientLog log;
-  Signer signer;
+  Signer signer;  // of the static credentials; unused with a credentials provider
+  mutable std::mutex provider_signer_mutex;
+  mutable std::shared_ptr<const Credentials> provider_signer_credentials;
+  mutable std::shared_ptr<const Signer> provider_signer;
   HttpSettings http_settings;
   HttpConnectionPool pool;
   RetryPolicy retry;

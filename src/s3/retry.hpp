@@ -22,6 +22,14 @@ class Attempts {
  public:
   void start() noexcept { ++number_; }
   int number() const noexcept { return number_; }  // the attempt under way, from 1
+  // The one retry with fresh credentials a call gets, which is not one of max_attempts: false
+  // when it was had already.
+  bool take_credentials_retry() noexcept {
+    if (credentials_retried_) return false;
+    credentials_retried_ = true;
+    --number_;
+    return true;
+  }
 
   // The call has failed for good, `last` being its last failure: throws its typed error.
   [[noreturn]] void give_up(const Call& call, const Failure& last) const { throw_error(call, last, failures_); }
@@ -31,6 +39,7 @@ class Attempts {
  private:
   friend class RetryPolicy;
   int number_ = 0;
+  bool credentials_retried_ = false;
   std::vector<std::string> failures_;  // each failed attempt's summary
 };
 

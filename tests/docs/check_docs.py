@@ -15,6 +15,12 @@ ini   (default)          written to a file and given to ini-check: opened for re
                          aws-s3; a block without [default] gets `provider = in-memory`
       error=CLASS        ini-check must fail with that error class
       save-as=NAME       also written, as NAME, into the folder of every later run in the same page
+      env=NAME=VALUE     that environment variable is set for the check (repeatable); the AWS
+                         variables not named are unset, and instance metadata is disabled, so no
+                         check reaches a network
+      aws-file=KIND      the block is an AWS shared file (KIND credentials or config), not a shelf's
+                         INI: saved for the later checks of the page, which find it through
+                         AWS_SHARED_CREDENTIALS_FILE or AWS_CONFIG_FILE
 sh    (default)          run with bash -e in an empty folder, `cshelve` being the built tool; the
                          block must use the tool
 any   skip REASON        not checked (needs a server, shows a synopsis, ...)
@@ -157,7 +163,27 @@ class Checker:
             self.count("cpp run")
 
     # --- ini -------------------------------------------------------------------------------
+    def aws_environment(self, block, folder):
+        """The AWS variables of a check: none from outside, the page's shared files, the block's own."""
+        env = {name: None for name in os.environ if name.startswith("AWS_")}
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        env["AWS_SHARED_CREDENTIALS_FILE"] = os.path.join(folder, "aws-credentials")
+        env["AWS_CONFIG_FILE"] = os.path.join(folder, "aws-config")
+        for word in block.words:
+            if word.startswith("env="):
+                name, _, value = word[len("env="):].partition("=")
+                env[name] = value.replace("{folder}", folder)
+        return env
+
     def check_ini(self, block):
+        kind = block.option("aws-file")
+        if kind:
+            if kind not in ("credentials", "config"):
+                self.fail(block, "aws-file must be credentials or config")
+                return
+            self.saved["aws-" + kind] = block.text
+            self.count("aws file saved")
+            return
         folder = self.fresh_folder()
         text = block.text
         if not re.search(r"^\s*\[default\]\s*$", text, re.M):
@@ -168,8 +194,10 @@ class Checker:
         variables = {name: DUMMY_SECRET for name in re.findall(r"=\s*\$(\w+)", text)}
         for name in re.findall(r"^\s*environment_key\s*[=:]\s*(\w+)", text, re.M):
             variables[name] = DUMMY_SECRET
+        variables.update(self.aws_environment(block, folder))
+        env = {name: value for name, value in self.environment(variables).items() if value is not None}
         done = subprocess.run([self.args.ini_check, path], capture_output=True, text=True, timeout=60,
-                              cwd=folder, env=self.environment(variables))
+                              cwd=folder, env=env)
         expected_error = block.option("error")
         if expected_error:
             if done.returncode != 1 or not done.stdout.startswith(f"error: {expected_error}:"):

@@ -36,6 +36,8 @@ std::string error_class() {
     return "UnknownProviderError";
   } catch (const cshelve::AuthTypeError&) {
     return "AuthTypeError";
+  } catch (const cshelve::CredentialsError&) {
+    return "CredentialsError";
   } catch (const cshelve::AuthArgumentError&) {
     return "AuthArgumentError";
   } catch (const cshelve::UnknownCompressionAlgorithmError&) {

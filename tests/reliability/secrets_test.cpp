@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../s3/scripted_server.hpp"
 #include "s3/client.hpp"
 #include "support.hpp"
 
@@ -258,3 +259,126 @@ TEST_CASE("no secret reaches a log line or an error message, at the debug level"
   // The 20-byte prefix of the encryption key given as a (too short) key is a secret too.
   for (const std::string& text : messages) CHECK(text.find(kEncryptionKey.substr(0, 20)) == std::string::npos);
 }
+
+#if CSHELVE_CREDENTIALS  // a build with -Dcredentials=false has only auth_type access_key
+TEST_CASE("no secret from a credential source reaches a log line or an error message, at the debug level") {
+  // Every source chosen by auth_type, each giving the stack's key (and a session token) to a shelf
+  // logged at the debug level, and each failing in the ways that quote the most: refusals, malformed
+  // replies holding the secret, the default chain's list of reasons.
+  const std::string gate = stack_variable("CSHELVE_TEST_S3_ENDPOINT");
+  const std::string key_id = stack_variable("CSHELVE_TEST_S3_KEY_ID");
+  const std::string key_secret = stack_variable("CSHELVE_TEST_S3_KEY_SECRET");
+  const std::string container_token = "Container-Auth/Token+leak=check~91";
+  const std::string imds_token = "IMDSv2-session-token/leak+check==42";
+  const std::string web_token = "eyJhbGciOiJSUzI1NiJ9.leak-check-web-identity.c2lnbmF0dXJl";
+  const std::vector<Secret> secrets = {{"key_secret", key_secret},       {"wrong key_secret", kWrongSecret},
+                                       {"session token", kSessionToken}, {"container token", container_token},
+                                       {"IMDS token", imds_token},       {"web identity token", web_token}};
+  TempDir dir;
+  const std::string bucket = fresh_bucket("sources");
+  const std::string json = "{\"Version\": 1, \"AccessKeyId\": \"" + key_id + "\", \"SecretAccessKey\": \"" + key_secret +
+                           "\", \"SessionToken\": \"" + kSessionToken + "\", \"Token\": \"" + kSessionToken +
+                           "\", \"Expiration\": \"2099-01-01T00:00:00Z\"}";
+  const std::string broken_json = "{\"AccessKeyId\": \"" + key_id + "\", \"SecretAccessKey\": \"" + key_secret + "\",}";
+
+  // Nothing here may reach a real endpoint: metadata disabled unless a test points it at 127.0.0.1.
+  ScopedEnv no_imds("AWS_EC2_METADATA_DISABLED", "true");
+  ScopedEnv sts("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9");
+  ScopedEnv credentials_file("AWS_SHARED_CREDENTIALS_FILE", dir / "credentials");
+  ScopedEnv config_file("AWS_CONFIG_FILE", dir / "config");
+  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                           "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                           "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT"}) {
+    ::unsetenv(name);
+  }
+  write_text(dir / "credentials", "[static]\naws_access_key_id = " + key_id + "\naws_secret_access_key = " + key_secret +
+                                      "\naws_session_token = " + kSessionToken + "\n[wrong]\naws_access_key_id = " + key_id +
+                                      "\naws_secret_access_key = " + kWrongSecret + "\n");
+  write_text(dir / "good.json", json);
+  write_text(dir / "broken.json", broken_json);
+  write_text(dir / "web-token", web_token + "\n");
+  write_text(dir / "config", "[profile process]\ncredential_process = cat " + (dir / "good.json") +
+                                 "\n[profile broken-process]\ncredential_process = cat " + (dir / "broken.json") +
+                                 "\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = wrong\n"
+                                 "[profile web]\nrole_arn = arn:aws:iam::123456789012:role/r\nweb_identity_token_file = " +
+                                 (dir / "web-token") + "\n");
+
+  LogCollector log;
+  Options options;
+  options.logger = log.logger();
+  options.log_level = LogLevel::debug;
+  std::vector<std::string> messages;
+  const auto ini = [&](const std::string& name, const std::string& auth, const std::string& params = "") {
+    const std::string path = dir / (name + ".ini");
+    write_text(path, "[default]\nprovider = aws-s3\nbucket_name = " + bucket + "\nauth_type = " + auth +
+                         "\n[provider_params]\nendpoint_url = " + gate + "\nmax_attempts = 1\n" + params);
+    return path;
+  };
+  const auto session = [&](const std::string& path, Flag flag = Flag::write) {
+    Shelf db = open(path, flag, options);
+    db.set("k", "v");
+    CHECK(db.get("k") == "v");
+  };
+
+  {
+    ScopedEnv id("AWS_ACCESS_KEY_ID", key_id);
+    ScopedEnv secret("AWS_SECRET_ACCESS_KEY", key_secret);
+    ScopedEnv token("AWS_SESSION_TOKEN", kSessionToken);
+    session(ini("environment", "environment"), Flag::create);
+    session(ini("default-env", "default"));
+  }
+  session(ini("static", "profile\nprofile = static"));
+  session(ini("process", "profile\nprofile = process"));
+  expect_error<CredentialsError>(messages, "broken credential_process",
+                                 [&] { open(ini("broken-process", "profile\nprofile = broken-process"), Flag::read, options); });
+  {
+    // STS refuses the source profile's wrong secret, and the web identity token.
+    cshelve::testing::ScriptedServer sts_server(
+        {cshelve::testing::http_reply(403, "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error></ErrorResponse>"),
+         cshelve::testing::http_reply(400, "<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>bad " + web_token +
+                                               "</Message></Error></ErrorResponse>")});
+    ScopedEnv endpoint("AWS_ENDPOINT_URL_STS", sts_server.url());
+    expect_error<CredentialsError>(messages, "role refused", [&] { open(ini("role", "profile\nprofile = role"), Flag::read, options); });
+    // A server quoting the token back in its message: the token stays out of ours.
+    expect_error<CredentialsError>(messages, "web identity refused",
+                                   [&] { open(ini("web", "profile\nprofile = web"), Flag::read, options); });
+    CHECK(sts_server.requests().size() == 2);
+  }
+  {
+    cshelve::testing::ScriptedServer container({cshelve::testing::http_reply(200, json),
+                                                cshelve::testing::http_reply(200, broken_json),
+                                                cshelve::testing::http_reply(403, container_token)});
+    ScopedEnv uri("AWS_CONTAINER_CREDENTIALS_FULL_URI", container.url() + "/creds");
+    ScopedEnv token("AWS_CONTAINER_AUTHORIZATION_TOKEN", container_token);
+    session(ini("container", "container"));
+    expect_error<CredentialsError>(messages, "container malformed", [&] { open(ini("container", "container"), Flag::read, options); });
+    expect_error<CredentialsError>(messages, "container refused", [&] { open(ini("container", "container"), Flag::read, options); });
+  }
+  {
+    cshelve::testing::ScriptedServer imds({cshelve::testing::http_reply(200, imds_token), cshelve::testing::http_reply(200, "role"),
+                                           cshelve::testing::http_reply(200, json),
+                                           cshelve::testing::http_reply(200, imds_token), cshelve::testing::http_reply(404, imds_token)});
+    ScopedEnv enabled("AWS_EC2_METADATA_DISABLED", "false");
+    ScopedEnv endpoint("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
+    session(ini("instance", "instance"));
+    // The default chain fails through to instance metadata, which answers 404: all reasons listed.
+    ScopedEnv id("AWS_ACCESS_KEY_ID", key_id);
+    expect_error<AuthArgumentError>(messages, "default chain", [&] { open(ini("default", "default"), Flag::read, options); });
+  }
+
+  const std::vector<std::string> lines = log.lines();
+  MESSAGE(lines.size() << " log lines and " << messages.size() << " error messages checked");
+  CHECK(log.count("credentials from ") >= 6);
+  CHECK(log.count("default credential chain: using environment") == 1);
+  CHECK(messages.size() == 6);
+  for (const std::string& line : lines) {
+    CAPTURE(line);
+    CHECK(leaked(secrets, line).empty());
+  }
+  for (const std::string& message : messages) {
+    CAPTURE(message);
+    CHECK(leaked(secrets, message).empty());
+  }
+}
+#endif

@@ -1,0 +1,641 @@
+#include "s3/credentials.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "s3/credential_sources.hpp"
+#include "s3/json.hpp"
+
+extern char** environ;
+
+namespace cshelve::s3 {
+
+// --- The provider -------------------------------------------------------------------------
+
+CredentialsProvider::CredentialsProvider(std::unique_ptr<CredentialSource> source,
+                                         std::chrono::seconds refresh_ahead, Logger logger,
+                                         LogLevel log_level)
+    : source_(std::move(source)), refresh_ahead_(refresh_ahead), logger_(std::move(logger)),
+      log_level_(log_level) {}
+
+std::string CredentialsProvider::source_name() const { return source_->name(); }
+
+bool CredentialsProvider::usable(std::time_t now, std::chrono::seconds margin) const {
+  if (!credentials_ || stale_) return false;
+  return !expiration_ || now + static_cast<std::time_t>(margin.count()) < *expiration_;
+}
+
+std::shared_ptr<const Credentials> CredentialsProvider::current() {
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (usable(std::time(nullptr), refresh_ahead_)) return credentials_;
+  }
+  // Due for a refresh. When another thread is fetching and ours are still valid, sign with them.
+  std::unique_lock<std::mutex> fetching(fetch_mutex_, std::try_to_lock);
+  if (!fetching.owns_lock()) {
+    {
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      if (usable(std::time(nullptr), std::chrono::seconds(0))) return credentials_;
+    }
+    fetching.lock();
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (usable(std::time(nullptr), refresh_ahead_)) return credentials_;  // fetched meanwhile
+  }
+  TemporaryCredentials fresh;
+  try {
+    fresh = source_->fetch();
+  } catch (const Error& error) {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    // A failed early refresh is not fatal while the old credentials last.
+    if (usable(std::time(nullptr), std::chrono::seconds(0))) {
+      if (logger_ && LogLevel::warning >= log_level_) {
+        logger_(LogLevel::warning, std::string("refreshing credentials failed; the current ones are used until they expire: ") +
+                                       error.what());
+      }
+      return credentials_;
+    }
+    throw;
+  }
+  auto credentials = std::make_shared<const Credentials>(std::move(fresh.credentials));
+  if (logger_ && LogLevel::debug >= log_level_) {
+    logger_(LogLevel::debug, "credentials from " + source_->name() +
+                                 (fresh.expiration ? ", valid until " + amz_date(*fresh.expiration)
+                                                   : std::string(", not expiring")));
+  }
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  credentials_ = credentials;
+  expiration_ = fresh.expiration;
+  stale_ = false;
+  return credentials;
+}
+
+void CredentialsProvider::expired(const std::shared_ptr<const Credentials>& used) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (used == credentials_) stale_ = true;
+}
+
+namespace sources {
+
+std::optional<std::string> env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+std::string read_token_file(const std::string& path, const std::string& what) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw AuthArgumentError(what + ": cannot read token file '" + path + "'");
+  std::string text(16 * 1024 + 1, '\0');
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(file.gcount()));
+  if (text.size() > 16 * 1024) throw AuthArgumentError(what + ": token file '" + path + "' is larger than 16 KiB");
+  const auto end = text.find_first_of("\r\n");
+  if (end != std::string::npos) text.resize(end);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.pop_back();
+  if (text.empty()) throw AuthArgumentError(what + ": token file '" + path + "' is empty");
+  return text;
+}
+
+HttpOutcome send_once(const HttpRequest& request, const HttpSettings& settings) {
+  // Credential replies are small: a 2xx body past 64 KiB ends the transfer rather than filling
+  // memory with whatever an endpoint sends.
+  HttpRequest bounded = request;
+  std::string body;
+  bounded.sink = [&body, &request](const char* data, std::size_t size) {
+    if (body.size() + size > kMaxJsonSize) {
+      const std::string rest = request.url.substr(request.url.find("://") + 3);
+      throw CredentialsError(rest.substr(0, rest.find('/')) + " sent a reply of more than " +
+                             std::to_string(kMaxJsonSize) + " bytes");
+    }
+    body.append(data, size);
+  };
+  HttpConnection connection(settings);
+  HttpOutcome outcome = connection.perform(bounded);
+  if (!outcome.failure && outcome.response.status >= 200 && outcome.response.status < 300) {
+    outcome.response.body = std::move(body);
+  }
+  return outcome;
+}
+
+std::string describe_outcome(const HttpOutcome& outcome) {
+  if (outcome.failure) {
+    return (outcome.failure->timed_out ? "timed out: " : "network error: ") + outcome.failure->message;
+  }
+  return "HTTP " + std::to_string(outcome.response.status);
+}
+
+}  // namespace sources
+
+// --- Small readers ------------------------------------------------------------------------
+
+namespace detail {
+
+std::optional<std::time_t> parse_iso8601(const std::string& text) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  int used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
+                  &used) != 6 || used != 19) {
+    return std::nullopt;
+  }
+  std::string rest = text.substr(19);
+  if (!rest.empty() && rest.front() == '.') {
+    std::size_t digits = 1;
+    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+    if (digits == 1) return std::nullopt;
+    rest = rest.substr(digits);
+  }
+  if (rest != "Z" && rest != "+00:00") return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  // Days from the civil date (Howard Hinnant's algorithm): no timegm, no time zone.
+  const int y = year - (month <= 2 ? 1 : 0);
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;
+  const int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const long long days = static_cast<long long>(era) * 146097 + doe - 719468;
+  const long long seconds = days * 86400 + hour * 3600 + minute * 60 + second;
+  // A 32-bit time_t ends in 2038: later expirations are as good as never for now.
+  if (seconds > static_cast<long long>(std::numeric_limits<std::time_t>::max())) {
+    return std::numeric_limits<std::time_t>::max();
+  }
+  return static_cast<std::time_t>(seconds);
+}
+
+TemporaryCredentials credentials_from_json(const std::string& json, const std::string& what,
+                                           const char* token_member) {
+  JsonObject object;
+  try {
+    object = parse_json_object(json);
+  } catch (const JsonError& error) {
+    throw CredentialsError(what + " gave " + error.what());
+  }
+  const auto text = [&](const char* name, bool required) -> std::string {
+    const auto it = object.find(name);
+    if (it == object.end() || it->second.kind == JsonValue::Kind::null) {
+      if (required) throw CredentialsError(what + " gave JSON without '" + name + "'");
+      return {};
+    }
+    if (it->second.kind != JsonValue::Kind::string) {
+      throw CredentialsError(what + " gave JSON whose '" + name + "' is not a string");
+    }
+    if (required && it->second.text.empty()) throw CredentialsError(what + " gave JSON whose '" + name + "' is empty");
+    return it->second.text;
+  };
+  TemporaryCredentials result;
+  result.credentials.access_key_id = text("AccessKeyId", true);
+  result.credentials.secret_access_key = text("SecretAccessKey", true);
+  result.credentials.session_token = text(token_member, false);
+  const std::string expiration = text("Expiration", false);
+  if (!expiration.empty()) {
+    result.expiration = parse_iso8601(expiration);
+    if (!result.expiration) {
+      throw CredentialsError(what + " gave an Expiration that is not an ISO 8601 UTC time");
+    }
+  }
+  return result;
+}
+
+}  // namespace detail
+
+namespace {
+
+using sources::env;
+
+// --- environment ----------------------------------------------------------------------------
+
+class EnvironmentSource final : public CredentialSource {
+ public:
+  std::string name() const override { return "environment"; }
+  TemporaryCredentials fetch() override {
+    const auto id = env("AWS_ACCESS_KEY_ID");
+    const auto secret = env("AWS_SECRET_ACCESS_KEY");
+    if (!id || !secret) {
+      throw AuthArgumentError(std::string("auth_type environment needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (") +
+                              (!id && !secret ? "both are" : !id ? "AWS_ACCESS_KEY_ID is" : "AWS_SECRET_ACCESS_KEY is") +
+                              " unset or empty)");
+    }
+    TemporaryCredentials result;
+    result.credentials = {*id, *secret, env("AWS_SESSION_TOKEN").value_or("")};
+    return result;
+  }
+};
+
+class StaticSource final : public CredentialSource {
+ public:
+  StaticSource(Credentials credentials, std::string name)
+      : credentials_(std::move(credentials)), name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  TemporaryCredentials fetch() override { return TemporaryCredentials{credentials_, std::nullopt}; }
+
+ private:
+  Credentials credentials_;
+  std::string name_;
+};
+
+// --- credential_process -----------------------------------------------------------------------
+
+constexpr int kProcessTimeoutMs = 60000;
+
+class ProcessSource final : public CredentialSource {
+ public:
+  ProcessSource(std::string command, std::string name) : command_(std::move(command)), name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+
+  TemporaryCredentials fetch() override {
+    const std::string what = "credential_process of " + name_;
+    const std::string output = run(what);
+    const auto object = [&] {
+      try {
+        return parse_json_object(output);
+      } catch (const JsonError& error) {
+        throw CredentialsError(what + " printed " + error.what());
+      }
+    }();
+    const auto version = object.find("Version");
+    if (version == object.end() || version->second.kind != JsonValue::Kind::number || version->second.text != "1") {
+      throw CredentialsError(what + " printed JSON without \"Version\": 1");
+    }
+    return detail::credentials_from_json(output, what, "SessionToken");
+  }
+
+ private:
+  // Runs the command with /bin/sh, as the AWS CLI's documentation writes it, and returns what it
+  // printed; stderr goes where ours goes. Bounded in time and size.
+  std::string run(const std::string& what) const {
+    int pipe_ends[2];
+    if (::pipe(pipe_ends) != 0) throw CredentialsError(what + ": cannot create a pipe");
+    const pid_t child = ::fork();
+    if (child < 0) {
+      ::close(pipe_ends[0]);
+      ::close(pipe_ends[1]);
+      throw CredentialsError(what + ": cannot start a process");
+    }
+    if (child == 0) {
+      ::dup2(pipe_ends[1], 1);
+      ::close(pipe_ends[0]);
+      ::close(pipe_ends[1]);
+      const char* argv[] = {"/bin/sh", "-c", command_.c_str(), nullptr};
+      ::execve("/bin/sh", const_cast<char* const*>(argv), environ);
+      ::_exit(127);
+    }
+    ::close(pipe_ends[1]);
+    std::string output;
+    bool too_long = false;
+    bool timed_out = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kProcessTimeoutMs);
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        timed_out = true;
+        break;
+      }
+      pollfd wanted{pipe_ends[0], POLLIN, 0};
+      const int ready = ::poll(&wanted, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) continue;
+      char buffer[4096];
+      const ssize_t got = ::read(pipe_ends[0], buffer, sizeof buffer);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      output.append(buffer, static_cast<std::size_t>(got));
+      if (output.size() > kMaxJsonSize) {
+        too_long = true;
+        break;
+      }
+    }
+    ::close(pipe_ends[0]);
+    if (timed_out || too_long) ::kill(child, SIGKILL);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out) throw CredentialsError(what + " did not finish within " + std::to_string(kProcessTimeoutMs / 1000) + " s");
+    if (too_long) throw CredentialsError(what + " printed more than " + std::to_string(kMaxJsonSize) + " bytes");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      throw CredentialsError(what + (WIFEXITED(status) ? " exited with status " + std::to_string(WEXITSTATUS(status))
+                                                       : std::string(" was killed by a signal")));
+    }
+    return output;
+  }
+
+  std::string command_;
+  std::string name_;
+};
+
+// --- The shared files -----------------------------------------------------------------------
+
+using AwsSection = std::map<std::string, std::string>;
+using AwsFile = std::map<std::string, AwsSection>;
+
+// The AWS CLI's INI dialect: `[name]`, `key = value`, full-line # and ; comments; indented lines
+// (the sub-settings of `s3 =`) belong to the setting above and are skipped. No interpolation.
+// A missing file is an empty one; an unreadable or malformed one an AuthArgumentError.
+AwsFile read_aws_file(const std::string& path, bool* exists) {
+  AwsFile sections;
+  std::ifstream file(path, std::ios::binary);
+  *exists = static_cast<bool>(file);
+  if (!file) return sections;
+  std::string line;
+  AwsSection* section = nullptr;
+  int number = 0;
+  const auto trim = [](std::string text) {
+    const auto first = text.find_first_not_of(" \t\r");
+    if (first == std::string::npos) return std::string();
+    const auto last = text.find_last_not_of(" \t\r");
+    return text.substr(first, last - first + 1);
+  };
+  while (std::getline(file, line)) {
+    ++number;
+    if (number > 100000) throw AuthArgumentError("AWS file '" + path + "' has more than 100000 lines");
+    const std::string text = trim(line);
+    if (text.empty() || text[0] == '#' || text[0] == ';') continue;
+    if (line[0] == ' ' || line[0] == '\t') continue;  // a nested setting
+    if (text.front() == '[') {
+      if (text.back() != ']') {
+        throw AuthArgumentError("AWS file '" + path + "' line " + std::to_string(number) + ": unclosed section header");
+      }
+      section = &sections[trim(text.substr(1, text.size() - 2))];
+      continue;
+    }
+    const auto equals = text.find('=');
+    if (equals == std::string::npos || section == nullptr) {
+      throw AuthArgumentError("AWS file '" + path + "' line " + std::to_string(number) +
+                              (section == nullptr ? ": a setting before any [section]" : ": no '=' in the line"));
+    }
+    std::string key = trim(text.substr(0, equals));
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    (*section)[key] = trim(text.substr(equals + 1));
+  }
+  return sections;
+}
+
+std::string home_file(const char* variable, const char* relative) {
+  if (auto path = env(variable)) {
+    if (path->size() >= 2 && (*path)[0] == '~' && (*path)[1] == '/') {
+      return env("HOME").value_or("") + path->substr(1);
+    }
+    return *path;
+  }
+  return env("HOME").value_or("") + "/.aws/" + relative;
+}
+
+struct SharedFiles {
+  std::string credentials_path;
+  std::string config_path;
+  bool credentials_exists = false;
+  bool config_exists = false;
+  AwsFile credentials;
+  AwsFile config;
+
+  SharedFiles()
+      : credentials_path(home_file("AWS_SHARED_CREDENTIALS_FILE", "credentials")),
+        config_path(home_file("AWS_CONFIG_FILE", "config")) {
+    credentials = read_aws_file(credentials_path, &credentials_exists);
+    config = read_aws_file(config_path, &config_exists);
+  }
+
+  // The profile's settings, the credentials file's winning over the config file's; nullopt when
+  // neither file has it.
+  std::optional<AwsSection> profile(const std::string& name) const {
+    std::optional<AwsSection> merged;
+    const auto in_config = config.find(name == "default" ? "default" : "profile " + name);
+    if (in_config != config.end()) merged = in_config->second;
+    const auto in_credentials = credentials.find(name);
+    if (in_credentials != credentials.end()) {
+      if (!merged) merged.emplace();
+      for (const auto& [key, value] : in_credentials->second) (*merged)[key] = value;
+    }
+    return merged;
+  }
+
+  std::string where() const { return "'" + credentials_path + "' or '" + config_path + "'"; }
+};
+
+std::string get(const AwsSection& section, const char* key) {
+  const auto it = section.find(key);
+  return it == section.end() ? std::string() : it->second;
+}
+
+std::unique_ptr<CredentialSource> profile_source(const SharedFiles& files, const std::string& name,
+                                                 const CredentialsSettings& settings, std::set<std::string>& visited);
+
+// The source a role profile's credential_source names.
+std::unique_ptr<CredentialSource> named_source(const std::string& value, const std::string& profile,
+                                               const CredentialsSettings& settings) {
+  if (value == "Environment") return std::make_unique<EnvironmentSource>();
+  if (value == "EcsContainer") return sources::container(settings);
+  if (value == "Ec2InstanceMetadata") return sources::instance(settings);
+  throw AuthArgumentError("profile '" + profile + "': credential_source must be Environment, EcsContainer or "
+                          "Ec2InstanceMetadata, not '" + value + "'");
+}
+
+std::unique_ptr<CredentialSource> profile_source(const SharedFiles& files, const std::string& name,
+                                                 const CredentialsSettings& settings, std::set<std::string>& visited) {
+  const std::string label = "profile '" + name + "'";
+  const auto section = files.profile(name);
+  if (!section) throw AuthArgumentError(label + " is in neither " + files.where());
+  if (!visited.insert(name).second) throw AuthArgumentError(label + ": source_profile goes round in a loop");
+
+  const std::string role_arn = get(*section, "role_arn");
+  if (!role_arn.empty()) {
+    sources::RoleRequest role{role_arn, get(*section, "role_session_name"), get(*section, "external_id"),
+                              get(*section, "duration_seconds")};
+    if (!role.duration_seconds.empty() &&
+        (role.duration_seconds.size() > 5 || role.duration_seconds.find_first_not_of("0123456789") != std::string::npos)) {
+      throw AuthArgumentError(label + ": duration_seconds must be a whole number of seconds");
+    }
+    sources::StsSettings sts = sources::sts_settings(settings);
+    if (settings.region.empty() && !get(*section, "region").empty() && settings.sts_endpoint.empty() &&
+        !env("AWS_ENDPOINT_URL_STS")) {
+      CredentialsSettings regional = settings;
+      regional.region = get(*section, "region");
+      sts = sources::sts_settings(regional);
+    }
+    const std::string token_file = get(*section, "web_identity_token_file");
+    const std::string source_profile = get(*section, "source_profile");
+    const std::string credential_source = get(*section, "credential_source");
+    if (!token_file.empty()) return sources::web_identity(std::move(role), token_file, std::move(sts), label);
+    if (!source_profile.empty() && !credential_source.empty()) {
+      throw AuthArgumentError(label + " has both source_profile and credential_source; keep one");
+    }
+    std::unique_ptr<CredentialSource> base;
+    if (source_profile == name) {
+      // A profile that is its own source signs the AssumeRole call with its own keys.
+      if (get(*section, "aws_access_key_id").empty() || get(*section, "aws_secret_access_key").empty()) {
+        throw AuthArgumentError(label + " is its own source_profile but has no aws_access_key_id and aws_secret_access_key");
+      }
+      base = std::make_unique<StaticSource>(Credentials{get(*section, "aws_access_key_id"),
+                                                        get(*section, "aws_secret_access_key"),
+                                                        get(*section, "aws_session_token")},
+                                            label);
+    } else if (!source_profile.empty()) {
+      base = profile_source(files, source_profile, settings, visited);
+    } else if (!credential_source.empty()) {
+      base = named_source(credential_source, name, settings);
+    } else {
+      throw AuthArgumentError(label + " has role_arn but no source_profile, credential_source or web_identity_token_file");
+    }
+    return sources::assume_role(std::move(base), std::move(role), std::move(sts), label);
+  }
+  if (!get(*section, "sso_start_url").empty() || !get(*section, "sso_session").empty() ||
+      !get(*section, "sso_account_id").empty()) {
+    throw AuthArgumentError(label + " uses AWS IAM Identity Center (SSO), which cshelve does not support; "
+                            "use `aws configure export-credentials` with credential_process, or a role");
+  }
+  const std::string key_id = get(*section, "aws_access_key_id");
+  if (!key_id.empty()) {
+    const std::string secret = get(*section, "aws_secret_access_key");
+    if (secret.empty()) throw AuthArgumentError(label + " has aws_access_key_id but no aws_secret_access_key");
+    return std::make_unique<StaticSource>(Credentials{key_id, secret, get(*section, "aws_session_token")}, label);
+  }
+  const std::string process = get(*section, "credential_process");
+  if (!process.empty()) return std::make_unique<ProcessSource>(process, label);
+  throw AuthArgumentError(label + " has no credentials (aws_access_key_id, credential_process or role_arn)");
+}
+
+std::string profile_name(const CredentialsSettings& settings) {
+  if (!settings.profile.empty()) return settings.profile;
+  return env("AWS_PROFILE").value_or("default");
+}
+
+// --- web_identity from the environment ------------------------------------------------------
+
+std::unique_ptr<CredentialSource> environment_web_identity(const CredentialsSettings& settings) {
+  const auto role_arn = env("AWS_ROLE_ARN");
+  const auto token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
+  if (!role_arn || !token_file) {
+    throw AuthArgumentError(std::string("auth_type web_identity needs AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (") +
+                            (!role_arn && !token_file ? "both are" : !role_arn ? "AWS_ROLE_ARN is" : "AWS_WEB_IDENTITY_TOKEN_FILE is") +
+                            " unset or empty)");
+  }
+  sources::RoleRequest role{*role_arn, env("AWS_ROLE_SESSION_NAME").value_or(""), "", ""};
+  return sources::web_identity(std::move(role), *token_file, sources::sts_settings(settings), "web identity");
+}
+
+// --- default: the chain ---------------------------------------------------------------------
+
+class ChainSource final : public CredentialSource {
+ public:
+  explicit ChainSource(CredentialsSettings settings) : settings_(std::move(settings)) {}
+  std::string name() const override { return chosen_ ? chosen_->name() : "the default chain"; }
+
+  TemporaryCredentials fetch() override {
+    // The first source that gives credentials serves the refreshes too.
+    if (chosen_) return chosen_->fetch();
+    std::string reasons;
+    for (const char* which : {"environment", "web identity", "shared profile", "container", "instance metadata"}) {
+      try {
+        std::unique_ptr<CredentialSource> source = make(which);
+        TemporaryCredentials credentials = source->fetch();
+        if (settings_.logger && LogLevel::debug >= settings_.log_level) {
+          settings_.logger(LogLevel::debug, std::string("default credential chain: using ") + which + " (" + source->name() + ")");
+        }
+        chosen_ = std::move(source);
+        return credentials;
+      } catch (const Error& error) {
+        reasons += std::string("; ") + which + ": " + error.what();
+      }
+    }
+    throw AuthArgumentError("auth_type default found no credentials" + reasons);
+  }
+
+ private:
+  std::unique_ptr<CredentialSource> make(const std::string& which) const {
+    if (which == "environment") return std::make_unique<EnvironmentSource>();
+    if (which == "web identity") return environment_web_identity(settings_);
+    if (which == "shared profile") {
+      SharedFiles files;
+      std::set<std::string> visited;
+      return profile_source(files, profile_name(settings_), settings_, visited);
+    }
+    if (which == "container") return sources::container(settings_);
+    return sources::instance(settings_);
+  }
+
+  CredentialsSettings settings_;
+  std::unique_ptr<CredentialSource> chosen_;
+};
+
+}  // namespace
+
+namespace sources {
+
+StsSettings sts_settings(const CredentialsSettings& settings) {
+  StsSettings sts;
+  sts.region = settings.region.empty() ? "us-east-1" : settings.region;
+  if (!settings.sts_endpoint.empty()) {
+    sts.endpoint = settings.sts_endpoint;
+  } else if (auto from_env = env("AWS_ENDPOINT_URL_STS")) {
+    sts.endpoint = *from_env;
+  } else {
+    const bool china = sts.region.rfind("cn-", 0) == 0;
+    sts.endpoint = "https://sts." + sts.region + (china ? ".amazonaws.com.cn" : ".amazonaws.com");
+  }
+  sts.verify_tls = settings.verify_tls;
+  sts.ca_bundle = settings.ca_bundle;
+  return sts;
+}
+
+}  // namespace sources
+
+bool is_credentials_auth_type(const std::string& auth_type) {
+  return auth_type == "environment" || auth_type == "profile" || auth_type == "web_identity" ||
+         auth_type == "container" || auth_type == "instance" || auth_type == "default";
+}
+
+CredentialsSetup make_credentials(const CredentialsSettings& settings) {
+  CredentialsSetup setup;
+  std::unique_ptr<CredentialSource> source;
+  const std::string& type = settings.auth_type;
+  if (type == "environment") {
+    source = std::make_unique<EnvironmentSource>();
+  } else if (type == "profile") {
+    SharedFiles files;
+    const std::string name = profile_name(settings);
+    if (!files.credentials_exists && !files.config_exists) {
+      throw AuthArgumentError("auth_type profile: neither " + files.where() + " exists");
+    }
+    std::set<std::string> visited;
+    source = profile_source(files, name, settings, visited);
+    if (settings.region.empty()) {
+      if (const auto section = files.profile(name)) setup.region = get(*section, "region");
+    }
+  } else if (type == "web_identity") {
+    source = environment_web_identity(settings);
+  } else if (type == "container") {
+    source = sources::container(settings);
+  } else if (type == "instance") {
+    source = sources::instance(settings);
+  } else if (type == "default") {
+    if (settings.region.empty()) {
+      SharedFiles files;
+      if (const auto section = files.profile(profile_name(settings))) setup.region = get(*section, "region");
+    }
+    source = std::make_unique<ChainSource>(settings);
+  } else {
+    throw AuthTypeError(settings.origin + ": auth_type '" + type +
+                        "' is not one of access_key, environment, profile, web_identity, container, instance, default");
+  }
+  setup.provider = std::make_shared<CredentialsProvider>(std::move(source), kRefreshAhead, settings.logger,
+                                                         settings.log_level);
+  return setup;
+}
+
+}  // namespace cshelve::s3
