@@ -17,9 +17,9 @@ constexpr long long kMaxCount = 1000;
 constexpr long long kMaxTransferSpeed = 1LL << 30;  // bytes a second
 
 const char* const kKnownParams[] = {
-    "endpoint_url",      "region_name",  "addressing_style", "aws_session_token",    "verify",
-    "connect_timeout",   "read_timeout", "max_attempts",     "max_pool_connections", "attempt_timeout",
-    "min_transfer_speed"};
+    "endpoint_url",       "region_name",     "addressing_style", "aws_session_token",    "verify",
+    "connect_timeout",    "read_timeout",    "max_attempts",     "max_pool_connections", "attempt_timeout",
+    "min_transfer_speed", "sts_endpoint_url"};
 
 std::string required(const Section& defaults, const std::string& origin, const std::string& option) {
   const auto it = defaults.find(option);
@@ -34,11 +34,11 @@ void read_credentials(const Section& defaults, const std::string& origin, S3Sett
   const auto auth = defaults.find("auth_type");
   const bool from_source = auth != defaults.end() && s3::is_credentials_auth_type(auth->second);
   if (!from_source && (auth == defaults.end() || auth->second != "access_key")) {
-    throw AuthTypeError(origin +
-                        ": provider aws-s3 needs auth_type = access_key, environment, profile, "
-                        "web_identity, container, instance or default" +
-                        (auth == defaults.end() ? std::string(" (auth_type is missing)")
-                                                : " (not '" + auth->second + "')"));
+    throw AuthTypeError(
+        origin +
+        ": provider aws-s3 needs auth_type = access_key, environment, profile, "
+        "web_identity, container, instance or default" +
+        (auth == defaults.end() ? std::string(" (auth_type is missing)") : " (not '" + auth->second + "')"));
   }
   if (from_source) {
     s3::CredentialsSettings& source = settings.credentials_source.emplace();

@@ -42,8 +42,8 @@ struct RoleRequest {
   std::string duration_seconds;  // empty: STS's default (one hour)
 };
 
-std::unique_ptr<CredentialSource> assume_role(std::unique_ptr<CredentialSource> base, RoleRequest role,
-                                              StsSettings sts, std::string name);
+std::unique_ptr<CredentialSource> assume_role(std::unique_ptr<CredentialSource> base, RoleRequest role, StsSettings sts,
+                                              std::string name);
 std::unique_ptr<CredentialSource> web_identity(RoleRequest role, std::string token_file, StsSettings sts,
                                                std::string name);
 

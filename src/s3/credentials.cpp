@@ -26,11 +26,9 @@ namespace cshelve::s3 {
 
 // --- The provider -------------------------------------------------------------------------
 
-CredentialsProvider::CredentialsProvider(std::unique_ptr<CredentialSource> source,
-                                         std::chrono::seconds refresh_ahead, Logger logger,
-                                         LogLevel log_level)
-    : source_(std::move(source)), refresh_ahead_(refresh_ahead), logger_(std::move(logger)),
-      log_level_(log_level) {}
+CredentialsProvider::CredentialsProvider(std::unique_ptr<CredentialSource> source, std::chrono::seconds refresh_ahead,
+                                         Logger logger, LogLevel log_level)
+    : source_(std::move(source)), refresh_ahead_(refresh_ahead), logger_(std::move(logger)), log_level_(log_level) {}
 
 std::string CredentialsProvider::source_name() const { return source_->name(); }
 
@@ -65,8 +63,9 @@ std::shared_ptr<const Credentials> CredentialsProvider::current() {
     // A failed early refresh is not fatal while the old credentials last.
     if (usable(std::time(nullptr), std::chrono::seconds(0))) {
       if (logger_ && LogLevel::warning >= log_level_) {
-        logger_(LogLevel::warning, std::string("refreshing credentials failed; the current ones are used until they expire: ") +
-                                       error.what());
+        logger_(
+            LogLevel::warning,
+            std::string("refreshing credentials failed; the current ones are used until they expire: ") + error.what());
       }
       return credentials_;
     }
@@ -74,9 +73,9 @@ std::shared_ptr<const Credentials> CredentialsProvider::current() {
   }
   auto credentials = std::make_shared<const Credentials>(std::move(fresh.credentials));
   if (logger_ && LogLevel::debug >= log_level_) {
-    logger_(LogLevel::debug, "credentials from " + source_->name() +
-                                 (fresh.expiration ? ", valid until " + amz_date(*fresh.expiration)
-                                                   : std::string(", not expiring")));
+    logger_(LogLevel::debug,
+            "credentials from " + source_->name() +
+                (fresh.expiration ? ", valid until " + amz_date(*fresh.expiration) : std::string(", not expiring")));
   }
   std::lock_guard<std::mutex> lock(state_mutex_);
   credentials_ = credentials;
@@ -115,20 +114,28 @@ std::string read_token_file(const std::string& path, const std::string& what) {
 HttpOutcome send_once(const HttpRequest& request, const HttpSettings& settings) {
   // Credential replies are small: a 2xx body past 64 KiB ends the transfer rather than filling
   // memory with whatever an endpoint sends.
-  HttpRequest bounded = request;
-  std::string body;
-  bounded.sink = [&body, &request](const char* data, std::size_t size) {
-    if (body.size() + size > kMaxJsonSize) {
-      const std::string rest = request.url.substr(request.url.find("://") + 3);
-      throw CredentialsError(rest.substr(0, rest.find('/')) + " sent a reply of more than " +
-                             std::to_string(kMaxJsonSize) + " bytes");
+  struct BoundedBody final : util::ByteSink {
+    explicit BoundedBody(const std::string& url) : url_(url) {}
+    void restart() override { text.clear(); }
+    void write(std::string_view bytes) override {
+      if (text.size() + bytes.size() > kMaxJsonSize) {
+        const std::string rest = url_.substr(url_.find("://") + 3);
+        throw CredentialsError(rest.substr(0, rest.find('/')) + " sent a reply of more than " +
+                               std::to_string(kMaxJsonSize) + " bytes");
+      }
+      text.append(bytes);
     }
-    body.append(data, size);
-  };
+    std::string text;
+
+   private:
+    const std::string& url_;
+  } body(request.url);
+  HttpRequest bounded = request;
+  bounded.sink = &body;
   HttpConnection connection(settings);
   HttpOutcome outcome = connection.perform(bounded);
   if (!outcome.failure && outcome.response.status >= 200 && outcome.response.status < 300) {
-    outcome.response.body = std::move(body);
+    outcome.response.body = std::move(body.text);
   }
   return outcome;
 }
@@ -149,8 +156,9 @@ namespace detail {
 std::optional<std::time_t> parse_iso8601(const std::string& text) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   int used = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
-                  &used) != 6 || used != 19) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &used) !=
+          6 ||
+      used != 19) {
     return std::nullopt;
   }
   std::string rest = text.substr(19);
@@ -179,8 +187,7 @@ std::optional<std::time_t> parse_iso8601(const std::string& text) {
   return static_cast<std::time_t>(seconds);
 }
 
-TemporaryCredentials credentials_from_json(const std::string& json, const std::string& what,
-                                           const char* token_member) {
+TemporaryCredentials credentials_from_json(const std::string& json, const std::string& what, const char* token_member) {
   JsonObject object;
   try {
     object = parse_json_object(json);
@@ -229,7 +236,9 @@ class EnvironmentSource final : public CredentialSource {
     const auto secret = env("AWS_SECRET_ACCESS_KEY");
     if (!id || !secret) {
       throw AuthArgumentError(std::string("auth_type environment needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (") +
-                              (!id && !secret ? "both are" : !id ? "AWS_ACCESS_KEY_ID is" : "AWS_SECRET_ACCESS_KEY is") +
+                              (!id && !secret ? "both are"
+                               : !id          ? "AWS_ACCESS_KEY_ID is"
+                                              : "AWS_SECRET_ACCESS_KEY is") +
                               " unset or empty)");
     }
     TemporaryCredentials result;
@@ -302,7 +311,8 @@ class ProcessSource final : public CredentialSource {
     bool timed_out = false;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kProcessTimeoutMs);
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         timed_out = true;
         break;
@@ -326,7 +336,8 @@ class ProcessSource final : public CredentialSource {
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
-    if (timed_out) throw CredentialsError(what + " did not finish within " + std::to_string(kProcessTimeoutMs / 1000) + " s");
+    if (timed_out)
+      throw CredentialsError(what + " did not finish within " + std::to_string(kProcessTimeoutMs / 1000) + " s");
     if (too_long) throw CredentialsError(what + " printed more than " + std::to_string(kMaxJsonSize) + " bytes");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       throw CredentialsError(what + (WIFEXITED(status) ? " exited with status " + std::to_string(WEXITSTATUS(status))
@@ -380,7 +391,8 @@ AwsFile read_aws_file(const std::string& path, bool* exists) {
                               (section == nullptr ? ": a setting before any [section]" : ": no '=' in the line"));
     }
     std::string key = trim(text.substr(0, equals));
-    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     (*section)[key] = trim(text.substr(equals + 1));
   }
   return sections;
@@ -442,8 +454,10 @@ std::unique_ptr<CredentialSource> named_source(const std::string& value, const s
   if (value == "Environment") return std::make_unique<EnvironmentSource>();
   if (value == "EcsContainer") return sources::container(settings);
   if (value == "Ec2InstanceMetadata") return sources::instance(settings);
-  throw AuthArgumentError("profile '" + profile + "': credential_source must be Environment, EcsContainer or "
-                          "Ec2InstanceMetadata, not '" + value + "'");
+  throw AuthArgumentError("profile '" + profile +
+                          "': credential_source must be Environment, EcsContainer or "
+                          "Ec2InstanceMetadata, not '" +
+                          value + "'");
 }
 
 std::unique_ptr<CredentialSource> profile_source(const SharedFiles& files, const std::string& name,
@@ -458,7 +472,8 @@ std::unique_ptr<CredentialSource> profile_source(const SharedFiles& files, const
     sources::RoleRequest role{role_arn, get(*section, "role_session_name"), get(*section, "external_id"),
                               get(*section, "duration_seconds")};
     if (!role.duration_seconds.empty() &&
-        (role.duration_seconds.size() > 5 || role.duration_seconds.find_first_not_of("0123456789") != std::string::npos)) {
+        (role.duration_seconds.size() > 5 ||
+         role.duration_seconds.find_first_not_of("0123456789") != std::string::npos)) {
       throw AuthArgumentError(label + ": duration_seconds must be a whole number of seconds");
     }
     sources::StsSettings sts = sources::sts_settings(settings);
@@ -479,24 +494,27 @@ std::unique_ptr<CredentialSource> profile_source(const SharedFiles& files, const
     if (source_profile == name) {
       // A profile that is its own source signs the AssumeRole call with its own keys.
       if (get(*section, "aws_access_key_id").empty() || get(*section, "aws_secret_access_key").empty()) {
-        throw AuthArgumentError(label + " is its own source_profile but has no aws_access_key_id and aws_secret_access_key");
+        throw AuthArgumentError(label +
+                                " is its own source_profile but has no aws_access_key_id and aws_secret_access_key");
       }
-      base = std::make_unique<StaticSource>(Credentials{get(*section, "aws_access_key_id"),
-                                                        get(*section, "aws_secret_access_key"),
-                                                        get(*section, "aws_session_token")},
-                                            label);
+      base = std::make_unique<StaticSource>(
+          Credentials{get(*section, "aws_access_key_id"), get(*section, "aws_secret_access_key"),
+                      get(*section, "aws_session_token")},
+          label);
     } else if (!source_profile.empty()) {
       base = profile_source(files, source_profile, settings, visited);
     } else if (!credential_source.empty()) {
       base = named_source(credential_source, name, settings);
     } else {
-      throw AuthArgumentError(label + " has role_arn but no source_profile, credential_source or web_identity_token_file");
+      throw AuthArgumentError(label +
+                              " has role_arn but no source_profile, credential_source or web_identity_token_file");
     }
     return sources::assume_role(std::move(base), std::move(role), std::move(sts), label);
   }
   if (!get(*section, "sso_start_url").empty() || !get(*section, "sso_session").empty() ||
       !get(*section, "sso_account_id").empty()) {
-    throw AuthArgumentError(label + " uses AWS IAM Identity Center (SSO), which cshelve does not support; "
+    throw AuthArgumentError(label +
+                            " uses AWS IAM Identity Center (SSO), which cshelve does not support; "
                             "use `aws configure export-credentials` with credential_process, or a role");
   }
   const std::string key_id = get(*section, "aws_access_key_id");
@@ -522,7 +540,9 @@ std::unique_ptr<CredentialSource> environment_web_identity(const CredentialsSett
   const auto token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
   if (!role_arn || !token_file) {
     throw AuthArgumentError(std::string("auth_type web_identity needs AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (") +
-                            (!role_arn && !token_file ? "both are" : !role_arn ? "AWS_ROLE_ARN is" : "AWS_WEB_IDENTITY_TOKEN_FILE is") +
+                            (!role_arn && !token_file ? "both are"
+                             : !role_arn              ? "AWS_ROLE_ARN is"
+                                                      : "AWS_WEB_IDENTITY_TOKEN_FILE is") +
                             " unset or empty)");
   }
   sources::RoleRequest role{*role_arn, env("AWS_ROLE_SESSION_NAME").value_or(""), "", ""};
@@ -545,7 +565,8 @@ class ChainSource final : public CredentialSource {
         std::unique_ptr<CredentialSource> source = make(which);
         TemporaryCredentials credentials = source->fetch();
         if (settings_.logger && LogLevel::debug >= settings_.log_level) {
-          settings_.logger(LogLevel::debug, std::string("default credential chain: using ") + which + " (" + source->name() + ")");
+          settings_.logger(LogLevel::debug,
+                           std::string("default credential chain: using ") + which + " (" + source->name() + ")");
         }
         chosen_ = std::move(source);
         return credentials;
@@ -633,8 +654,8 @@ CredentialsSetup make_credentials(const CredentialsSettings& settings) {
     throw AuthTypeError(settings.origin + ": auth_type '" + type +
                         "' is not one of access_key, environment, profile, web_identity, container, instance, default");
   }
-  setup.provider = std::make_shared<CredentialsProvider>(std::move(source), kRefreshAhead, settings.logger,
-                                                         settings.log_level);
+  setup.provider =
+      std::make_shared<CredentialsProvider>(std::move(source), kRefreshAhead, settings.logger, settings.log_level);
   return setup;
 }
 

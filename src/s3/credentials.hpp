@@ -107,8 +107,7 @@ std::string container_url(const char* relative_uri, const char* full_uri);
 // Whether plain http may go to this host: loopback, or the container endpoints' link-local ones.
 bool container_host_allowed(const std::string& host);
 // Credentials from a credential_process, container or IMDS reply; `what` names it for errors.
-TemporaryCredentials credentials_from_json(const std::string& json, const std::string& what,
-                                           const char* token_member);
+TemporaryCredentials credentials_from_json(const std::string& json, const std::string& what, const char* token_member);
 }  // namespace detail
 
 }  // namespace cshelve::s3

@@ -158,10 +158,14 @@ class Reader {
     for (int i = 0; i < 4; ++i) {
       const char c = text_[pos_++];
       code <<= 4;
-      if (c >= '0' && c <= '9') code |= static_cast<unsigned>(c - '0');
-      else if (c >= 'a' && c <= 'f') code |= static_cast<unsigned>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') code |= static_cast<unsigned>(c - 'A' + 10);
-      else fail("bad \\u escape");
+      if (c >= '0' && c <= '9')
+        code |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        code |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        code |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        fail("bad \\u escape");
     }
     return code;
   }
@@ -268,8 +272,8 @@ class Reader {
 
 JsonObject parse_json_object(std::string_view text) {
   if (text.size() > kMaxJsonSize) {
-    throw JsonError("JSON of " + std::to_string(text.size()) + " bytes, more than the " +
-                    std::to_string(kMaxJsonSize) + " allowed");
+    throw JsonError("JSON of " + std::to_string(text.size()) + " bytes, more than the " + std::to_string(kMaxJsonSize) +
+                    " allowed");
   }
   return Reader(text).document();
 }

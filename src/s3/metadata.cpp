@@ -16,7 +16,8 @@ constexpr const char* kContainerHost = "http://169.254.170.2";
 constexpr const char* kInstanceEndpoint = "http://169.254.169.254";
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
 
@@ -43,27 +44,30 @@ bool container_host_allowed(const std::string& host_and_port) {
   // 127.0.0.0/8, written as a dotted quad.
   unsigned a = 0, b = 0, c = 0, d = 0;
   char tail = 0;
-  return std::sscanf(host.c_str(), "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
-         c < 256 && d < 256 && host.find_first_not_of("0123456789.") == std::string::npos;
+  return std::sscanf(host.c_str(), "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
+         d < 256 && host.find_first_not_of("0123456789.") == std::string::npos;
 }
 
 std::string container_url(const char* relative_uri, const char* full_uri) {
   if (relative_uri != nullptr && *relative_uri != '\0') {
     const std::string relative = relative_uri;
     if (relative.front() != '/' || has_line_break(relative) || relative.find(' ') != std::string::npos) {
-      throw AuthArgumentError("auth_type container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path starting with '/'");
+      throw AuthArgumentError(
+          "auth_type container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path starting with '/'");
     }
     return kContainerHost + relative;
   }
   if (full_uri == nullptr || *full_uri == '\0') {
-    throw AuthArgumentError("auth_type container needs AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
-                            "AWS_CONTAINER_CREDENTIALS_FULL_URI (both are unset or empty)");
+    throw AuthArgumentError(
+        "auth_type container needs AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI (both are unset or empty)");
   }
   const std::string full = full_uri;
   const auto separator = full.find("://");
   const std::string scheme = separator == std::string::npos ? "" : lower(full.substr(0, separator));
   if (has_line_break(full) || full.find(' ') != std::string::npos || (scheme != "http" && scheme != "https")) {
-    throw AuthArgumentError("auth_type container: AWS_CONTAINER_CREDENTIALS_FULL_URI must be an http:// or https:// URL");
+    throw AuthArgumentError(
+        "auth_type container: AWS_CONTAINER_CREDENTIALS_FULL_URI must be an http:// or https:// URL");
   }
   const std::string rest = full.substr(separator + 3);
   const std::string host = rest.substr(0, rest.find_first_of("/?#"));
@@ -71,8 +75,10 @@ std::string container_url(const char* relative_uri, const char* full_uri) {
     throw AuthArgumentError("auth_type container: AWS_CONTAINER_CREDENTIALS_FULL_URI has no usable host");
   }
   if (scheme == "http" && !container_host_allowed(host)) {
-    throw AuthArgumentError("auth_type container: AWS_CONTAINER_CREDENTIALS_FULL_URI may use plain http only to a "
-                            "loopback address or 169.254.170.2, 169.254.170.23, fd00:ec2::23 (not '" + host + "')");
+    throw AuthArgumentError(
+        "auth_type container: AWS_CONTAINER_CREDENTIALS_FULL_URI may use plain http only to a "
+        "loopback address or 169.254.170.2, 169.254.170.23, fd00:ec2::23 (not '" +
+        host + "')");
   }
   return full;
 }
@@ -136,7 +142,8 @@ class InstanceSource final : public CredentialSource {
     const auto separator = endpoint_.find("://");
     if (separator == std::string::npos || has_line_break(endpoint_) ||
         (lower(endpoint_.substr(0, separator)) != "http" && lower(endpoint_.substr(0, separator)) != "https")) {
-      throw AuthArgumentError("auth_type instance: AWS_EC2_METADATA_SERVICE_ENDPOINT must be an http:// or https:// URL");
+      throw AuthArgumentError(
+          "auth_type instance: AWS_EC2_METADATA_SERVICE_ENDPOINT must be an http:// or https:// URL");
     }
   }
   std::string name() const override { return "instance metadata"; }
@@ -165,7 +172,8 @@ class InstanceSource final : public CredentialSource {
     }
     std::string role = role_reply.response.body.substr(0, role_reply.response.body.find_first_of("\r\n"));
     if (role.empty() || role.size() > 128 ||
-        role.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=,.@_-") != std::string::npos) {
+        role.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=,.@_-") !=
+            std::string::npos) {
       throw CredentialsError(what + ": the role name it gave is not a valid IAM role name");
     }
     const HttpOutcome reply = get(base + role, token);

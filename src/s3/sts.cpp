@@ -82,7 +82,9 @@ TemporaryCredentials call_sts(const std::string& action, const std::vector<std::
     request.url = url.scheme + "://" + url.host + uri_encode(url.path, true);
     request.headers = to_sign.headers;
   }
-  request.body_pieces = {body};
+  RequestBody request_body;
+  request_body.pieces = {body};
+  request.body = &request_body;
   const HttpSettings settings{sts.verify_tls, sts.ca_bundle, 10000, 10000};
   const HttpOutcome outcome = send_once(request, settings);
   const std::string where = what + ": STS " + action + " at " + url.host;
@@ -161,9 +163,8 @@ class WebIdentitySource final : public CredentialSource {
   TemporaryCredentials fetch() override {
     // Read again each time: the orchestrator rotates the token in place.
     const std::string token = read_token_file(token_file_, name_);
-    std::vector<std::pair<std::string, std::string>> form{{"RoleArn", role_.role_arn},
-                                                          {"RoleSessionName", session_name(role_)},
-                                                          {"WebIdentityToken", token}};
+    std::vector<std::pair<std::string, std::string>> form{
+        {"RoleArn", role_.role_arn}, {"RoleSessionName", session_name(role_)}, {"WebIdentityToken", token}};
     if (!role_.duration_seconds.empty()) form.emplace_back("DurationSeconds", role_.duration_seconds);
     return call_sts("AssumeRoleWithWebIdentity", form, nullptr, sts_, name_, token);
   }
@@ -177,8 +178,8 @@ class WebIdentitySource final : public CredentialSource {
 
 }  // namespace
 
-std::unique_ptr<CredentialSource> assume_role(std::unique_ptr<CredentialSource> base, RoleRequest role,
-                                              StsSettings sts, std::string name) {
+std::unique_ptr<CredentialSource> assume_role(std::unique_ptr<CredentialSource> base, RoleRequest role, StsSettings sts,
+                                              std::string name) {
   return std::make_unique<AssumeRoleSource>(std::move(base), std::move(role), std::move(sts), std::move(name));
 }
 

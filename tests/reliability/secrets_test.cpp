@@ -276,9 +276,9 @@ TEST_CASE("no secret from a credential source reaches a log line or an error mes
                                        {"IMDS token", imds_token},       {"web identity token", web_token}};
   TempDir dir;
   const std::string bucket = fresh_bucket("sources");
-  const std::string json = "{\"Version\": 1, \"AccessKeyId\": \"" + key_id + "\", \"SecretAccessKey\": \"" + key_secret +
-                           "\", \"SessionToken\": \"" + kSessionToken + "\", \"Token\": \"" + kSessionToken +
-                           "\", \"Expiration\": \"2099-01-01T00:00:00Z\"}";
+  const std::string json = "{\"Version\": 1, \"AccessKeyId\": \"" + key_id + "\", \"SecretAccessKey\": \"" +
+                           key_secret + "\", \"SessionToken\": \"" + kSessionToken + "\", \"Token\": \"" +
+                           kSessionToken + "\", \"Expiration\": \"2099-01-01T00:00:00Z\"}";
   const std::string broken_json = "{\"AccessKeyId\": \"" + key_id + "\", \"SecretAccessKey\": \"" + key_secret + "\",}";
 
   // Nothing here may reach a real endpoint: metadata disabled unless a test points it at 127.0.0.1.
@@ -292,17 +292,19 @@ TEST_CASE("no secret from a credential source reaches a log line or an error mes
                            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT"}) {
     ::unsetenv(name);
   }
-  write_text(dir / "credentials", "[static]\naws_access_key_id = " + key_id + "\naws_secret_access_key = " + key_secret +
-                                      "\naws_session_token = " + kSessionToken + "\n[wrong]\naws_access_key_id = " + key_id +
-                                      "\naws_secret_access_key = " + kWrongSecret + "\n");
+  write_text(dir / "credentials",
+             "[static]\naws_access_key_id = " + key_id + "\naws_secret_access_key = " + key_secret +
+                 "\naws_session_token = " + kSessionToken + "\n[wrong]\naws_access_key_id = " + key_id +
+                 "\naws_secret_access_key = " + kWrongSecret + "\n");
   write_text(dir / "good.json", json);
   write_text(dir / "broken.json", broken_json);
   write_text(dir / "web-token", web_token + "\n");
-  write_text(dir / "config", "[profile process]\ncredential_process = cat " + (dir / "good.json") +
-                                 "\n[profile broken-process]\ncredential_process = cat " + (dir / "broken.json") +
-                                 "\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = wrong\n"
-                                 "[profile web]\nrole_arn = arn:aws:iam::123456789012:role/r\nweb_identity_token_file = " +
-                                 (dir / "web-token") + "\n");
+  write_text(dir / "config",
+             "[profile process]\ncredential_process = cat " + (dir / "good.json") +
+                 "\n[profile broken-process]\ncredential_process = cat " + (dir / "broken.json") +
+                 "\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = wrong\n"
+                 "[profile web]\nrole_arn = arn:aws:iam::123456789012:role/r\nweb_identity_token_file = " +
+                 (dir / "web-token") + "\n");
 
   LogCollector log;
   Options options;
@@ -330,16 +332,20 @@ TEST_CASE("no secret from a credential source reaches a log line or an error mes
   }
   session(ini("static", "profile\nprofile = static"));
   session(ini("process", "profile\nprofile = process"));
-  expect_error<CredentialsError>(messages, "broken credential_process",
-                                 [&] { open(ini("broken-process", "profile\nprofile = broken-process"), Flag::read, options); });
+  expect_error<CredentialsError>(messages, "broken credential_process", [&] {
+    open(ini("broken-process", "profile\nprofile = broken-process"), Flag::read, options);
+  });
   {
     // STS refuses the source profile's wrong secret, and the web identity token.
     cshelve::testing::ScriptedServer sts_server(
-        {cshelve::testing::http_reply(403, "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error></ErrorResponse>"),
-         cshelve::testing::http_reply(400, "<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>bad " + web_token +
-                                               "</Message></Error></ErrorResponse>")});
+        {cshelve::testing::http_reply(
+             403,
+             "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error></ErrorResponse>"),
+         cshelve::testing::http_reply(400, "<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>bad " +
+                                               web_token + "</Message></Error></ErrorResponse>")});
     ScopedEnv endpoint("AWS_ENDPOINT_URL_STS", sts_server.url());
-    expect_error<CredentialsError>(messages, "role refused", [&] { open(ini("role", "profile\nprofile = role"), Flag::read, options); });
+    expect_error<CredentialsError>(messages, "role refused",
+                                   [&] { open(ini("role", "profile\nprofile = role"), Flag::read, options); });
     // A server quoting the token back in its message: the token stays out of ours.
     expect_error<CredentialsError>(messages, "web identity refused",
                                    [&] { open(ini("web", "profile\nprofile = web"), Flag::read, options); });
@@ -352,19 +358,23 @@ TEST_CASE("no secret from a credential source reaches a log line or an error mes
     ScopedEnv uri("AWS_CONTAINER_CREDENTIALS_FULL_URI", container.url() + "/creds");
     ScopedEnv token("AWS_CONTAINER_AUTHORIZATION_TOKEN", container_token);
     session(ini("container", "container"));
-    expect_error<CredentialsError>(messages, "container malformed", [&] { open(ini("container", "container"), Flag::read, options); });
-    expect_error<CredentialsError>(messages, "container refused", [&] { open(ini("container", "container"), Flag::read, options); });
+    expect_error<CredentialsError>(messages, "container malformed",
+                                   [&] { open(ini("container", "container"), Flag::read, options); });
+    expect_error<CredentialsError>(messages, "container refused",
+                                   [&] { open(ini("container", "container"), Flag::read, options); });
   }
   {
-    cshelve::testing::ScriptedServer imds({cshelve::testing::http_reply(200, imds_token), cshelve::testing::http_reply(200, "role"),
-                                           cshelve::testing::http_reply(200, json),
-                                           cshelve::testing::http_reply(200, imds_token), cshelve::testing::http_reply(404, imds_token)});
+    cshelve::testing::ScriptedServer imds(
+        {cshelve::testing::http_reply(200, imds_token), cshelve::testing::http_reply(200, "role"),
+         cshelve::testing::http_reply(200, json), cshelve::testing::http_reply(200, imds_token),
+         cshelve::testing::http_reply(404, imds_token)});
     ScopedEnv enabled("AWS_EC2_METADATA_DISABLED", "false");
     ScopedEnv endpoint("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
     session(ini("instance", "instance"));
     // The default chain fails through to instance metadata, which answers 404: all reasons listed.
     ScopedEnv id("AWS_ACCESS_KEY_ID", key_id);
-    expect_error<AuthArgumentError>(messages, "default chain", [&] { open(ini("default", "default"), Flag::read, options); });
+    expect_error<AuthArgumentError>(messages, "default chain",
+                                    [&] { open(ini("default", "default"), Flag::read, options); });
   }
 
   const std::vector<std::string> lines = log.lines();

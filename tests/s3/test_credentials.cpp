@@ -31,11 +31,21 @@ namespace {
 const char* const kSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const char* const kToken = "SESSIONTOKENxyz";
 
-const char* const kAllVariables[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL_STS"};
+const char* const kAllVariables[] = {"AWS_ACCESS_KEY_ID",
+                                     "AWS_SECRET_ACCESS_KEY",
+                                     "AWS_SESSION_TOKEN",
+                                     "AWS_PROFILE",
+                                     "AWS_SHARED_CREDENTIALS_FILE",
+                                     "AWS_CONFIG_FILE",
+                                     "AWS_ROLE_ARN",
+                                     "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                     "AWS_ROLE_SESSION_NAME",
+                                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                     "AWS_ENDPOINT_URL_STS"};
 
 // A clean environment for one test: no AWS variable, files that do not exist, and instance
 // metadata disabled (a test that wants it points it at its scripted server).
@@ -90,7 +100,8 @@ std::string json_credentials(const std::string& expiration = "2030-01-01T00:00:0
 
 TEST_CASE("the JSON reader keeps top-level members and refuses anything not strict JSON") {
   const JsonObject object = parse_json_object(
-      " {\"a\": \"x\\u00e9\\n\\ud83d\\ude00\", \"n\": -1.5e3, \"t\": true, \"z\": null, \"o\": {\"p\": [1, {}, []]}}\n");
+      " {\"a\": \"x\\u00e9\\n\\ud83d\\ude00\", \"n\": -1.5e3, \"t\": true, \"z\": null, \"o\": {\"p\": [1, {}, "
+      "[]]}}\n");
   CHECK(object.at("a").text == "x\xc3\xa9\n\xf0\x9f\x98\x80");
   CHECK(object.at("n").kind == JsonValue::Kind::number);
   CHECK(object.at("n").text == "-1.5e3");
@@ -125,8 +136,9 @@ TEST_CASE("the JSON reader keeps top-level members and refuses anything not stri
   CHECK(error_of([&] { parse_json_object("{\"a\": \"" + std::string(70000, 'x') + "\"}"); }) ==
         "JSON of 70009 bytes, more than the 65536 allowed");
   // A secret in a broken reply never reaches the message.
-  CHECK(error_of([&] { parse_json_object(std::string("{\"SecretAccessKey\": \"") + kSecret + "\",}"); })
-            .find(kSecret) == std::string::npos);
+  CHECK(error_of([&] {
+          parse_json_object(std::string("{\"SecretAccessKey\": \"") + kSecret + "\",}");
+        }).find(kSecret) == std::string::npos);
 }
 
 TEST_CASE("expiration times are ISO 8601 in UTC") {
@@ -146,7 +158,8 @@ TEST_CASE("auth_type environment reads the three variables") {
         "auth_type environment needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (both are unset or empty)");
   ::setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
   CHECK(error_of([] { make("environment").provider->current(); }) ==
-        "auth_type environment needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_SECRET_ACCESS_KEY is unset or empty)");
+        "auth_type environment needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_SECRET_ACCESS_KEY is unset or "
+        "empty)");
   ::setenv("AWS_SECRET_ACCESS_KEY", kSecret, 1);
   ::setenv("AWS_SESSION_TOKEN", kToken, 1);
   const auto credentials = make("environment").provider->current();
@@ -157,16 +170,19 @@ TEST_CASE("auth_type environment reads the three variables") {
 
 TEST_CASE("auth_type profile: static keys, the profile's region, and clear errors") {
   CleanEnvironment environment;
-  CHECK(error_of([] { make("profile"); }) == "auth_type profile: neither '" + environment.folder + "/credentials' or '" +
-                                                 environment.folder + "/config' exists");
-  environment.write("credentials", "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n\n"
-                                   "[dev]\naws_access_key_id=AKIDDEV\naws_secret_access_key=s2\naws_session_token=t2\n"
-                                   "[half]\naws_access_key_id=AKIDHALF\n");
-  environment.write("config", "[default]\nregion = eu-west-3\n[profile dev]\nregion = ap-south-1\ns3 =\n  addressing_style = path\n"
-                              "[profile sso]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
-                              "[profile empty]\noutput = json\n[profile lonely-role]\nrole_arn = arn:aws:iam::1:role/r\n"
-                              "[profile loop-a]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = loop-b\n"
-                              "[profile loop-b]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = loop-a\n");
+  CHECK(error_of([] { make("profile"); }) == "auth_type profile: neither '" + environment.folder +
+                                                 "/credentials' or '" + environment.folder + "/config' exists");
+  environment.write("credentials",
+                    "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n\n"
+                    "[dev]\naws_access_key_id=AKIDDEV\naws_secret_access_key=s2\naws_session_token=t2\n"
+                    "[half]\naws_access_key_id=AKIDHALF\n");
+  environment.write(
+      "config",
+      "[default]\nregion = eu-west-3\n[profile dev]\nregion = ap-south-1\ns3 =\n  addressing_style = path\n"
+      "[profile sso]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
+      "[profile empty]\noutput = json\n[profile lonely-role]\nrole_arn = arn:aws:iam::1:role/r\n"
+      "[profile loop-a]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = loop-b\n"
+      "[profile loop-b]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = loop-a\n");
   CredentialsSetup setup = make("profile");
   CHECK(setup.region == "eu-west-3");
   CHECK(setup.provider->current()->access_key_id == "AKIDDEFAULT");
@@ -177,37 +193,48 @@ TEST_CASE("auth_type profile: static keys, the profile's region, and clear error
   // The INI's profile option comes before AWS_PROFILE.
   CHECK(make("profile", "default").provider->current()->access_key_id == "AKIDDEFAULT");
 
-  CHECK(error_of([] { make("profile", "nope"); }) == "profile 'nope' is in neither '" + environment.folder +
-                                                         "/credentials' or '" + environment.folder + "/config'");
-  CHECK(error_of([] { make("profile", "sso"); }).find("profile 'sso' uses AWS IAM Identity Center (SSO), which cshelve "
-                                                      "does not support") == 0);
+  CHECK(error_of([] { make("profile", "nope"); }) ==
+        "profile 'nope' is in neither '" + environment.folder + "/credentials' or '" + environment.folder + "/config'");
+  CHECK(error_of([] { make("profile", "sso"); })
+            .find("profile 'sso' uses AWS IAM Identity Center (SSO), which cshelve "
+                  "does not support") == 0);
   CHECK(error_of([] { make("profile", "empty"); }) ==
         "profile 'empty' has no credentials (aws_access_key_id, credential_process or role_arn)");
-  CHECK(error_of([] { make("profile", "half"); }) == "profile 'half' has aws_access_key_id but no aws_secret_access_key");
+  CHECK(error_of([] { make("profile", "half"); }) ==
+        "profile 'half' has aws_access_key_id but no aws_secret_access_key");
   CHECK(error_of([] { make("profile", "lonely-role"); }) ==
         "profile 'lonely-role' has role_arn but no source_profile, credential_source or web_identity_token_file");
   CHECK(error_of([] { make("profile", "loop-a"); }) == "profile 'loop-a': source_profile goes round in a loop");
   CHECK_THROWS_AS(make("profile", "sso"), AuthArgumentError);
 
   environment.write("config", "[profile broken\n");
-  CHECK(error_of([] { make("profile"); }) == "AWS file '" + environment.folder + "/config' line 1: unclosed section header");
+  CHECK(error_of([] { make("profile"); }) ==
+        "AWS file '" + environment.folder + "/config' line 1: unclosed section header");
 }
 
 TEST_CASE("credential_process: run, read its JSON, cache it until shortly before Expiration") {
   CleanEnvironment environment;
   const std::string counter = environment.folder + "/runs";
   const std::string later = "2099-01-01T00:00:00Z";
-  environment.write("good.sh", "echo x >> '" + counter + "'\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", "
-                               "\"SecretAccessKey\": \"" + kSecret + "\", \"SessionToken\": \"tp\", \"Expiration\": \"" +
-                               later + "\"}'\n");
-  environment.write("soon.sh", "echo x >> '" + counter + "'\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDSOON\", "
-                               "\"SecretAccessKey\": \"s\", \"Expiration\": \"2001-01-01T00:00:00Z\"}'\n");
-  environment.write("config", "[profile good]\ncredential_process = sh " + environment.folder + "/good.sh\n"
-                              "[profile soon]\ncredential_process = sh " + environment.folder + "/soon.sh\n"
-                              "[profile fails]\ncredential_process = sh -c 'exit 3'\n"
-                              "[profile version]\ncredential_process = echo '{\"AccessKeyId\": \"a\", \"SecretAccessKey\": \"b\"}'\n"
-                              "[profile garbage]\ncredential_process = echo 'AccessKeyId=a'\n"
-                              "[profile noexpiry]\ncredential_process = echo '{\"Version\": 1, \"AccessKeyId\": \"a\", \"SecretAccessKey\": \"b\", \"Expiration\": \"soon\"}'\n");
+  environment.write("good.sh", "echo x >> '" + counter +
+                                   "'\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", "
+                                   "\"SecretAccessKey\": \"" +
+                                   kSecret + "\", \"SessionToken\": \"tp\", \"Expiration\": \"" + later + "\"}'\n");
+  environment.write("soon.sh", "echo x >> '" + counter +
+                                   "'\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDSOON\", "
+                                   "\"SecretAccessKey\": \"s\", \"Expiration\": \"2001-01-01T00:00:00Z\"}'\n");
+  environment.write(
+      "config",
+      "[profile good]\ncredential_process = sh " + environment.folder +
+          "/good.sh\n"
+          "[profile soon]\ncredential_process = sh " +
+          environment.folder +
+          "/soon.sh\n"
+          "[profile fails]\ncredential_process = sh -c 'exit 3'\n"
+          "[profile version]\ncredential_process = echo '{\"AccessKeyId\": \"a\", \"SecretAccessKey\": \"b\"}'\n"
+          "[profile garbage]\ncredential_process = echo 'AccessKeyId=a'\n"
+          "[profile noexpiry]\ncredential_process = echo '{\"Version\": 1, \"AccessKeyId\": \"a\", "
+          "\"SecretAccessKey\": \"b\", \"Expiration\": \"soon\"}'\n");
   const auto runs = [&] {
     std::ifstream file(counter);
     std::string line;
@@ -238,8 +265,10 @@ TEST_CASE("credential_process: run, read its JSON, cache it until shortly before
 TEST_CASE("container: the URL rules of the published protocol") {
   CHECK(detail::container_url("/v2/credentials/abc", nullptr) == "http://169.254.170.2/v2/credentials/abc");
   CHECK(detail::container_url(nullptr, "http://127.0.0.1:8080/creds") == "http://127.0.0.1:8080/creds");
-  CHECK(detail::container_url(nullptr, "http://169.254.170.23/v1/credentials") == "http://169.254.170.23/v1/credentials");
-  CHECK(detail::container_url(nullptr, "http://[fd00:ec2::23]/v1/credentials") == "http://[fd00:ec2::23]/v1/credentials");
+  CHECK(detail::container_url(nullptr, "http://169.254.170.23/v1/credentials") ==
+        "http://169.254.170.23/v1/credentials");
+  CHECK(detail::container_url(nullptr, "http://[fd00:ec2::23]/v1/credentials") ==
+        "http://[fd00:ec2::23]/v1/credentials");
   CHECK(detail::container_url(nullptr, "https://creds.example.com/x") == "https://creds.example.com/x");
   CHECK(detail::container_host_allowed("localhost:80"));
   CHECK(detail::container_host_allowed("127.1.2.3"));
@@ -279,8 +308,9 @@ TEST_CASE("container: GET with the authorization token, credentials from its JSO
 
 TEST_CASE("container: refusals, silence and malformed JSON are typed errors naming the source") {
   CleanEnvironment environment;
-  ScriptedServer server({http_reply(200, std::string(200000, ' ')), http_reply(403, "no"), http_reply(200, "{\"AccessKeyId\": \"a\""),
-                         http_reply(200, "{\"AccessKeyId\": \"a\"}"), stall_reply(5000)});
+  ScriptedServer server({http_reply(200, std::string(200000, ' ')), http_reply(403, "no"),
+                         http_reply(200, "{\"AccessKeyId\": \"a\""), http_reply(200, "{\"AccessKeyId\": \"a\"}"),
+                         stall_reply(5000)});
   ::setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", (server.url() + "/creds").c_str(), 1);
   const std::string host = "container endpoint 127.0.0.1:" + std::to_string(server.port());
   CHECK(error_of([] { make("container").provider->current(); }) ==
@@ -322,12 +352,12 @@ TEST_CASE("instance: IMDSv2 token, then the role, then its credentials") {
 TEST_CASE("instance: token refused (no IMDSv1 fallback), no role, silence, malformed JSON, disabled") {
   CleanEnvironment environment;
   ::unsetenv("AWS_EC2_METADATA_DISABLED");
-  ScriptedServer server({http_reply(403, "Forbidden"),                                  // token refused
-                         http_reply(200, "T"), http_reply(404, "Not Found"),            // no role
+  ScriptedServer server({http_reply(403, "Forbidden"),                        // token refused
+                         http_reply(200, "T"), http_reply(404, "Not Found"),  // no role
                          http_reply(200, "T"), http_reply(200, "r"), http_reply(200, "{\"Code\": \"Success\", }"),
-                         http_reply(200, "T"), http_reply(200, "r"), http_reply(200, "{\"Code\": \"AssumeRoleUnauthorizedAccess\"}"),
-                         http_reply(200, "T"), http_reply(200, "bad role/"),
-                         stall_reply(5000)});
+                         http_reply(200, "T"), http_reply(200, "r"),
+                         http_reply(200, "{\"Code\": \"AssumeRoleUnauthorizedAccess\"}"), http_reply(200, "T"),
+                         http_reply(200, "bad role/"), stall_reply(5000)});
   ::setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.url().c_str(), 1);
   const std::string what = "instance metadata (IMDSv2) at " + server.url();
   CHECK(error_of([] { make("instance").provider->current(); }) ==
@@ -341,11 +371,14 @@ TEST_CASE("instance: token refused (no IMDSv1 fallback), no role, silence, malfo
   CHECK(error_of([] { make("instance").provider->current(); }) ==
         what + ": the role name it gave is not a valid IAM role name");
   const auto start = std::chrono::steady_clock::now();
-  CHECK(error_of([] { make("instance").provider->current(); }).find(what + ": the session token request failed (timed out") == 0);
+  CHECK(error_of([] {
+          make("instance").provider->current();
+        }).find(what + ": the session token request failed (timed out") == 0);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
 
   ::setenv("AWS_EC2_METADATA_DISABLED", "TRUE", 1);
-  CHECK(error_of([] { make("instance"); }) == "auth_type instance: instance metadata is disabled by AWS_EC2_METADATA_DISABLED");
+  CHECK(error_of([] { make("instance"); }) ==
+        "auth_type instance: instance metadata is disabled by AWS_EC2_METADATA_DISABLED");
 }
 
 TEST_CASE("default: the first source with credentials wins, and a debug line says which") {
@@ -353,22 +386,27 @@ TEST_CASE("default: the first source with credentials wins, and a debug line say
   std::vector<std::string> lines;
   const Logger logger = [&](LogLevel, std::string_view line) { lines.emplace_back(line); };
   const std::string none = error_of([&] { make("default", "", logger).provider->current(); });
-  CHECK(none == "auth_type default found no credentials"
-                "; environment: auth_type environment needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (both are unset or empty)"
-                "; web identity: auth_type web_identity needs AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (both are unset or empty)"
-                "; shared profile: profile 'default' is in neither '" + environment.folder + "/credentials' or '" +
-                environment.folder + "/config'"
-                "; container: auth_type container needs AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI (both are unset or empty)"
-                "; instance metadata: auth_type instance: instance metadata is disabled by AWS_EC2_METADATA_DISABLED");
+  CHECK(
+      none ==
+      "auth_type default found no credentials"
+      "; environment: auth_type environment needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (both are unset or empty)"
+      "; web identity: auth_type web_identity needs AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (both are unset or "
+      "empty)"
+      "; shared profile: profile 'default' is in neither '" +
+          environment.folder + "/credentials' or '" + environment.folder +
+          "/config'"
+          "; container: auth_type container needs AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
+          "AWS_CONTAINER_CREDENTIALS_FULL_URI (both are unset or empty)"
+          "; instance metadata: auth_type instance: instance metadata is disabled by AWS_EC2_METADATA_DISABLED");
 
   // Instance metadata that never answers: the chain gives up on it within its timeout.
   ScriptedServer silent({stall_reply(5000)});
   ::unsetenv("AWS_EC2_METADATA_DISABLED");
   ::setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", silent.url().c_str(), 1);
   const auto start = std::chrono::steady_clock::now();
-  CHECK(error_of([&] { make("default", "", logger).provider->current(); }).find("; instance metadata: instance metadata (IMDSv2)") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          make("default", "", logger).provider->current();
+        }).find("; instance metadata: instance metadata (IMDSv2)") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
 
   // The container answers before instance metadata is asked.
@@ -376,7 +414,8 @@ TEST_CASE("default: the first source with credentials wins, and a debug line say
   ::setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", container.url().c_str(), 1);
   lines.clear();
   CHECK(make("default", "", logger).provider->current()->access_key_id == "ASIAEXAMPLE");
-  CHECK(std::find(lines.begin(), lines.end(), "default credential chain: using container (container endpoint)") != lines.end());
+  CHECK(std::find(lines.begin(), lines.end(), "default credential chain: using container (container endpoint)") !=
+        lines.end());
 
   // The shared profile comes before it, the environment before all.
   environment.write("credentials", "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = s\n");
@@ -385,7 +424,8 @@ TEST_CASE("default: the first source with credentials wins, and a debug line say
   ::setenv("AWS_SECRET_ACCESS_KEY", kSecret, 1);
   lines.clear();
   CHECK(make("default", "", logger).provider->current()->access_key_id == "AKIDENV");
-  CHECK(std::find(lines.begin(), lines.end(), "default credential chain: using environment (environment)") != lines.end());
+  CHECK(std::find(lines.begin(), lines.end(), "default credential chain: using environment (environment)") !=
+        lines.end());
   for (const auto& line : lines) CHECK(line.find(kSecret) == std::string::npos);
 }
 
@@ -442,8 +482,8 @@ TEST_CASE("the provider refreshes ahead of expiry, once for all threads, and aft
 TEST_CASE("the client retries once with fresh credentials after ExpiredToken, InvalidToken, TokenRefreshRequired") {
   for (const char* code : {"ExpiredToken", "InvalidToken", "TokenRefreshRequired"}) {
     CAPTURE(code);
-    ScriptedServer server({s3_error_reply(400, code), http_reply(200, "value"),
-                           s3_error_reply(400, code), s3_error_reply(400, code)});
+    ScriptedServer server(
+        {s3_error_reply(400, code), http_reply(200, "value"), s3_error_reply(400, code), s3_error_reply(400, code)});
     auto source = std::make_unique<CountingSource>(3600);
     CountingSource& counting = *source;
     ClientConfig config;

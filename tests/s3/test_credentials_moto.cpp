@@ -75,7 +75,8 @@ CredentialsSetup make(const std::string& auth_type, const std::string& profile =
 
 TEST_CASE("profile with role_arn and source_profile: STS AssumeRole, then S3 with the role's credentials") {
   MotoEnvironment moto;
-  moto.write("credentials", "[base]\naws_access_key_id = " + moto.key_id + "\naws_secret_access_key = " + moto.secret + "\n");
+  moto.write("credentials",
+             "[base]\naws_access_key_id = " + moto.key_id + "\naws_secret_access_key = " + moto.secret + "\n");
   moto.write("config", "[profile shelf]\nrole_arn = " + moto.role_arn +
                            "\nsource_profile = base\nexternal_id = ext-1\nrole_session_name = shelf-test\n"
                            "duration_seconds = 900\nregion = us-east-1\n");
@@ -104,11 +105,13 @@ TEST_CASE("moto checks signatures: a wrong source secret is refused by STS, and 
   }
   CAPTURE(message);
   const std::string host = moto.endpoint.substr(std::string("http://").size());
-  CHECK(message.rfind("profile 'shelf': STS AssumeRole at " + host + " was refused: HTTP 403 SignatureDoesNotMatch", 0) == 0);
+  CHECK(message.rfind("profile 'shelf': STS AssumeRole at " + host + " was refused: HTTP 403 SignatureDoesNotMatch",
+                      0) == 0);
   CHECK(message.find(wrong) == std::string::npos);
 
   // Temporary credentials whose secret is wrong do not pass S3's check either.
-  moto.write("credentials", "[base]\naws_access_key_id = " + moto.key_id + "\naws_secret_access_key = " + moto.secret + "\n");
+  moto.write("credentials",
+             "[base]\naws_access_key_id = " + moto.key_id + "\naws_secret_access_key = " + moto.secret + "\n");
   const auto good = make("profile", "shelf").provider->current();
   class Forged final : public CredentialSource {
    public:
@@ -141,12 +144,15 @@ TEST_CASE("web_identity: STS AssumeRoleWithWebIdentity from the EKS variables, t
 TEST_CASE("a shelf from an INI file with auth_type = profile, the STS endpoint as a provider parameter") {
   MotoEnvironment moto;
   ::unsetenv("AWS_ENDPOINT_URL_STS");
-  moto.write("credentials", "[base]\naws_access_key_id = " + moto.key_id + "\naws_secret_access_key = " + moto.secret + "\n");
-  moto.write("config", "[profile shelf]\nrole_arn = " + moto.role_arn + "\nsource_profile = base\nregion = us-east-1\n");
-  const std::string ini = moto.write("shelf.ini", "[default]\nprovider = aws-s3\nbucket_name = " + moto.bucket +
-                                                      "\nauth_type = profile\nprofile = shelf\n"
-                                                      "[provider_params]\nendpoint_url = " + moto.endpoint +
-                                                      "\naddressing_style = path\nsts_endpoint_url = " + moto.endpoint + "\n");
+  moto.write("credentials",
+             "[base]\naws_access_key_id = " + moto.key_id + "\naws_secret_access_key = " + moto.secret + "\n");
+  moto.write("config",
+             "[profile shelf]\nrole_arn = " + moto.role_arn + "\nsource_profile = base\nregion = us-east-1\n");
+  const std::string ini = moto.write(
+      "shelf.ini", "[default]\nprovider = aws-s3\nbucket_name = " + moto.bucket +
+                       "\nauth_type = profile\nprofile = shelf\n"
+                       "[provider_params]\nendpoint_url = " +
+                       moto.endpoint + "\naddressing_style = path\nsts_endpoint_url = " + moto.endpoint + "\n");
   {
     Shelf db = open(ini);
     db.set("answer", std::string_view("42"));
