@@ -18,9 +18,13 @@ import pickle
 import pickletools
 import random
 import struct
+import shlex
 import subprocess
 import sys
 import uuid
+
+# A cross build runs the tool under its emulator (meson sets this for the test).
+EXE_WRAPPER = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
 
 tool = sys.argv[1]
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
@@ -253,7 +257,7 @@ def main():
         sources_of.append(sources)
         for source in sources:
             feed += struct.pack("<I", len(pickles[source])) + pickles[source]
-    result = subprocess.run([tool], input=bytes(feed), stdout=subprocess.PIPE, check=True).stdout
+    result = subprocess.run(EXE_WRAPPER + [tool], input=bytes(feed), stdout=subprocess.PIPE, check=True).stdout
     pos = 0
     failures = 0
     checked = 0

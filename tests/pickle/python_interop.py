@@ -17,10 +17,14 @@ import math
 import os
 import pickle
 import struct
+import shlex
 import subprocess
 import sys
 import tempfile
 import uuid
+
+# A cross build runs the tool under its emulator (meson sets this for the test).
+EXE_WRAPPER = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
 
 here = os.path.dirname(os.path.abspath(__file__))
 repo = os.path.dirname(os.path.dirname(here))
@@ -117,7 +121,7 @@ def main():
             pickle.dump({"py/" + k: v for k, v in VALUES.items()}, open(values_path, "wb"), protocol=5)
             subprocess.run([runner, script, ini, endpoint, "write", values_path], check=True)
             keys = ["py/" + k for k in VALUES]
-            out = subprocess.run([tool, ini, endpoint, "get"] + keys, check=True, stdout=subprocess.PIPE).stdout
+            out = subprocess.run(EXE_WRAPPER + [tool, ini, endpoint, "get"] + keys, check=True, stdout=subprocess.PIPE).stdout
             pos = 0
             for key in keys:
                 (n,) = struct.unpack_from("<I", out, pos)
@@ -130,8 +134,8 @@ def main():
             # C++ writes (what it read, and a value of its own); Python reads with db[key].
             for key in keys:
                 pickled = pickle.dumps(VALUES[key[3:]], protocol=5)
-                subprocess.run([tool, ini, endpoint, "set", "cpp/" + key[3:]], input=pickled, check=True)
-            subprocess.run([tool, ini, endpoint, "set-native", "cpp/native"], check=True)
+                subprocess.run(EXE_WRAPPER + [tool, ini, endpoint, "set", "cpp/" + key[3:]], input=pickled, check=True)
+            subprocess.run(EXE_WRAPPER + [tool, ini, endpoint, "set-native", "cpp/native"], check=True)
             wanted = {"cpp/" + k: v for k, v in VALUES.items()}
             wanted["cpp/native"] = NATIVE
             keys_path = os.path.join(tmp, f"{name}.keys")

@@ -69,6 +69,9 @@ PY
 read -r key_id secret role_arn <<<"$setup"
 export CSHELVE_TEST_MOTO_ENDPOINT="$endpoint" CSHELVE_TEST_MOTO_KEY_ID="$key_id" \
   CSHELVE_TEST_MOTO_SECRET="$secret" CSHELVE_TEST_MOTO_ROLE_ARN="$role_arn" CSHELVE_TEST_MOTO_BUCKET=creds-bucket
+# A cross build runs the test program under its emulator (meson sets MESON_EXE_WRAPPER for it).
+wrapper=()
+[ -n "${MESON_EXE_WRAPPER:-}" ] && read -r -a wrapper <<<"$MESON_EXE_WRAPPER"
 status=0
-"$@" || status=$?
+"${wrapper[@]}" "$@" || status=$?
 exit $status
