@@ -13,6 +13,8 @@ packages=(g++ meson ninja-build pkg-config cmake
 if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--bench" ]; then
   # The local S3 server runs on Node.js; the signature gate uses Debian's botocore.
   packages+=(python3 python3-botocore python3-boto3)
+  # The Python cshelve 1.1.0 reference (../shared/reference) imports pycryptodome's AES.
+  packages+=(python3-pycryptodome)
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
