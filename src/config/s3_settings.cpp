@@ -106,7 +106,7 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
     if (is_bool_word(*value)) {
       config.verify_tls = parse_bool(*value, name_of("verify"));
     } else {
-      config.ca_bundle = resolve_path(*value, origin);
+      config.ca_bundle = *value;  // as written: relative to the process, as boto3 reads it
     }
   }
   if (auto value = param("connect_timeout")) {
