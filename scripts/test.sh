@@ -16,6 +16,10 @@ tsan_build="$build-tsan"
 fuzz_build="$build-fuzz"
 sanitizers="${CSHELVE_SANITIZERS:-1}"
 bash "$root/scripts/install-deps.sh" --tests
+# The armhf packages are installed now, before anything runs in the background: apt upgrading a
+# package for multiarch leaves it half-installed for a moment, which another install check would
+# take for missing.
+[ "${CSHELVE_ARMHF:-1}" = 1 ] && bash "$root/scripts/install-deps.sh" --armhf
 BUILD_DIR="$build" bash "$root/scripts/build.sh"
 
 # The sanitizer trees build in the background, at low priority, while the normal tests run: those
