@@ -5,6 +5,8 @@
 // a crash, a leak or undefined behaviour is a bug.
 #include "codec/record.hpp"
 #include "config/ini.hpp"
+#include "config/settings.hpp"
+#include "config/values.hpp"
 
 #include <cshelve/errors.hpp>
 
