@@ -62,10 +62,23 @@ void reserve_for_content_length(Transfer& transfer, std::string_view value) noex
   prefault(body.data(), body.capacity());
 }
 
+// libstdc++ grows a string at least twofold whatever `reserve` asks for, so growing a 256 MiB body
+// by the few bytes a record's header adds would claim 512 MiB. A fresh string takes exactly the
+// capacity asked for, prefaulted whole before the bytes so far are copied in.
+void reserve_exactly(std::string& body, std::size_t capacity) {
+  std::string grown;
+  grown.reserve(capacity);
+  prefault(grown.data(), grown.capacity());
+  grown.append(body);
+  body.swap(grown);
+}
+
 // Makes room for `more` bytes of body. Past what was reserved up front the room grows fourfold
 // toward the announced length (twice, when the reply announced too little or nothing), each new
 // stretch prefaulted: a large body is moved a couple of times at most, and never reserved for
-// beyond what has arrived by more than that factor. Throws std::bad_alloc.
+// beyond what has arrived by more than that factor. A step that would end within half of the
+// announced length goes all the way, so that the last bytes never cost a step of their own.
+// Throws std::bad_alloc.
 void make_room(Transfer& transfer, std::size_t more) {
   std::string& body = transfer.response->body;
   const std::size_t needed = body.size() + more;
@@ -73,10 +86,9 @@ void make_room(Transfer& transfer, std::size_t more) {
   const bool announced_enough = transfer.announced >= needed;
   std::uint64_t target = static_cast<std::uint64_t>(body.capacity()) * (announced_enough ? 4 : 2);
   target = std::max<std::uint64_t>(target, needed);
-  if (announced_enough) target = std::min<std::uint64_t>(target, transfer.announced);
+  if (announced_enough && target * 2 >= transfer.announced) target = transfer.announced;
   if (target > body.max_size()) target = needed;
-  body.reserve(static_cast<std::size_t>(target));
-  prefault(body.data() + body.size(), body.capacity() - body.size());
+  reserve_exactly(body, static_cast<std::size_t>(target));
 }
 
 }  // namespace
