@@ -46,9 +46,10 @@ struct UpdatePolicy {
 // of its own, the local provider replaces a file atomically (a reader sees the old record or the
 // new one, never a part), and on S3 each Shelf has its own connections. Shelves do not lock one
 // another out: when two write one key, the last write wins, and a writeback cache does not see
-// what others wrote to keys it holds. The logger is called from the thread using the shelf
-// (batches run their requests side by side on it), one line at a time for each shelf: a logger
-// shared by shelves on several threads is called from each of them, so it must allow that.
+// what others wrote to keys it holds, unless they use the conditional calls below (set_if_absent,
+// set_if_version, update, Options::detect_conflicts; see docs/concurrency.md). The logger is called from the thread
+// using the shelf (batches run their requests side by side on it), one line at a time for each shelf: a logger shared
+// by shelves on several threads is called from each of them, so it must allow that.
 class CSHELVE_API Shelf {
  public:
   class KeyIterator;

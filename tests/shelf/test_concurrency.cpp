@@ -141,13 +141,22 @@ void counts_every_update(const Backend& backend) {
   const int each = rounds();
   const std::vector<int> results = backend.run([&](int) {
     Shelf db = open(backend.path);
-    for (int n = 0; n < each; ++n) {
-      db.update(key, [](const std::optional<std::string>& value) {
-        // Time between the read and the write, so that writers do meet.
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        return std::to_string(as_number(value) + 1);
-      });
+    int gave_up = 0;
+    for (int n = 0; n < each;) {
+      try {
+        db.update(key, [](const std::optional<std::string>& value) {
+          // Time between the read and the write, so that writers do meet.
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          return std::to_string(as_number(value) + 1);
+        });
+        ++n;
+      } catch (const ConflictError&) {
+        // Eight writers in a tight loop on one key can starve one of them for the policy's 20
+        // rounds; the increment was then not made, and is simply tried again.
+        if (++gave_up == 100) throw;
+      }
     }
+    if (gave_up > 0) std::cerr << "a writer's update() gave up " << gave_up << " times, and tried again\n";
     db.close();
     return 0;
   });
