@@ -2,7 +2,8 @@
 // stores exactly once, and a writeback shelf with conflict detection reports the key another shelf
 // changed under it. On the local provider with processes, the in-memory one with threads, and S3
 // on moto with its signature checks on (test suite "moto", run under tests/s3/with-moto.sh).
-// CSHELVE_TEST_CONCURRENCY_ROUNDS sets the increments per writer (10 unless set).
+// Also: temporary names stay unique across fork(). CSHELVE_TEST_CONCURRENCY_ROUNDS sets the increments per writer (10
+// unless set).
 #include <doctest/doctest.h>
 
 #include <cshelve/cshelve.hpp>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "../support/test_support.hpp"
+#include "io/temporary_file.hpp"
 
 using namespace cshelve;
 
@@ -287,6 +289,34 @@ void compare_and_swap(const Backend& backend) {
 }  // namespace
 
 TEST_SUITE("local") {
+  TEST_CASE("a forked child picks temporary names of its own, not its parent's next ones") {
+    (void)io::temporary_name("warm-up-");  // whatever state the generator keeps, it exists now
+    int channel[2];
+    REQUIRE(::pipe(channel) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      std::string names;
+      for (int i = 0; i < 4; ++i) names += io::temporary_name("t-");
+      const ssize_t wrote = ::write(channel[1], names.data(), names.size());
+      std::_Exit(wrote == static_cast<ssize_t>(names.size()) ? 0 : 1);
+    }
+    ::close(channel[1]);
+    std::string parent_names;
+    for (int i = 0; i < 4; ++i) parent_names += io::temporary_name("t-");
+    std::string child_names(parent_names.size(), '\0');
+    std::size_t got = 0;
+    while (got < child_names.size()) {
+      const ssize_t n = ::read(channel[0], &child_names[got], child_names.size() - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    ::close(channel[0]);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(got == child_names.size());
+    CHECK(child_names != parent_names);
+  }
   TEST_CASE("local: compare-and-swap and update() giving up") {
     cshelve_test::TempDir dir;
     compare_and_swap(local_backend(dir));
