@@ -40,7 +40,8 @@ if [ "$sanitizers" = 1 ]; then
         -Dexamples=false -Db_sanitize=thread -Db_lundef=false
     fi
     # Only the thread tests run there; the rest of the suite has no threads of its own to race.
-    nice -n 10 ninja -C "$tsan_build" -j2 tests/reliability/reliability-threads tests/s3/credentials-refresh
+    nice -n 10 ninja -C "$tsan_build" -j2 tests/reliability/reliability-threads tests/s3/credentials-refresh \
+      tests/shelf/concurrency-tests
     FUZZ_BUILD_DIR="$fuzz_build" nice -n 10 bash "$root/scripts/fuzz.sh" --build-only
   ) >"$asan_build/sanitizer-build.txt" 2>&1 &
   builder=$!
@@ -94,8 +95,9 @@ if [ "$sanitizers" = 1 ]; then
   bash "$root/tests/s3/with-server.sh" bash -c '
       status=0
       meson test -C "$1" --no-rebuild --print-errorlogs --num-processes 2 \
-        --no-suite consumers --no-suite docs --no-suite format "${@:3}" || status=1
-      meson test -C "$2" --no-rebuild --print-errorlogs reliability-threads credentials-refresh || status=1
+        --no-suite consumers --no-suite docs --no-suite format --no-suite native-only "${@:3}" || status=1
+      meson test -C "$2" --no-rebuild --print-errorlogs reliability-threads credentials-refresh \
+        concurrency-threads || status=1
       exit $status' sanitizers "$asan_build" "$tsan_build" "$@" \
     > "$asan_build/test-output.txt" 2>&1 || status=$?
   tail -n 25 "$asan_build/test-output.txt"

@@ -25,6 +25,7 @@ constexpr int kKeyAbsent = 1;
 constexpr int kUsage = 2;
 constexpr int kConfiguration = 3;
 constexpr int kStorage = 4;
+constexpr int kNotStored = 5;  // set --if-absent: the key already has a value
 
 // Files are read and written this many at a time, so a bulk command holds a bounded amount of
 // data while the shelf can still send a batch's requests side by side.
@@ -42,6 +43,9 @@ or a folder holding a local shelf.
 Commands:
   get KEY           write the value's bytes to standard output, unchanged
   set KEY [VALUE]   store VALUE, or standard input when VALUE is absent or '-'
+  set --if-absent KEY [VALUE]
+                    store only when KEY has no value (exit 5 when it has one); of several
+                    racing writers exactly one stores
   del KEY           delete KEY
   set-file KEY FILE store the contents of FILE, read a part at a time
   get-file KEY FILE write the value to FILE, a part at a time; FILE is replaced only
@@ -68,7 +72,8 @@ Options:
       --version           print the version
 
 Exit status: 0 success, 1 key absent (get, get-file, has, del), 2 usage error (including a
-write with flag r), 3 configuration error, 4 storage, network or data error.
+write with flag r), 3 configuration error, 4 storage, network or data error, 5 not stored
+(set --if-absent: the key has a value).
 )";
 
 struct Arguments {
@@ -341,13 +346,21 @@ int run(const Arguments& args) {
 
   const auto& command = args.command;
   if (command == "get" || command == "has" || command == "del") expect_arguments(args, 1, 1);
-  if (command == "set") expect_arguments(args, 1, 2);
+  const bool if_absent = command == "set" && !args.rest.empty() && args.rest[0] == "--if-absent";
+  if (command == "set") expect_arguments(args, if_absent ? 2 : 1, if_absent ? 3 : 2);
   if (command == "get-file" || command == "set-file") expect_arguments(args, 2, 2);
   if (command == "len" || command == "keys") expect_arguments(args, 0, 0);
   if (command == "import" || command == "export") expect_arguments(args, 1, 1);
 
   cshelve::Shelf shelf = cshelve::open(args.path, flag, options);
   int status = kOk;
+  if (if_absent) {
+    const bool from_stdin = args.rest.size() == 2 || args.rest[2] == "-";
+    status = shelf.set_if_absent(args.rest[1], from_stdin ? read_all(std::cin) : args.rest[2]) ? kOk : kNotStored;
+    if (transfer) transfer->finish();
+    shelf.close();
+    return status;
+  }
   if (command == "get") {
     const std::string value = shelf.get(args.rest[0]);
     if (transfer) transfer->finish();

@@ -10,6 +10,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace cshelve {
 
@@ -52,6 +53,18 @@ class CSHELVE_API CanNotCreateDBError : public Error {
 class CSHELVE_API ClosedShelfError : public Error {
  public:
   using Error::Error;
+};
+
+// Other writers kept changing the keys: Shelf::update() gave up after its attempts, or a
+// writeback shelf with Options::detect_conflicts found, at sync() or close(), keys changed since
+// it read them. keys() lists them, in key order.
+class CSHELVE_API ConflictError : public Error {
+ public:
+  ConflictError(const std::string& what, std::vector<std::string> keys);
+  const std::vector<std::string>& keys() const noexcept { return keys_; }
+
+ private:
+  std::vector<std::string> keys_;
 };
 
 // --- Configuration --------------------------------------------------------------------------

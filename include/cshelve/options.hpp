@@ -41,6 +41,11 @@ struct Options {
   ProviderParams provider_params;
   // Cache the values read and written; writes reach the storage on sync() or close().
   bool writeback = false;
+  // With writeback: sync() and close() write a value read then changed only if nobody changed it
+  // meanwhile (If-Match of the version read), and a key the shelf did not see only if it is still
+  // absent (If-None-Match: *). The keys that lost come back in one ConflictError; the rest are
+  // written. Costs a request per change instead of batches. See docs/concurrency.md.
+  bool detect_conflicts = false;
   Logger logger;                        // silent when empty
   LogLevel log_level = LogLevel::info;  // lines below this level are not produced
   // Progress of single-value transfers to and from S3 (get, find, set); empty: none.

@@ -6,7 +6,9 @@
 #include <cshelve/options.hpp>
 #include <cshelve/value_codec.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -17,6 +19,21 @@
 #include <vector>
 
 namespace cshelve {
+
+// A value with the version it was read at: the version changes whenever the key is written. It is
+// the storage's (the ETag on S3), opaque: only give it back to Shelf::set_if_version.
+struct VersionedValue {
+  std::string value;
+  std::string version;
+};
+
+// How Shelf::update() meets other writers: at most `max_attempts` rounds of read, apply, write;
+// before each new round a wait drawn at random below min(max_delay, base_delay * 2^(round-1)).
+struct UpdatePolicy {
+  int max_attempts = 20;
+  std::chrono::milliseconds base_delay{5};
+  std::chrono::milliseconds max_delay{1000};
+};
 
 // A handle on an open shelf. Move-only; closing happens on destruction if close() was not called
 // (errors at that point go to the logger, and pending writeback changes are lost: call close()
@@ -29,9 +46,10 @@ namespace cshelve {
 // of its own, the local provider replaces a file atomically (a reader sees the old record or the
 // new one, never a part), and on S3 each Shelf has its own connections. Shelves do not lock one
 // another out: when two write one key, the last write wins, and a writeback cache does not see
-// what others wrote to keys it holds. The logger is called from the thread using the shelf
-// (batches run their requests side by side on it), one line at a time for each shelf: a logger
-// shared by shelves on several threads is called from each of them, so it must allow that.
+// what others wrote to keys it holds, unless they use the conditional calls below (set_if_absent,
+// set_if_version, update, Options::detect_conflicts; see docs/concurrency.md). The logger is called from the thread
+// using the shelf (batches run their requests side by side on it), one line at a time for each shelf: a logger shared
+// by shelves on several threads is called from each of them, so it must allow that.
 class CSHELVE_API Shelf {
  public:
   class KeyIterator;
@@ -57,6 +75,25 @@ class CSHELVE_API Shelf {
   // The number of keys (with writeback, pending changes counted, not written).
   std::size_t size() const;
   bool empty() const { return size() == 0; }
+
+  // --- Many writers (see docs/concurrency.md) ---
+  // These go to the storage at once, even with writeback, and replace the cache's entry for the
+  // key. They rely on the server honouring conditional writes (AWS S3, MinIO, moto do).
+  // Stores `value` only when `key` has no value: of several racing writers, exactly one stores.
+  // Returns whether this call stored.
+  bool set_if_absent(std::string_view key, std::string_view value);
+  // The value under `key` with its version, read from the storage (not the writeback cache); nullopt
+  // when there is none.
+  std::optional<VersionedValue> find_versioned(std::string_view key) const;
+  // Stores `value` only when the key's version is still `version` (from find_versioned): a
+  // compare-and-swap. Returns whether it stored; false when another writer got there first or the
+  // key is gone.
+  bool set_if_version(std::string_view key, std::string_view value, const std::string& version);
+  // Reads `key` (nullopt when absent), computes the new value with `change`, and writes it only if
+  // nobody wrote the key meanwhile; else does it all again, as `policy` says. Returns the value
+  // stored. Throws ConflictError when the attempts run out. `change` may run several times.
+  std::string update(std::string_view key, const std::function<std::string(const std::optional<std::string>&)>& change,
+                     const UpdatePolicy& policy = {});
 
   // --- Values of your own types (see value_codec.hpp) ---
   template <class T, std::enable_if_t<!std::is_convertible_v<const T&, std::string_view>, int> = 0>

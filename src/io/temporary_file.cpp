@@ -3,10 +3,12 @@
 #include <cshelve/errors.hpp>
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -16,9 +18,14 @@
 namespace cshelve::io {
 
 std::string temporary_name(std::string_view prefix) {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
+  // Fresh bits from the kernel for every name: a generator seeded once would hand a forked child
+  // the very names its parent goes on to pick. The generator is the fallback only.
+  std::uint64_t bits = 0;
+  if (::getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits)) {
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    bits = generator() ^ static_cast<std::uint64_t>(::getpid());
+  }
   std::string name(prefix);
-  auto bits = generator();
   for (int i = 0; i < 16; ++i, bits >>= 4) name += util::hex_digit(static_cast<unsigned>(bits));
   return name;
 }

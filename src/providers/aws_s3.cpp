@@ -42,6 +42,25 @@ class AwsS3Provider final : public Provider {
     }
   }
 
+  std::optional<VersionedRecord> get_versioned(std::string_view key) override {
+    try {
+      s3::VersionedObject object = client_.get_object_versioned(bucket_, key, progress_);
+      return VersionedRecord{std::move(object.body), std::move(object.etag)};
+    } catch (const NoSuchKeyError&) {
+      return std::nullopt;
+    }
+  }
+
+  bool put_if_absent(std::string_view key, const Pieces& body) override {
+    return client_.put_object_if(bucket_, key, body, s3::PutCondition{s3::PutCondition::Kind::if_absent, {}},
+                                 progress_);
+  }
+
+  bool put_if_version(std::string_view key, const Pieces& body, const std::string& version) override {
+    return client_.put_object_if(bucket_, key, body, s3::PutCondition{s3::PutCondition::Kind::if_match, version},
+                                 progress_);
+  }
+
   void put(std::string_view key, const Pieces& body) override { client_.put_object(bucket_, key, body, progress_); }
 
   void put_file(std::string_view key, const FileBody& body) override {

@@ -12,8 +12,11 @@
 #include "io/temporary_file.hpp"
 #include "util/hex.hpp"
 #include "providers/provider.hpp"
+#include "s3/sha256.hpp"
 
 #include <cshelve/errors.hpp>
+
+#include <sys/file.h>
 
 #include <cerrno>
 #include <cstring>
@@ -192,6 +195,48 @@ class LocalProvider final : public Provider {
     return S_ISREG(info.st_mode);
   }
 
+  // Conditional writes. Between processes on one machine they hold through a lock per key: an
+  // flock on `.lock-NAME` beside the record (a name starting with '.', never a key's). The lock
+  // files stay, as removing one could let two writers lock different files of one name.
+  // A record's version is the SHA-256 of its bytes.
+  std::optional<VersionedRecord> get_versioned(std::string_view key) override {
+    std::optional<std::string> record = get(key);
+    if (!record) return std::nullopt;
+    std::string version = s3::sha256_hex(*record);
+    return VersionedRecord{std::move(*record), std::move(version)};
+  }
+
+  bool put_if_absent(std::string_view key, const Pieces& body) override {
+    const std::string path = path_of(key);
+    FileDescriptor lock;
+    lock_key(key, path, lock);
+    // link() fails when the name exists, whoever wrote it (a plain put too): an atomic create.
+    const std::string temporary = write_temporary(key, path, Content{body, nullptr});
+    const bool created = ::link(temporary.c_str(), path.c_str()) == 0;
+    const int link_error = created ? 0 : errno;
+    const std::string why = created ? std::string() : system_reason();
+    ::unlink(temporary.c_str());
+    if (!created && link_error != EEXIST) throw StorageError("cannot write key '" + std::string(key) + "': " + why);
+    if (created) sync_folder(path.substr(0, path.rfind('/')));
+    return created;
+  }
+
+  bool put_if_version(std::string_view key, const Pieces& body, const std::string& version) override {
+    const std::string path = path_of(key);
+    FileDescriptor lock;
+    lock_key(key, path, lock);
+    const std::optional<std::string> current = get(key);
+    if (!current || s3::sha256_hex(*current) != version) return false;
+    const std::string temporary = write_temporary(key, path, Content{body, nullptr});
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      const std::string why = system_reason();
+      ::unlink(temporary.c_str());
+      throw StorageError("cannot write key '" + std::string(key) + "': " + why);
+    }
+    sync_folder(path.substr(0, path.rfind('/')));
+    return true;
+  }
+
   KeyPage list(const std::string&) override {
     KeyPage page;
     walk(root_, std::string(), page.keys);
@@ -229,6 +274,46 @@ class LocalProvider final : public Provider {
       throw StorageError("cannot write key '" + std::string(key) + "': " + why);
     }
     sync_folder(folder);
+  }
+
+  // Takes an exclusive flock on the key's lock file, into `lock`: held until it closes.
+  void lock_key(std::string_view key, const std::string& path, FileDescriptor& lock) const {
+    const std::size_t slash = path.rfind('/');
+    const std::string folder = path.substr(0, slash);
+    const std::string lock_path = folder + "/.lock-" + path.substr(slash + 1);
+    std::string reason;
+    refuse_links(path);
+    // The folder of a long key may be removed by an erase between make_folders and open: again.
+    for (int attempt = 1;; ++attempt) {
+      if (!make_folders(folder, reason)) throw StorageError("cannot lock key '" + std::string(key) + "': " + reason);
+      refuse_links(path);
+      lock.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
+      if (lock.get() >= 0) {
+        int locked;
+        do {
+          locked = ::flock(lock.get(), LOCK_EX);
+        } while (locked != 0 && errno == EINTR);
+        if (locked != 0) throw StorageError("cannot lock '" + lock_path + "': " + system_reason());
+        return;
+      }
+      if (errno == ELOOP) throw_link(lock_path);
+      if (errno != ENOENT || attempt == 10) {
+        throw StorageError("cannot lock key '" + std::string(key) + "' with '" + lock_path + "': " + system_reason());
+      }
+    }
+  }
+
+  // A synced temporary file holding `body` in the folder of `path`, for a link or rename into place.
+  std::string write_temporary(std::string_view key, const std::string& path, const Content& body) const {
+    const std::string folder = path.substr(0, path.rfind('/'));
+    std::string reason;
+    for (int attempt = 1;; ++attempt) {
+      std::string temporary = io::temporary_name(folder + "/.tmp-");
+      if (write_synced(temporary, body)) return temporary;
+      if (attempt == 10 || !make_folders(folder, reason)) {
+        throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
+      }
+    }
   }
 
   // The record file at `path` opened for reading; -1 when there is none.

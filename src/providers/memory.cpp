@@ -3,6 +3,7 @@
 
 #include <cshelve/errors.hpp>
 
+#include <cstdint>
 #include <mutex>
 
 namespace cshelve::providers {
@@ -12,7 +13,25 @@ struct Store {
   std::mutex mutex;
   bool created = false;
   std::map<std::string, std::string, std::less<>> records;
+  // Each record's version: a number no earlier write of any key had, so a record replaced by
+  // the same bytes still gets a new one.
+  std::map<std::string, std::uint64_t, std::less<>> versions;
+  std::uint64_t last_version = 0;
+
+  void assign(std::string_view key, std::string record) {
+    records.insert_or_assign(std::string(key), std::move(record));
+    versions.insert_or_assign(std::string(key), ++last_version);
+  }
 };
+
+std::string joined(const Pieces& body) {
+  std::string record;
+  std::size_t size = 0;
+  for (const auto piece : body) size += piece.size();
+  record.reserve(size);
+  for (const auto piece : body) record.append(piece);
+  return record;
+}
 
 // Stores named by persist-key live as long as the process, as in Python cshelve.
 std::shared_ptr<Store> shared_store(const std::string& persist_key) {
@@ -43,19 +62,37 @@ class MemoryProvider final : public Provider {
     return it->second;
   }
   void put(std::string_view key, const Pieces& body) override {
-    std::string record;
-    std::size_t size = 0;
-    for (const auto piece : body) size += piece.size();
-    record.reserve(size);
-    for (const auto piece : body) record.append(piece);
+    std::string record = joined(body);
     std::lock_guard<std::mutex> lock(store_->mutex);
-    store_->records.insert_or_assign(std::string(key), std::move(record));
+    store_->assign(key, std::move(record));
+  }
+  std::optional<VersionedRecord> get_versioned(std::string_view key) override {
+    std::lock_guard<std::mutex> lock(store_->mutex);
+    const auto it = store_->records.find(key);
+    if (it == store_->records.end()) return std::nullopt;
+    return VersionedRecord{it->second, std::to_string(store_->versions.find(key)->second)};
+  }
+  bool put_if_absent(std::string_view key, const Pieces& body) override {
+    std::string record = joined(body);
+    std::lock_guard<std::mutex> lock(store_->mutex);
+    if (store_->records.count(key) != 0) return false;
+    store_->assign(key, std::move(record));
+    return true;
+  }
+  bool put_if_version(std::string_view key, const Pieces& body, const std::string& version) override {
+    std::string record = joined(body);
+    std::lock_guard<std::mutex> lock(store_->mutex);
+    const auto it = store_->versions.find(key);
+    if (it == store_->versions.end() || std::to_string(it->second) != version) return false;
+    store_->assign(key, std::move(record));
+    return true;
   }
   Erased erase(std::string_view key) override {
     std::lock_guard<std::mutex> lock(store_->mutex);
     const auto it = store_->records.find(key);
     if (it == store_->records.end()) return Erased::absent;
     store_->records.erase(it);
+    store_->versions.erase(std::string(key));
     return Erased::existed;
   }
   bool contains(std::string_view key) override {
@@ -81,6 +118,7 @@ class MemoryProvider final : public Provider {
   void clear() override {
     std::lock_guard<std::mutex> lock(store_->mutex);
     store_->records.clear();
+    store_->versions.clear();
   }
 
  private:

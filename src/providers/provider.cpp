@@ -32,6 +32,18 @@ void Provider::put_many(const std::vector<std::pair<std::string, Pieces>>& items
   for (const auto& [key, body] : items) put(key, body);
 }
 
+std::optional<VersionedRecord> Provider::get_versioned(std::string_view) {
+  throw StorageError("this storage offers no versioned reads");
+}
+
+bool Provider::put_if_absent(std::string_view, const Pieces&) {
+  throw StorageError("this storage offers no conditional writes");
+}
+
+bool Provider::put_if_version(std::string_view, const Pieces&, const std::string&) {
+  throw StorageError("this storage offers no conditional writes");
+}
+
 void Provider::clear() {
   // Collect first: deleting while paging could make a listing skip keys.
   std::vector<std::string> keys;

@@ -42,6 +42,13 @@ struct FileBody {
   std::uint64_t size = 0;
 };
 
+// A record with its version: an opaque string that changes whenever the record is replaced (the
+// ETag on S3, a digest of the record on a local folder, a counter in memory).
+struct VersionedRecord {
+  std::string record;
+  std::string version;
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -59,6 +66,14 @@ class Provider {
   // A page of keys, in no particular order; `token` is empty for the first page and the previous
   // page's `next` after that.
   virtual KeyPage list(const std::string& token) = 0;
+
+  // Conditional writes, the ground of compare-and-swap. Each returns whether it stored. The
+  // defaults refuse: a provider offers them only where it can keep their promise.
+  virtual std::optional<VersionedRecord> get_versioned(std::string_view key);
+  // Stores only when the key has no record; of several racing writers exactly one stores.
+  virtual bool put_if_absent(std::string_view key, const Pieces& body);
+  // Stores only when the key's record still has `version` (as get_versioned gave it).
+  virtual bool put_if_version(std::string_view key, const Pieces& body, const std::string& version);
 
   // Batches: the defaults loop; a provider that can do better (concurrency, bulk requests) does.
   virtual std::size_t count();

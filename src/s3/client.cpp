@@ -121,6 +121,31 @@ void Client::put_object(std::string_view bucket, std::string_view key, const std
   impl().execute(call);
 }
 
+bool Client::put_object_if(std::string_view bucket, std::string_view key,
+                           const std::vector<std::string_view>& body_pieces, const PutCondition& condition,
+                           const TransferProgress& progress) {
+  Call call{"PutObject", "PUT", bucket, key};
+  call.body.pieces = body_pieces;
+  call.progress = &progress;
+  if (condition.kind == PutCondition::Kind::if_absent) {
+    call.headers.emplace_back("if-none-match", "*");
+  } else {
+    if (condition.etag.empty()) throw Error(describe(call) + ": a conditional write needs the version it expects");
+    call.headers.emplace_back("if-match", condition.etag);
+  }
+  try {
+    impl().execute(call);
+    return true;
+  } catch (const NoSuchKeyError&) {
+    // If-Match on a key that is gone: the version expected is not there.
+    if (condition.kind == PutCondition::Kind::if_match) return false;
+    throw;
+  } catch (const S3Error& error) {
+    if (error.http_status() == 412 || error.code() == "PreconditionFailed") return false;
+    throw;
+  }
+}
+
 void Client::put_object_from(std::string_view bucket, std::string_view key, std::string_view head, std::uint64_t size,
                              const util::ReadAt& source, const TransferProgress& progress) {
   Call call{"PutObject", "PUT", bucket, key};
@@ -146,6 +171,24 @@ std::string Client::get_object(std::string_view bucket, std::string_view key, co
   call.verify_object_body = true;
   call.large_body = true;
   return std::move(impl().execute(call).body);
+}
+
+VersionedObject Client::get_object_versioned(std::string_view bucket, std::string_view key,
+                                             const TransferProgress& progress) {
+  Call call{"GetObject", "GET", bucket, key};
+  call.progress = &progress;
+  call.verify_object_body = true;
+  call.large_body = true;
+  call.check_reply = [](const HttpResponse& response) -> std::optional<std::string> {
+    const std::string* etag = response.header("etag");
+    if (etag == nullptr || etag->empty()) return std::string("object without an ETag, which a versioned read needs");
+    return std::nullopt;
+  };
+  HttpResponse response = impl().execute(call);
+  VersionedObject object;
+  object.etag = *response.header("etag");
+  object.body = std::move(response.body);
+  return object;
 }
 
 void Client::delete_object(std::string_view bucket, std::string_view key) {

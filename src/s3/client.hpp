@@ -6,7 +6,8 @@
 // <cshelve/errors.hpp> (NoSuchKeyError, NoSuchBucketError, AccessDeniedError, AuthenticationError,
 // S3Error); a server that cannot be reached or stops answering gives NetworkError, and a reply
 // that cannot be understood MalformedResponseError. Transient failures (connection problems,
-// timeouts, HTTP 500/502/503/504, InternalError, SlowDown, RequestTimeout) are retried, up to
+// timeouts, HTTP 500/502/503/504, InternalError, SlowDown, RequestTimeout, and the 409
+// ConditionalRequestConflict of a conditional write) are retried, up to
 // `max_attempts` attempts in all, each attempt signed anew.
 //
 // A Client may be used from several threads at once: each request borrows one of at most
@@ -77,6 +78,15 @@ class Client {
   void put_object(std::string_view bucket, std::string_view key, const std::vector<std::string_view>& body_pieces,
                   const TransferProgress& progress = {});
 
+  // PutObject with a condition (S3's conditional writes): true when stored, false when the
+  // condition did not hold (412 PreconditionFailed; for if_match also 404 NoSuchKey, the key being
+  // gone). A 409 ConditionalRequestConflict (another conditional write of the key was under way)
+  // is retried, as S3 asks, within max_attempts. A server that ignores the headers stores always.
+  // After a reply lost on the way, a retry may meet the object its own first attempt stored and
+  // answer false: a caller that must know re-reads the key.
+  bool put_object_if(std::string_view bucket, std::string_view key, const std::vector<std::string_view>& body_pieces,
+                     const PutCondition& condition, const TransferProgress& progress = {});
+
   // PutObject of `head`, then `size` bytes of `source`, for a body too large to hold in memory.
   // The source is read once for the signature's hash, then again to be sent (and on a retry).
   void put_object_from(std::string_view bucket, std::string_view key, std::string_view head, std::uint64_t size,
@@ -84,6 +94,11 @@ class Client {
 
   // GetObject; NoSuchKeyError when the key is absent.
   std::string get_object(std::string_view bucket, std::string_view key, const TransferProgress& progress = {});
+
+  // GetObject with the object's ETag, for a later put_object_if(if_match); NoSuchKeyError when
+  // the key is absent, MalformedResponseError when the reply carries no ETag.
+  VersionedObject get_object_versioned(std::string_view bucket, std::string_view key,
+                                       const TransferProgress& progress = {});
 
   // GetObject with the body given to `sink` as it arrives, never held whole in memory; the sink is
   // restarted before each attempt. Checked as get_object() checks a body, once it is complete: when

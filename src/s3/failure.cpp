@@ -27,9 +27,11 @@ Failure server_failure(long status, std::optional<ErrorReply> reply) {
 }  // namespace
 
 bool is_retryable_reply(long status, const std::string& code) {
-  // A 4xx says the request itself is wrong and would fail the same way again, with one exception:
-  // RequestTimeout comes with a 400, yet only says the connection was too slow.
-  if (status >= 400 && status < 500) return code == "RequestTimeout";
+  // A 4xx says the request itself is wrong and would fail the same way again, with two exceptions:
+  // RequestTimeout comes with a 400, yet only says the connection was too slow; and a 409
+  // ConditionalRequestConflict says another conditional write of the key was under way, which S3
+  // asks the client to meet by trying again.
+  if (status >= 400 && status < 500) return code == "RequestTimeout" || code == "ConditionalRequestConflict";
   if (status == 500 || status == 502 || status == 503 || status == 504) return true;
   // Otherwise (a 200 carrying an error document, another 5xx) S3's transient codes decide.
   return code == "InternalError" || code == "SlowDown" || code == "RequestTimeout";

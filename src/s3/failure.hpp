@@ -26,7 +26,7 @@ struct Failure {
 };
 
 // Whether an S3 error reply is transient: HTTP 500/502/503/504, InternalError, SlowDown,
-// RequestTimeout.
+// RequestTimeout, and 409 ConditionalRequestConflict.
 bool is_retryable_reply(long status, const std::string& code);
 
 // Checks a GetObject body against Content-Length and, when the ETag is the body's MD5, the ETag.

@@ -58,6 +58,22 @@ using BatchErrors = std::vector<std::exception_ptr>;
 // because of it; returns when every request succeeded.
 void rethrow_first_error(const BatchErrors& errors);
 
+// The condition of a conditional PutObject.
+struct PutCondition {
+  enum class Kind {
+    if_absent,  // If-None-Match: *  (store only when the key has no object)
+    if_match,   // If-Match: ETAG    (store only when the object's ETag is still `etag`)
+  };
+  Kind kind = Kind::if_absent;
+  std::string etag;  // for if_match, as GetObject gave it (quotes included)
+};
+
+// An object with its version: the ETag header as the server sent it.
+struct VersionedObject {
+  std::string body;
+  std::string etag;
+};
+
 struct GetObjectsResult {
   std::vector<std::optional<std::string>> values;  // nullopt for an absent key or an error
   BatchErrors errors;                              // an absent key is no error

@@ -102,7 +102,11 @@ Shelf open(std::string_view path_view, Flag flag, Options options) {
   impl->flag = flag;
   impl->logger = filtered_logger(options.logger, threshold);
   impl->processing = settings.processing;
+  if (options.detect_conflicts && !options.writeback) {
+    throw ConfigurationError("Options::detect_conflicts checks what writeback writes at sync(): it needs writeback");
+  }
   if (options.writeback) impl->cache.emplace();
+  impl->detect_conflicts = options.detect_conflicts;
 
   providers::ProviderRuntime runtime;
   // Without a listener the provider's log is left empty, and lines are not even built (the S3

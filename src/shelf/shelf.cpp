@@ -21,6 +21,14 @@ void Shelf::Impl::require_writable() const {
 
 std::optional<std::string> Shelf::Impl::load(std::string_view key) {
   if (const shelf::CacheEntry* entry = cached(key)) return entry->value;
+  if (cache && detect_conflicts) {
+    // The version read is what sync() will expect to find when it writes a change back.
+    std::optional<providers::VersionedRecord> versioned = provider->get_versioned(key);
+    if (!versioned) return std::nullopt;
+    std::string payload = codec::decode_record(std::move(versioned->record), processing);
+    cache->remember(key, payload, std::move(versioned->version));
+    return payload;
+  }
   std::optional<std::string> record = provider->get(key);
   if (!record) return std::nullopt;
   std::string payload = codec::decode_record(std::move(*record), processing);
@@ -40,7 +48,11 @@ void Shelf::Impl::store(std::string_view key, std::string_view value) {
 
 void Shelf::Impl::flush() {
   if (!cache || flag == Flag::read) return;
-  cache->flush(*provider, processing, name, logger);
+  if (detect_conflicts) {
+    cache->flush_checked(*provider, processing, name, logger);
+  } else {
+    cache->flush(*provider, processing, name, logger);
+  }
 }
 
 void Shelf::Impl::close_quietly() noexcept {
@@ -169,6 +181,11 @@ void Shelf::set_many(const std::vector<std::pair<std::string, std::string>>& ite
 std::vector<std::optional<std::string>> Shelf::get_many(const std::vector<std::string>& keys) const {
   Impl& impl = live();
   std::vector<std::optional<std::string>> values(keys.size());
+  if (impl.cache && impl.detect_conflicts) {
+    // Each value's version is needed, which the batch does not bring back.
+    for (std::size_t i = 0; i < keys.size(); ++i) values[i] = impl.load(keys[i]);
+    return values;
+  }
   std::vector<std::string> missing;
   std::vector<std::size_t> missing_at;
   for (std::size_t i = 0; i < keys.size(); ++i) {

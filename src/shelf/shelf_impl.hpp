@@ -25,6 +25,7 @@ struct [[gnu::visibility("hidden")]] Shelf::Impl {
   // Shared with key iterators, which see through a weak_ptr whether the shelf was closed.
   std::shared_ptr<providers::Provider> provider;
   std::optional<shelf::WritebackCache> cache;  // set with Options::writeback
+  bool detect_conflicts = false;               // Options::detect_conflicts (with the cache only)
 
   void require_writable() const;
 

@@ -12,16 +12,27 @@ const CacheEntry* WritebackCache::find(std::string_view key) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-void WritebackCache::remember(std::string_view key, std::string value) {
-  entries_.insert_or_assign(std::string(key), CacheEntry{std::move(value), false});
+void WritebackCache::remember(std::string_view key, std::string value, std::optional<std::string> version) {
+  entries_.insert_or_assign(std::string(key), CacheEntry{std::move(value), false, std::move(version)});
 }
 
+// A change keeps the version the value was read at: it is what a checked write expects to find.
 void WritebackCache::set(std::string_view key, std::string value) {
-  entries_.insert_or_assign(std::string(key), CacheEntry{std::move(value), true});
+  if (const auto it = entries_.find(key); it != entries_.end()) {
+    it->second.value = std::move(value);
+    it->second.dirty = true;
+    return;
+  }
+  entries_.emplace(std::string(key), CacheEntry{std::move(value), true, std::nullopt});
 }
 
 void WritebackCache::erase(std::string_view key) {
-  entries_.insert_or_assign(std::string(key), CacheEntry{std::nullopt, true});
+  if (const auto it = entries_.find(key); it != entries_.end()) {
+    it->second.value.reset();
+    it->second.dirty = true;
+    return;
+  }
+  entries_.emplace(std::string(key), CacheEntry{std::nullopt, true, std::nullopt});
 }
 
 void WritebackCache::forget(std::string_view key) {
@@ -89,6 +100,59 @@ void WritebackCache::flush(providers::Provider& provider, const codec::Processin
     throw StorageError("writing back shelf '" + name + "': " + std::to_string(failed.size()) + " of " +
                        std::to_string(records.size() + removed.size()) +
                        " changes failed and stay pending; the first, " + first_failure);
+  }
+}
+
+}  // namespace cshelve::shelf
+
+namespace cshelve::shelf {
+
+void WritebackCache::flush_checked(providers::Provider& provider, const codec::Processing& processing,
+                                   const std::string& name, const Logger& log) {
+  std::vector<std::string> dirty_keys;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.dirty) dirty_keys.push_back(key);
+  }
+  std::vector<std::string> conflicts;
+  std::vector<std::string> failed;
+  std::string first_failure;
+  for (const std::string& key : dirty_keys) {
+    const auto it = entries_.find(key);
+    CacheEntry& entry = it->second;
+    try {
+      if (!entry.value) {
+        provider.erase(key);
+      } else {
+        const codec::EncodedRecord record = codec::encode_record(*entry.value, processing);
+        const bool stored = entry.version ? provider.put_if_version(key, record.pieces(), *entry.version)
+                                          : provider.put_if_absent(key, record.pieces());
+        if (!stored) conflicts.push_back(key);
+      }
+      entries_.erase(it);
+    } catch (const Error& error) {
+      if (failed.empty()) first_failure = "'" + key + "': " + error.what();
+      failed.push_back(key);
+    }
+  }
+  if (log) {
+    log(LogLevel::debug, "writeback with conflict detection: " + std::to_string(dirty_keys.size()) + " changes, " +
+                             std::to_string(conflicts.size()) + " conflicts, " + std::to_string(failed.size()) +
+                             " failed");
+  }
+  std::string lost;
+  for (const std::string& key : conflicts) lost += (lost.empty() ? "'" : ", '") + key + "'";
+  if (!failed.empty()) {
+    throw StorageError("writing back shelf '" + name + "': " + std::to_string(failed.size()) + " of " +
+                       std::to_string(dirty_keys.size()) + " changes failed and stay pending; the first, " +
+                       first_failure + (conflicts.empty() ? "" : "; changed by another writer meanwhile: " + lost));
+  }
+  if (!conflicts.empty()) {
+    throw ConflictError("writing back shelf '" + name + "': " + std::to_string(conflicts.size()) +
+                            (conflicts.size() == 1 ? " key was" : " keys were") +
+                            " changed by another writer since this shelf read them, and this shelf's change "
+                            "was dropped: " +
+                            lost,
+                        std::move(conflicts));
   }
 }
 
