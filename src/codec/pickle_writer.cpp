@@ -34,6 +34,14 @@ class Writer : detail::PickleEmitter {
   }
 
  private:
+  // REDUCE on a callable and a fresh argument tuple of `args` items already saved, memoizing the
+  // result as the object `id`.
+  void call_and_memoize(std::size_t args, const void* id) {
+    end_args(args);
+    put(op::REDUCE);
+    memoize(id);
+  }
+
   // --- Dates and times -----------------------------------------------------------------------------
   static std::string time_bytes(const Time& t, bool fold_in_hour) {
     std::string b;
@@ -166,9 +174,7 @@ class Writer : detail::PickleEmitter {
         save_float(re);
         commit_frame(false);
         save_float(im);
-        end_args(2);
-        put(op::REDUCE);
-        memoize(id);
+        call_and_memoize(2, id);
         return;
       }
       case Kind::list:
@@ -218,9 +224,7 @@ class Writer : detail::PickleEmitter {
         std::string b{static_cast<char>(d.year >> 8), static_cast<char>(d.year & 0xff), static_cast<char>(d.month),
                       static_cast<char>(d.day)};
         fresh_bytes(b);
-        end_args(1);
-        put(op::REDUCE);
-        memoize(id);
+        call_and_memoize(1, id);
         return;
       }
       case Kind::time:
@@ -257,9 +261,7 @@ class Writer : detail::PickleEmitter {
         save_small(d.days);
         save_small(d.seconds);
         save_small(d.microseconds);
-        end_args(3);
-        put(op::REDUCE);
-        memoize(id);
+        call_and_memoize(3, id);
         return;
       }
       case Kind::decimal: {
@@ -267,9 +269,7 @@ class Writer : detail::PickleEmitter {
         commit_frame(false);
         str_ops(v.as_decimal());  // str(Decimal) is a new object, never the shared one-character str
         memoize();
-        end_args(1);
-        put(op::REDUCE);
-        memoize(id);
+        call_and_memoize(1, id);
         return;
       }
       case Kind::uuid: {

@@ -17,6 +17,16 @@ namespace {
 // Magnitude in base 2^32, least significant first.
 using Limbs = std::vector<std::uint32_t>;
 
+// Two's complement negation of little-endian bytes, in place.
+void negate(std::string& bytes) {
+  unsigned carry = 1;
+  for (char& c : bytes) {
+    const unsigned v = static_cast<unsigned char>(~static_cast<unsigned char>(c)) + carry;
+    c = static_cast<char>(v & 0xff);
+    carry = v >> 8;
+  }
+}
+
 void trim(Limbs& m) {
   while (!m.empty() && m.back() == 0) m.pop_back();
 }
@@ -31,12 +41,7 @@ std::string le_from_magnitude(Limbs mag, bool negative) {
   if (bytes.empty()) return bytes;
   if (static_cast<unsigned char>(bytes.back()) & 0x80) bytes.push_back(0);  // room for the sign
   if (negative) {
-    unsigned carry = 1;
-    for (char& c : bytes) {
-      unsigned v = static_cast<unsigned char>(~static_cast<unsigned char>(c)) + carry;
-      c = static_cast<char>(v & 0xff);
-      carry = v >> 8;
-    }
+    negate(bytes);
     // Python's encode_long drops a redundant 0xff.
     if (bytes.size() > 1 && static_cast<unsigned char>(bytes.back()) == 0xff &&
         (static_cast<unsigned char>(bytes[bytes.size() - 2]) & 0x80))
@@ -107,14 +112,7 @@ std::string decimal_from_le(std::string_view bytes) {
   if (bytes.empty()) return "0";
   std::string mag_bytes(bytes);
   const bool negative = static_cast<unsigned char>(mag_bytes.back()) & 0x80;
-  if (negative) {
-    unsigned carry = 1;
-    for (char& c : mag_bytes) {
-      unsigned v = static_cast<unsigned char>(~static_cast<unsigned char>(c)) + carry;
-      c = static_cast<char>(v & 0xff);
-      carry = v >> 8;
-    }
-  }
+  if (negative) negate(mag_bytes);
   Limbs mag((mag_bytes.size() + 3) / 4, 0);
   for (std::size_t i = 0; i < mag_bytes.size(); ++i)
     mag[i / 4] |= std::uint32_t(static_cast<unsigned char>(mag_bytes[i])) << (8 * (i % 4));

@@ -231,6 +231,16 @@ using sources::profile_name;
 using sources::profile_source;
 using sources::SharedFiles;
 
+// An auth_type that needs two variables and lacks one or both of them.
+[[noreturn]] void missing_variables(const char* auth_type, const char* first, bool has_first, const char* second,
+                                    bool has_second) {
+  throw AuthArgumentError(std::string("auth_type ") + auth_type + " needs " + first + " and " + second + " (" +
+                          (!has_first && !has_second ? std::string("both are")
+                           : !has_first              ? std::string(first) + " is"
+                                                     : std::string(second) + " is") +
+                          " unset or empty)");
+}
+
 // --- environment ----------------------------------------------------------------------------
 
 class EnvironmentSource final : public CredentialSource {
@@ -240,11 +250,8 @@ class EnvironmentSource final : public CredentialSource {
     const auto id = env("AWS_ACCESS_KEY_ID");
     const auto secret = env("AWS_SECRET_ACCESS_KEY");
     if (!id || !secret) {
-      throw AuthArgumentError(std::string("auth_type environment needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (") +
-                              (!id && !secret ? "both are"
-                               : !id          ? "AWS_ACCESS_KEY_ID is"
-                                              : "AWS_SECRET_ACCESS_KEY is") +
-                              " unset or empty)");
+      missing_variables("environment", "AWS_ACCESS_KEY_ID", id.has_value(), "AWS_SECRET_ACCESS_KEY",
+                        secret.has_value());
     }
     TemporaryCredentials result;
     result.credentials = {*id, *secret, env("AWS_SESSION_TOKEN").value_or("")};
@@ -361,11 +368,8 @@ std::unique_ptr<CredentialSource> environment_web_identity(const CredentialsSett
   const auto role_arn = env("AWS_ROLE_ARN");
   const auto token_file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
   if (!role_arn || !token_file) {
-    throw AuthArgumentError(std::string("auth_type web_identity needs AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (") +
-                            (!role_arn && !token_file ? "both are"
-                             : !role_arn              ? "AWS_ROLE_ARN is"
-                                                      : "AWS_WEB_IDENTITY_TOKEN_FILE is") +
-                            " unset or empty)");
+    missing_variables("web_identity", "AWS_ROLE_ARN", role_arn.has_value(), "AWS_WEB_IDENTITY_TOKEN_FILE",
+                      token_file.has_value());
   }
   sources::RoleRequest role{*role_arn, env("AWS_ROLE_SESSION_NAME").value_or(""), "", ""};
   return sources::web_identity(std::move(role), *token_file, sources::sts_settings(settings), "web identity");
