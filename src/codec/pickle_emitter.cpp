@@ -2,6 +2,7 @@
 // strings, bytes and globals.
 #include "codec/pickle_common.hpp"
 #include "codec/pickle_emitter.hpp"
+#include "util/utf8.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -224,7 +225,7 @@ std::uint32_t PickleEmitter::save_bytes_ops(std::string_view b) {
       commit_frame(false);
       std::string latin;
       latin.reserve(b.size() * 2);
-      for (unsigned char c : b) detail::append_utf8(latin, c);
+      for (unsigned char c : b) util::append_utf8(latin, c);
       save_str(latin, nullptr);
       shared_str(constants_, "latin1");
       put(op::TUPLE2);

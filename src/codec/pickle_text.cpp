@@ -1,7 +1,8 @@
 // The text forms of protocol 0: INT, LONG, FLOAT, STRING, UNICODE and the decimal memo indices of
-// PUT and GET; and the UTF-8 checking and writing the reader and the writer share.
+// PUT and GET; and the UTF-8 check the reader and the writer share.
 #include "codec/pickle_common.hpp"
 #include "codec/pickle_reading.hpp"
+#include "util/utf8.hpp"
 
 #include <charconv>
 #include <cstdlib>
@@ -41,24 +42,6 @@ bool valid_utf8_surrogatepass(std::string_view s) noexcept {
     i += len;
   }
   return true;
-}
-
-void append_utf8(std::string& out, unsigned long cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
 }
 
 namespace reading {
@@ -155,7 +138,7 @@ Value raw_unicode(std::string_view s) {
         unsigned long cp = 0;
         auto r = std::from_chars(s.data() + after + 1, s.data() + after + 1 + digits, cp, 16);
         if (r.ptr != s.data() + after + 1 + digits || cp > 0x10ffff) bad("UNICODE: bad escape");
-        detail::append_utf8(out, cp);
+        util::append_utf8(out, cp);
         i = after + 1 + digits;
       } else {
         out.append(run, '\\');
@@ -163,7 +146,7 @@ Value raw_unicode(std::string_view s) {
       }
       continue;
     }
-    detail::append_utf8(out, c);
+    util::append_utf8(out, c);
     ++i;
   }
   return text_value(Kind::str, out);
