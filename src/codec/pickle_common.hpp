@@ -26,9 +26,6 @@ constexpr unsigned char PROTO = 0x80, NEWOBJ = 0x81, EXT1 = 0x82, EXT2 = 0x83, E
 // three-byte form; overlong forms and code points above U+10FFFF refused.
 bool valid_utf8_surrogatepass(std::string_view text) noexcept;
 
-// Append a code point in that form.
-void append_utf8(std::string& out, unsigned long code_point);
-
 }  // namespace cshelve::py::detail
 
 #endif

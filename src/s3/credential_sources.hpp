@@ -1,5 +1,5 @@
-// The credential sources behind make_credentials(), shared by credentials.cpp, sts.cpp and
-// metadata.cpp. Internal: the client and the provider see only credentials.hpp.
+// The credential sources behind make_credentials(), shared by credentials.cpp, sts.cpp,
+// metadata.cpp and credential_profiles.cpp. Internal: the client and the provider see only credentials.hpp.
 #ifndef CSHELVE_S3_CREDENTIAL_SOURCES_HPP
 #define CSHELVE_S3_CREDENTIAL_SOURCES_HPP
 
@@ -46,6 +46,12 @@ std::unique_ptr<CredentialSource> assume_role(std::unique_ptr<CredentialSource> 
                                               std::string name);
 std::unique_ptr<CredentialSource> web_identity(RoleRequest role, std::string token_file, StsSettings sts,
                                                std::string name);
+
+// The sources credentials.cpp defines, for the profiles: AWS_ACCESS_KEY_ID and its kin, keys
+// given once, and a credential_process command.
+std::unique_ptr<CredentialSource> environment();
+std::unique_ptr<CredentialSource> fixed(Credentials credentials, std::string name);
+std::unique_ptr<CredentialSource> process(std::string command, std::string name);
 
 std::unique_ptr<CredentialSource> container(const CredentialsSettings& settings);
 std::unique_ptr<CredentialSource> instance(const CredentialsSettings& settings);

@@ -3,7 +3,6 @@
 #include <cshelve/errors.hpp>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <limits>
@@ -14,6 +13,7 @@
 
 #include "s3/http_transfer.hpp"
 #include "util/ascii.hpp"
+#include "util/digest.hpp"
 
 namespace cshelve::s3 {
 namespace {
@@ -32,21 +32,6 @@ void initialise_libcurl_once() {
 // Bodies shorter than this go out with the request's headers (libcurl does so below 64 KiB).
 constexpr curl_off_t kInlineBodyLimit = 64 * 1024;
 constexpr long kTransferBufferSize = 512 * 1024;
-
-// Fetched once: looking the algorithm up in OpenSSL's provider store on every request would cost
-// more than hashing a small body.
-const EVP_MD* md5_algorithm() {
-  struct Deleter {
-    void operator()(EVP_MD* md) const noexcept { EVP_MD_free(md); }
-  };
-  static const std::unique_ptr<EVP_MD, Deleter> algorithm(EVP_MD_fetch(nullptr, "MD5", nullptr));
-  if (!algorithm) throw StorageError("MD5 is not available from OpenSSL");
-  return algorithm.get();
-}
-
-struct DigestContextDeleter {
-  void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
-};
 
 struct SlistDeleter {
   void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
@@ -139,8 +124,8 @@ struct HttpConnection::Active {
   detail::Transfer transfer;
   HttpOutcome outcome;
   HeaderList headers;
-  std::unique_ptr<EVP_MD_CTX, DigestContextDeleter> md5;  // kept from one request to the next
-  std::string inline_body;                                // a small body in several pieces, joined
+  util::Md5Stream md5;      // its context kept from one request to the next
+  std::string inline_body;  // a small body in several pieces, joined
   char error_text[CURL_ERROR_SIZE] = {};
   CURLcode refused = CURLE_OK;  // the first option libcurl refused
 };
@@ -174,11 +159,8 @@ bool HttpConnection::begin(const HttpRequest& request) {
       std::chrono::milliseconds(std::clamp<long long>(settings_.read_timeout_ms, 1, 10'000'000'000LL));
   active.transfer.progress = request.progress;
   if (request.md5_of_body) {
-    if (!active.md5) active.md5.reset(EVP_MD_CTX_new());
-    if (!active.md5 || EVP_DigestInit_ex(active.md5.get(), md5_algorithm(), nullptr) != 1) {
-      throw StorageError("MD5 is not available from OpenSSL");
-    }
-    active.transfer.md5 = active.md5.get();
+    active.md5.start();
+    active.transfer.md5 = &active.md5;
   }
   active.outcome = HttpOutcome{};
   active.headers.reset();
@@ -331,11 +313,7 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   outcome.response.status = status;
   if (active.transfer.md5 != nullptr && !active.transfer.md5_failed) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (EVP_DigestFinal_ex(active.transfer.md5, digest, &length) == 1) {
-      outcome.response.body_md5.assign(reinterpret_cast<const char*>(digest), length);
-    }
+    outcome.response.body_md5 = active.transfer.md5->finish();
   }
   return outcome;
 }

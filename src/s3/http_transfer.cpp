@@ -179,7 +179,7 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
     return 0;
   }
   transfer.response->body_size += n;
-  if (transfer.md5 != nullptr && EVP_DigestUpdate(transfer.md5, data, n) != 1) transfer.md5_failed = true;
+  if (transfer.md5 != nullptr && !transfer.md5->update(data, n)) transfer.md5_failed = true;
   return n;
 }
 

@@ -5,7 +5,6 @@
 #define CSHELVE_S3_HTTP_TRANSFER_HPP
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <chrono>
 #include <cstddef>
@@ -14,6 +13,7 @@
 #include <functional>
 
 #include "s3/http.hpp"
+#include "util/digest.hpp"
 
 namespace cshelve::s3::detail {
 
@@ -29,10 +29,10 @@ struct Transfer {
   std::exception_ptr io_error;           // what the source or the sink threw
   HttpResponse* response = nullptr;
   bool out_of_memory = false;
-  std::uint64_t announced = 0;  // the reply's Content-Length, 0 when absent
-  std::size_t body_limit = 0;   // the most the body kept in memory may hold
-  bool too_large = false;       // the body kept in memory went past body_limit
-  EVP_MD_CTX* md5 = nullptr;    // hashes the body as it arrives, when asked to
+  std::uint64_t announced = 0;     // the reply's Content-Length, 0 when absent
+  std::size_t body_limit = 0;      // the most the body kept in memory may hold
+  bool too_large = false;          // the body kept in memory went past body_limit
+  util::Md5Stream* md5 = nullptr;  // hashes the body as it arrives, when asked to
   bool md5_failed = false;
 
   // The read timeout: the transfer is abandoned once no byte has moved, either way, for this

@@ -5,21 +5,45 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <memory>
-
-#include "util/openssl.hpp"
 
 namespace cshelve::util {
 
+namespace {
+
+[[noreturn]] void no_md5() { throw StorageError("MD5 is not available from OpenSSL"); }
+
+// Fetched once: looking the algorithm up in OpenSSL's provider store on every request would cost
+// more than hashing a small body.
+const EVP_MD* md5_algorithm() {
+  static const EvpMd algorithm(EVP_MD_fetch(nullptr, "MD5", nullptr));
+  if (!algorithm) no_md5();
+  return algorithm.get();
+}
+
+}  // namespace
+
 std::string md5(std::string_view data) {
-  EvpMdCtx context(EVP_MD_CTX_new());
+  Md5Stream stream;
+  stream.start();
+  if (!stream.update(data.data(), data.size())) no_md5();
+  std::string digest = stream.finish();
+  if (digest.empty()) no_md5();
+  return digest;
+}
+
+void Md5Stream::start() {
+  if (!context_) context_.reset(EVP_MD_CTX_new());
+  if (!context_ || EVP_DigestInit_ex(context_.get(), md5_algorithm(), nullptr) != 1) no_md5();
+}
+
+bool Md5Stream::update(const void* data, std::size_t size) noexcept {
+  return context_ && EVP_DigestUpdate(context_.get(), data, size) == 1;
+}
+
+std::string Md5Stream::finish() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (!context || EVP_DigestInit_ex(context.get(), EVP_md5(), nullptr) != 1 ||
-      EVP_DigestUpdate(context.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(context.get(), digest, &length) != 1) {
-    throw StorageError("MD5 is not available from OpenSSL");
-  }
+  if (!context_ || EVP_DigestFinal_ex(context_.get(), digest, &length) != 1) return {};
   return std::string(reinterpret_cast<const char*>(digest), length);
 }
 

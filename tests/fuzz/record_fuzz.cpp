@@ -12,12 +12,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "fuzz_check.hpp"
 
 namespace {
 
@@ -41,14 +41,9 @@ const std::vector<cshelve::codec::Processing>& configurations() {
   return all;
 }
 
-bool is_subset(std::size_t writer, std::size_t reader) { return writer == reader || writer == 0 || reader == 3; }
+using cshelve_fuzz::check;
 
-void check(bool condition, const char* what) {
-  if (!condition) {
-    std::fprintf(stderr, "property violated: %s\n", what);
-    std::abort();
-  }
-}
+bool is_subset(std::size_t writer, std::size_t reader) { return writer == reader || writer == 0 || reader == 3; }
 
 }  // namespace
 

@@ -107,6 +107,19 @@ std::string leaked(const std::vector<Secret>& secrets, const std::string& text) 
   return {};
 }
 
+// Each log line and error message is free of every secret, in every form.
+void check_nothing_leaked(const std::vector<Secret>& secrets, const std::vector<std::string>& lines,
+                          const std::vector<std::string>& messages) {
+  for (const std::string& line : lines) {
+    CAPTURE(line);
+    CHECK(leaked(secrets, line).empty());
+  }
+  for (const std::string& message : messages) {
+    CAPTURE(message);
+    CHECK(leaked(secrets, message).empty());
+  }
+}
+
 // Runs `action`, which must throw an Error; keeps its message.
 template <class Expected>
 void expect_error(std::vector<std::string>& messages, const char* what, const std::function<void()>& action) {
@@ -248,14 +261,7 @@ TEST_CASE("no secret reaches a log line or an error message, at the debug level"
     refused_by_the_gate = refused_by_the_gate || message.find("SignatureDoesNotMatch") != std::string::npos;
   }
   CHECK(refused_by_the_gate);
-  for (const std::string& line : lines) {
-    CAPTURE(line);
-    CHECK(leaked(secrets, line).empty());
-  }
-  for (const std::string& message : messages) {
-    CAPTURE(message);
-    CHECK(leaked(secrets, message).empty());
-  }
+  check_nothing_leaked(secrets, lines, messages);
   // The 20-byte prefix of the encryption key given as a (too short) key is a secret too.
   for (const std::string& text : messages) CHECK(text.find(kEncryptionKey.substr(0, 20)) == std::string::npos);
 }
@@ -382,13 +388,6 @@ TEST_CASE("no secret from a credential source reaches a log line or an error mes
   CHECK(log.count("credentials from ") >= 6);
   CHECK(log.count("default credential chain: using environment") == 1);
   CHECK(messages.size() == 6);
-  for (const std::string& line : lines) {
-    CAPTURE(line);
-    CHECK(leaked(secrets, line).empty());
-  }
-  for (const std::string& message : messages) {
-    CAPTURE(message);
-    CHECK(leaked(secrets, message).empty());
-  }
+  check_nothing_leaked(secrets, lines, messages);
 }
 #endif

@@ -1,5 +1,5 @@
 // Helpers of the reliability tests: the local S3 stack's settings, INI files for the aws-s3
-// provider, and a thread-safe collector of log lines.
+// provider.
 #ifndef CSHELVE_TESTS_RELIABILITY_SUPPORT_HPP
 #define CSHELVE_TESTS_RELIABILITY_SUPPORT_HPP
 
@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../support/log_collector.hpp"
 #include "../support/test_support.hpp"
 
 namespace reliability {
@@ -59,31 +60,7 @@ inline std::string write_s3_ini(const TempDir& dir, const std::string& name, con
   return path;
 }
 
-// Every line a shelf logs, whatever thread logs it.
-class LogCollector {
- public:
-  cshelve::Logger logger() {
-    return [this](cshelve::LogLevel level, std::string_view line) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      lines_.push_back(std::string(cshelve::to_string(level)) + ": " + std::string(line));
-    };
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return lines_;
-  }
-  // The lines containing `text`.
-  std::size_t count(std::string_view text) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& line : lines_) n += line.find(text) != std::string::npos ? 1 : 0;
-    return n;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> lines_;
-};
+using cshelve_test::LogCollector;
 
 // A whole-number field of a flat JSON object ("name": 12); -1 when absent.
 inline long json_number(const std::string& json, const std::string& name) {

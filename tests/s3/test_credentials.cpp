@@ -20,6 +20,7 @@
 #include "s3/client.hpp"
 #include "s3/credentials.hpp"
 #include "s3/json.hpp"
+#include "../support/test_support.hpp"
 #include "scripted_server.hpp"
 
 using namespace cshelve;
@@ -50,10 +51,9 @@ const char* const kAllVariables[] = {"AWS_ACCESS_KEY_ID",
 // A clean environment for one test: no AWS variable, files that do not exist, and instance
 // metadata disabled (a test that wants it points it at its scripted server).
 struct CleanEnvironment {
-  std::string folder;
+  cshelve_test::TempDir temporary;
+  std::string folder = temporary.path().string();
   CleanEnvironment() {
-    char name[] = "/tmp/cshelve-creds-XXXXXX";
-    folder = ::mkdtemp(name);
     for (const char* variable : kAllVariables) ::unsetenv(variable);
     ::setenv("AWS_SHARED_CREDENTIALS_FILE", (folder + "/credentials").c_str(), 1);
     ::setenv("AWS_CONFIG_FILE", (folder + "/config").c_str(), 1);
@@ -63,7 +63,6 @@ struct CleanEnvironment {
   ~CleanEnvironment() {
     for (const char* variable : kAllVariables) ::unsetenv(variable);
     ::unsetenv("AWS_EC2_METADATA_DISABLED");
-    std::system(("rm -rf '" + folder + "'").c_str());
   }
   std::string write(const std::string& name, const std::string& text) const {
     const std::string path = folder + "/" + name;

@@ -12,29 +12,25 @@
 
 #include "s3/client.hpp"
 #include "s3/credentials.hpp"
+#include "../support/moto.hpp"
+#include "../support/test_support.hpp"
 
 using namespace cshelve;
 using namespace cshelve::s3;
+using cshelve_test::moto_variable;
 
 namespace {
 
-std::string variable(const char* name) {
-  const char* value = std::getenv(name);
-  REQUIRE_MESSAGE(value != nullptr, name << " is unset: run under tests/s3/with-moto.sh");
-  return value;
-}
-
 struct MotoEnvironment {
-  std::string endpoint = variable("CSHELVE_TEST_MOTO_ENDPOINT");
-  std::string key_id = variable("CSHELVE_TEST_MOTO_KEY_ID");
-  std::string secret = variable("CSHELVE_TEST_MOTO_SECRET");
-  std::string role_arn = variable("CSHELVE_TEST_MOTO_ROLE_ARN");
-  std::string bucket = variable("CSHELVE_TEST_MOTO_BUCKET");
-  std::string folder;
+  std::string endpoint = moto_variable("CSHELVE_TEST_MOTO_ENDPOINT");
+  std::string key_id = moto_variable("CSHELVE_TEST_MOTO_KEY_ID");
+  std::string secret = moto_variable("CSHELVE_TEST_MOTO_SECRET");
+  std::string role_arn = moto_variable("CSHELVE_TEST_MOTO_ROLE_ARN");
+  std::string bucket = moto_variable("CSHELVE_TEST_MOTO_BUCKET");
+  cshelve_test::TempDir temporary;
+  std::string folder = temporary.path().string();
 
   MotoEnvironment() {
-    char name[] = "/tmp/cshelve-moto-creds-XXXXXX";
-    folder = ::mkdtemp(name);
     for (const char* unset : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
                               "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"}) {
@@ -45,7 +41,6 @@ struct MotoEnvironment {
     ::setenv("AWS_SHARED_CREDENTIALS_FILE", (folder + "/credentials").c_str(), 1);
     ::setenv("AWS_CONFIG_FILE", (folder + "/config").c_str(), 1);
   }
-  ~MotoEnvironment() { std::system(("rm -rf '" + folder + "'").c_str()); }
 
   std::string write(const std::string& name, const std::string& text) const {
     const std::string path = folder + "/" + name;

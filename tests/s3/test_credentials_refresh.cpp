@@ -13,17 +13,13 @@
 #include "s3/client.hpp"
 #include "s3/credential_sources.hpp"
 #include "s3/credentials.hpp"
+#include "../support/moto.hpp"
 
 using namespace cshelve;
 using namespace cshelve::s3;
+using cshelve_test::moto_variable;
 
 namespace {
-
-std::string variable(const char* name) {
-  const char* value = std::getenv(name);
-  REQUIRE_MESSAGE(value != nullptr, name << " is unset: run under tests/s3/with-moto.sh");
-  return value;
-}
 
 // Counts the fetches of the source it wraps.
 class Counted final : public CredentialSource {
@@ -43,12 +39,12 @@ class Counted final : public CredentialSource {
 }  // namespace
 
 TEST_CASE("credentials expiring every 4 seconds, 4 threads, 2,400 requests, no failure") {
-  const std::string endpoint = variable("CSHELVE_TEST_MOTO_ENDPOINT");
-  const std::string bucket = variable("CSHELVE_TEST_MOTO_BUCKET");
+  const std::string endpoint = moto_variable("CSHELVE_TEST_MOTO_ENDPOINT");
+  const std::string bucket = moto_variable("CSHELVE_TEST_MOTO_BUCKET");
   sources::StsSettings sts;
   sts.endpoint = endpoint;
   sts.region = "us-east-1";
-  sources::RoleRequest role{variable("CSHELVE_TEST_MOTO_ROLE_ARN"), "load", "", "4"};
+  sources::RoleRequest role{moto_variable("CSHELVE_TEST_MOTO_ROLE_ARN"), "load", "", "4"};
   class Base final : public CredentialSource {
    public:
     Base(std::string id, std::string secret) : id_(std::move(id)), secret_(std::move(secret)) {}
@@ -57,8 +53,8 @@ TEST_CASE("credentials expiring every 4 seconds, 4 threads, 2,400 requests, no f
     std::string id_, secret_;
   };
   auto counted = std::make_unique<Counted>(sources::assume_role(
-      std::make_unique<Base>(variable("CSHELVE_TEST_MOTO_KEY_ID"), variable("CSHELVE_TEST_MOTO_SECRET")), role, sts,
-      "load test"));
+      std::make_unique<Base>(moto_variable("CSHELVE_TEST_MOTO_KEY_ID"), moto_variable("CSHELVE_TEST_MOTO_SECRET")),
+      role, sts, "load test"));
   Counted& counter = *counted;
   // Refreshed 2 s ahead of their 4 s life: a new set about every 2 seconds.
   auto provider = std::make_shared<CredentialsProvider>(std::move(counted), std::chrono::seconds(2));

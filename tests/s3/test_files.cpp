@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <string>
 
+#include "../support/s3_shelf.hpp"
 #include "../support/test_support.hpp"
 #include "scripted_server.hpp"
 
 using namespace cshelve;
 using namespace cshelve::testing;
+using cshelve_test::kEmptyListing;
 using cshelve_test::read_text;
 using cshelve_test::TempDir;
 using cshelve_test::write_text;
@@ -30,17 +32,8 @@ std::string record_of(const std::string& value) {
   return header + value;
 }
 
-// The listing that tells the provider the bucket exists.
-const std::string kEmptyListing =
-    "<ListBucketResult><Name>shelf</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>";
-
 std::string ini_for(const TempDir& folder, const ScriptedServer& server) {
-  const std::string path = folder / "s3.ini";
-  write_text(path,
-             "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
-             "key_secret = secret\n[provider_params]\nendpoint_url = " +
-                 server.url() + "\nread_timeout = 1\n");
-  return path;
+  return cshelve_test::scripted_shelf_ini(folder, server.url(), "read_timeout = 1\n");
 }
 
 }  // namespace

@@ -19,19 +19,18 @@
 #include <string>
 #include <vector>
 
+#include "../support/s3_shelf.hpp"
 #include "../support/test_support.hpp"
 #include "scripted_server.hpp"
 
 using namespace cshelve;
 using namespace cshelve::testing;
+using cshelve_test::kEmptyListing;
 using cshelve_test::read_text;
 using cshelve_test::TempDir;
 using cshelve_test::write_text;
 
 namespace {
-
-const std::string kEmptyListing =
-    "<ListBucketResult><Name>shelf</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>";
 
 std::string listing(const std::vector<std::string>& keys, bool truncated, const std::string& token) {
   std::string body = "<ListBucketResult><EncodingType>url</EncodingType><KeyCount>" + std::to_string(keys.size()) +
@@ -42,12 +41,7 @@ std::string listing(const std::vector<std::string>& keys, bool truncated, const 
 }
 
 std::string ini_for(const TempDir& folder, const ScriptedServer& server, const std::string& extra = "") {
-  const std::string path = folder / "s3.ini";
-  write_text(path,
-             "[default]\nprovider = aws-s3\nbucket_name = shelf\nauth_type = access_key\nkey_id = AKID\n"
-             "key_secret = secret\n[provider_params]\nendpoint_url = " +
-                 server.url() + "\nread_timeout = 2\nmax_attempts = 3\n" + extra);
-  return path;
+  return cshelve_test::scripted_shelf_ini(folder, server.url(), "read_timeout = 2\nmax_attempts = 3\n" + extra);
 }
 
 // AddressSanitizer keeps freed memory aside (its quarantine, 256 MiB by default) and counts it in

@@ -17,9 +17,11 @@
 #include <regex>
 #include <set>
 
+#include "../support/log_collector.hpp"
 #include "../support/test_support.hpp"
 
 using namespace cshelve;
+using cshelve_test::LogCollector;
 using cshelve_test::read_text;
 using cshelve_test::ScopedEnv;
 using cshelve_test::TempDir;
@@ -201,15 +203,16 @@ TEST_CASE("aws-s3: get, set, find, contains, erase, size") {
 
 TEST_CASE("aws-s3: the logger gets a line per request at debug level") {
   TempDir dir;
-  std::vector<std::pair<LogLevel, std::string>> lines;
+  LogCollector log;
   Options options;
-  options.logger = [&](LogLevel level, std::string_view message) { lines.emplace_back(level, std::string(message)); };
+  options.logger = log.logger();
   options.log_level = LogLevel::debug;
   {
     auto db = open(s3_ini(dir, fresh_bucket()), Flag::create, options);
     db.set("logged", "v");
     CHECK(db.get("logged") == "v");
   }
+  const auto lines = log.entries();
   const auto request_line = [](const std::pair<LogLevel, std::string>& line) {
     return line.first == LogLevel::debug && line.second.find("/logged -> 200 in ") != std::string::npos;
   };

@@ -7,9 +7,11 @@
 #include <set>
 #include <thread>
 
+#include "../support/log_collector.hpp"
 #include "../support/test_support.hpp"
 
 using namespace cshelve;
+using cshelve_test::LogCollector;
 using cshelve_test::TempDir;
 using cshelve_test::write_text;
 
@@ -487,21 +489,23 @@ TEST_CASE("handle: move-only, closed shelves refuse work") {
 
 TEST_CASE("logging: the callback gets lines at or above its level, none by default") {
   TempDir dir;
-  std::vector<std::pair<LogLevel, std::string>> lines;
+  LogCollector log;
   Options options;
-  options.logger = [&](LogLevel level, std::string_view message) { lines.emplace_back(level, std::string(message)); };
+  options.logger = log.logger();
   options.log_level = LogLevel::debug;
   options.writeback = true;
   {
     auto db = open(dir / "logged", Flag::create, options);
     db.set("k", "v");
   }
+  auto lines = log.entries();
   CHECK(std::any_of(lines.begin(), lines.end(),
                     [](const auto& l) { return l.second.find("opened") != std::string::npos; }));
   CHECK(std::any_of(lines.begin(), lines.end(), [](const auto& l) { return l.first == LogLevel::debug; }));
-  lines.clear();
+  log.clear();
   options.log_level = LogLevel::warning;
   open(dir / "logged", Flag::create, options).set("k", "v");
+  lines = log.entries();
   CHECK(lines.empty());
   CHECK(to_string(LogLevel::warning) == "warning");
 }
