@@ -85,14 +85,6 @@ class LogCollector {
   std::vector<std::string> lines_;
 };
 
-// A whole-number field of a flat JSON object ("name": 12); -1 when absent.
-inline long json_number(const std::string& json, const std::string& name) {
-  const std::string field = "\"" + name + "\":";
-  const auto at = json.find(field);
-  if (at == std::string::npos) return -1;
-  return std::strtol(json.c_str() + at + field.size(), nullptr, 10);
-}
-
 }  // namespace reliability
 
 #endif
