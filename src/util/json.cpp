@@ -271,12 +271,20 @@ class JsonParser {
         case 'u': {
           std::uint32_t code = hex4();
           if (code >= 0xD800 && code <= 0xDBFF) {
-            if (text_.substr(pos_, 2) != "\\u") fail("lone surrogate");
-            pos_ += 2;
-            const std::uint32_t low = hex4();
-            if (low < 0xDC00 || low > 0xDFFF) fail("lone surrogate");
-            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-          } else if (code >= 0xDC00 && code <= 0xDFFF) {
+            const std::size_t after_high = pos_;
+            std::uint32_t low = 0;
+            if (text_.substr(pos_, 2) == "\\u") {
+              pos_ += 2;
+              low = hex4();
+            }
+            if (low >= 0xDC00 && low <= 0xDFFF) {
+              code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+            } else if (limits_.lone_surrogates) {
+              pos_ = after_high;  // what follows is read on its own
+            } else {
+              fail("lone surrogate");
+            }
+          } else if (code >= 0xDC00 && code <= 0xDFFF && !limits_.lone_surrogates) {
             fail("lone surrogate");
           }
           append_utf8(out, code);

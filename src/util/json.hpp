@@ -35,6 +35,9 @@ struct JsonLimits {
   std::size_t max_size = 64u << 20;  // bytes of text
   std::size_t max_depth = 1000;      // arrays and objects inside one another
   bool object_only = false;          // the document must be an object
+  // A lone surrogate escape ("\ud800") becomes that code point's three-byte form (WTF-8), as a
+  // Python str may hold it, instead of an error.
+  bool lone_surrogates = false;
 };
 
 class JsonValue {
