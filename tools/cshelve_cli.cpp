@@ -364,7 +364,7 @@ int run(const Arguments& args) {
   // The JSON is checked before the shelf opens, so a mistake in it creates nothing.
   std::optional<std::string> pickle;
   if (args.json) {
-    if (!cshelve_cli::json_available()) cshelve_cli::pickle_from_json("");  // throws the reason
+    cshelve_cli::require_json();
     if (command == "set")
       pickle = cshelve_cli::pickle_from_json(args.rest.size() == 1 || args.rest[1] == "-" ? read_all(std::cin)
                                                                                           : args.rest[1]);

@@ -656,7 +656,7 @@ py::Value from_json(const JsonValue& j, const std::string& where) {
 
 }  // namespace
 
-bool json_available() noexcept { return true; }
+void require_json() {}
 
 std::string value_to_json(const py::Value& value) {
   std::string out;
@@ -693,7 +693,7 @@ namespace {
 }
 }  // namespace
 
-bool json_available() noexcept { return false; }
+void require_json() { unavailable(); }
 std::string json_from_pickle(std::string_view) { unavailable(); }
 std::string pickle_from_json(std::string_view) { unavailable(); }
 

@@ -18,8 +18,8 @@ class JsonInputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Whether this build has Python values (-Dpython_values); without them both commands refuse.
-bool json_available() noexcept;
+// Throws JsonInputError when this build has no Python values (-Dpython_values=false).
+void require_json();
 
 // A stored value (a pickle) as one line of JSON, newline included. Throws the library's errors
 // for a value that is not a pickle (PickleFormatError) or holds a type it does not read
