@@ -1,6 +1,7 @@
 // cshelve: the command-line tool over the library's public API.
 #include <cshelve/cshelve.hpp>
 
+#include "json_values.hpp"
 #include "progress.hpp"
 
 #include <cstdio>
@@ -42,10 +43,14 @@ or a folder holding a local shelf.
 
 Commands:
   get KEY           write the value's bytes to standard output, unchanged
+  get --json KEY    print the value (a Python pickle, as Python cshelve stores it) as JSON
   set KEY [VALUE]   store VALUE, or standard input when VALUE is absent or '-'
   set --if-absent KEY [VALUE]
                     store only when KEY has no value (exit 5 when it has one); of several
                     racing writers exactly one stores
+  set --json KEY [JSON]
+                    store JSON (or standard input) as the pickle Python reads as the matching
+                    dict, list, str...; docs/python-values.md has the mapping
   del KEY           delete KEY
   set-file KEY FILE store the contents of FILE, read a part at a time
   get-file KEY FILE write the value to FILE, a part at a time; FILE is replaced only
@@ -72,8 +77,9 @@ Options:
       --version           print the version
 
 Exit status: 0 success, 1 key absent (get, get-file, has, del), 2 usage error (including a
-write with flag r), 3 configuration error, 4 storage, network or data error, 5 not stored
-(set --if-absent: the key has a value).
+write with flag r and JSON that set --json cannot store), 3 configuration error, 4 storage,
+network or data error (including a value get --json cannot read as a Python value), 5 not
+stored (set --if-absent: the key has a value).
 )";
 
 struct Arguments {
@@ -82,6 +88,7 @@ struct Arguments {
   bool verbose = false;
   bool quiet = false;
   bool writeback = false;
+  bool json = false;  // get --json, set --json
   std::string path;
   std::string command;
   std::vector<std::string> rest;
@@ -128,6 +135,8 @@ Arguments parse_arguments(int argc, char** argv) {
       args.quiet = true;
     } else if (word == "--writeback") {
       args.writeback = true;
+    } else if (word == "--json") {
+      args.json = true;
     } else {
       throw UsageError("unknown option '" + word + "'");
     }
@@ -136,6 +145,12 @@ Arguments parse_arguments(int argc, char** argv) {
   args.path = positional[0];
   args.command = positional[1];
   args.rest.assign(positional.begin() + 2, positional.end());
+  if (!args.rest.empty() && args.rest[0] == "--json") {
+    args.json = true;
+    args.rest.erase(args.rest.begin());
+  }
+  if (args.json && args.command != "get" && args.command != "set")
+    throw UsageError("--json goes with get and set only");
   return args;
 }
 
@@ -348,9 +363,19 @@ int run(const Arguments& args) {
   if (command == "get" || command == "has" || command == "del") expect_arguments(args, 1, 1);
   const bool if_absent = command == "set" && !args.rest.empty() && args.rest[0] == "--if-absent";
   if (command == "set") expect_arguments(args, if_absent ? 2 : 1, if_absent ? 3 : 2);
+  if (if_absent && args.json) throw UsageError("set takes --if-absent or --json, not both");
   if (command == "get-file" || command == "set-file") expect_arguments(args, 2, 2);
   if (command == "len" || command == "keys") expect_arguments(args, 0, 0);
   if (command == "import" || command == "export") expect_arguments(args, 1, 1);
+
+  // The JSON is checked before the shelf opens, so a mistake in it creates nothing.
+  std::optional<std::string> pickle;
+  if (args.json) {
+    cshelve_cli::require_json();
+    if (command == "set")
+      pickle = cshelve_cli::pickle_from_json(args.rest.size() == 1 || args.rest[1] == "-" ? read_all(std::cin)
+                                                                                          : args.rest[1]);
+  }
 
   cshelve::Shelf shelf = cshelve::open(args.path, flag, options);
   int status = kOk;
@@ -364,10 +389,10 @@ int run(const Arguments& args) {
   if (command == "get") {
     const std::string value = shelf.get(args.rest[0]);
     if (transfer) transfer->finish();
-    write_stdout(value);
+    write_stdout(args.json ? cshelve_cli::json_from_pickle(value) : value);
   } else if (command == "set") {
     const bool from_stdin = args.rest.size() == 1 || args.rest[1] == "-";
-    shelf.set(args.rest[0], from_stdin ? read_all(std::cin) : args.rest[1]);
+    shelf.set(args.rest[0], pickle ? *pickle : from_stdin ? read_all(std::cin) : args.rest[1]);
     if (transfer) transfer->finish();
   } else if (command == "get-file") {
     shelf.get_file(args.rest[0], args.rest[1]);
@@ -413,6 +438,9 @@ int main(int argc, char** argv) {
     return run(parse_arguments(argc, argv));
   } catch (const UsageError& error) {
     std::cerr << "cshelve: " << error.what() << " (see cshelve --help)\n";
+    return kUsage;
+  } catch (const cshelve_cli::JsonInputError& error) {
+    std::cerr << "cshelve: " << error.what() << '\n';
     return kUsage;
   } catch (const cshelve::KeyNotFoundError& error) {
     std::cerr << "cshelve: " << error.what() << '\n';

@@ -19,7 +19,6 @@
 
 #include "s3/credential_profiles.hpp"
 #include "s3/credential_sources.hpp"
-#include "s3/json.hpp"
 
 extern char** environ;
 
@@ -188,24 +187,34 @@ std::optional<std::time_t> parse_iso8601(const std::string& text) {
   return static_cast<std::time_t>(seconds);
 }
 
+util::JsonValue parse_reply_json(std::string_view text) {
+  util::JsonLimits limits;
+  limits.max_size = kMaxJsonSize;
+  limits.max_depth = 32;
+  limits.object_only = true;
+  return util::parse_json(text, limits);
+}
+
 TemporaryCredentials credentials_from_json(const std::string& json, const std::string& what, const char* token_member) {
-  JsonObject object;
+  util::JsonValue object;
   try {
-    object = parse_json_object(json);
-  } catch (const JsonError& error) {
+    object = parse_reply_json(json);
+  } catch (const util::JsonError& error) {
     throw CredentialsError(what + " gave " + error.what());
   }
   const auto text = [&](const char* name, bool required) -> std::string {
-    const auto it = object.find(name);
-    if (it == object.end() || it->second.kind == JsonValue::Kind::null) {
+    const util::JsonValue* member = object.find(name);
+    if (member == nullptr || member->is_null()) {
       if (required) throw CredentialsError(what + " gave JSON without '" + name + "'");
       return {};
     }
-    if (it->second.kind != JsonValue::Kind::string) {
+    if (!member->is(util::JsonValue::Kind::string)) {
       throw CredentialsError(what + " gave JSON whose '" + name + "' is not a string");
     }
-    if (required && it->second.text.empty()) throw CredentialsError(what + " gave JSON whose '" + name + "' is empty");
-    return it->second.text;
+    if (required && member->as_string().empty()) {
+      throw CredentialsError(what + " gave JSON whose '" + name + "' is empty");
+    }
+    return member->as_string();
   };
   TemporaryCredentials result;
   result.credentials.access_key_id = text("AccessKeyId", true);
@@ -285,13 +294,13 @@ class ProcessSource final : public CredentialSource {
     const std::string output = run(what);
     const auto object = [&] {
       try {
-        return parse_json_object(output);
-      } catch (const JsonError& error) {
+        return detail::parse_reply_json(output);
+      } catch (const util::JsonError& error) {
         throw CredentialsError(what + " printed " + error.what());
       }
     }();
-    const auto version = object.find("Version");
-    if (version == object.end() || version->second.kind != JsonValue::Kind::number || version->second.text != "1") {
+    const util::JsonValue* version = object.find("Version");
+    if (version == nullptr || !version->is(util::JsonValue::Kind::number) || version->number_text() != "1") {
       throw CredentialsError(what + " printed JSON without \"Version\": 1");
     }
     return detail::credentials_from_json(output, what, "SessionToken");

@@ -21,9 +21,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "s3/sigv4.hpp"
+#include "util/json.hpp"
 
 namespace cshelve::s3 {
 
@@ -99,6 +101,9 @@ bool is_credentials_auth_type(const std::string& auth_type);
 CredentialsSetup make_credentials(const CredentialsSettings& settings);
 
 // Parts exposed for tests.
+// The most a credential source may print or answer.
+inline constexpr std::size_t kMaxJsonSize = 64 * 1024;
+
 namespace detail {
 // "2026-12-04T17:00:00Z" (fractions of a second and a +00:00 offset allowed) as UNIX time.
 std::optional<std::time_t> parse_iso8601(const std::string& text);
@@ -106,6 +111,9 @@ std::optional<std::time_t> parse_iso8601(const std::string& text);
 std::string container_url(const char* relative_uri, const char* full_uri);
 // Whether plain http may go to this host: loopback, or the container endpoints' link-local ones.
 bool container_host_allowed(const std::string& host);
+// A credential reply read as JSON: one object, at most kMaxJsonSize bytes and 32 levels of nesting.
+// Throws util::JsonError, whose message never quotes the text (it holds secrets).
+util::JsonValue parse_reply_json(std::string_view text);
 // Credentials from a credential_process, container or IMDS reply; `what` names it for errors.
 TemporaryCredentials credentials_from_json(const std::string& json, const std::string& what, const char* token_member);
 }  // namespace detail

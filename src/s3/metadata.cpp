@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "s3/credential_sources.hpp"
-#include "s3/json.hpp"
 
 namespace cshelve::s3 {
 
@@ -181,17 +180,17 @@ class InstanceSource final : public CredentialSource {
       throw CredentialsError(what + ": reading the credentials of role '" + role + "' failed (" +
                              describe_outcome(reply) + ")");
     }
-    const JsonObject object = [&] {
+    const util::JsonValue object = [&] {
       try {
-        return parse_json_object(reply.response.body);
-      } catch (const JsonError& error) {
+        return detail::parse_reply_json(reply.response.body);
+      } catch (const util::JsonError& error) {
         throw CredentialsError(what + " gave " + error.what());
       }
     }();
-    const auto code = object.find("Code");
-    if (code != object.end() && code->second.text != "Success") {
+    const util::JsonValue* code = object.find("Code");
+    if (code != nullptr && code->scalar_text() != "Success") {
       throw CredentialsError(what + ": the credentials of role '" + role + "' are not available (Code '" +
-                             code->second.text.substr(0, 64) + "')");
+                             code->scalar_text().substr(0, 64) + "')");
     }
     return detail::credentials_from_json(reply.response.body, what, "Token");
   }

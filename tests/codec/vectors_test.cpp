@@ -3,8 +3,8 @@
 // with the nonce they were written with).
 #include "codec/record.hpp"
 #include "config/settings.hpp"
-#include "json.hpp"
 #include "support.hpp"
+#include "util/json.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -17,8 +17,10 @@
 
 namespace {
 
+using Json = cshelve::util::JsonValue;
 using cshelve::codec::Processing;
 using cshelve::config::Section;
+using cshelve::util::parse_json;
 using namespace cshelve::test;
 
 const std::string kVectors = std::string(CSHELVE_TEST_DATA) + "/cshelve-vectors";
@@ -61,18 +63,18 @@ Outcome outcome_for_python_error(const std::string& type, const std::string& mod
 
 // A bytes field of extended/records.json; nullopt when its bytes are omitted.
 std::optional<std::string> bytes_field(const Json& field) {
-  const auto size = static_cast<std::size_t>(field.at("len").integer());
+  const auto size = static_cast<std::size_t>(field.at("len").as_int64());
   std::string bytes;
   if (const Json* hex = field.find("hex")) {
-    bytes = from_hex(hex->str());
+    bytes = from_hex(hex->as_string());
   } else if (const Json* zlib_hex = field.find("zlib_hex")) {
-    bytes = reference_inflate(from_hex(zlib_hex->str()), size);
+    bytes = reference_inflate(from_hex(zlib_hex->as_string()), size);
   } else {
-    REQUIRE(field.at("omitted").boolean);
+    REQUIRE(field.at("omitted").as_bool());
     return std::nullopt;
   }
   REQUIRE(bytes.size() == size);
-  REQUIRE(sha256_hex(bytes) == field.at("sha256").str());
+  REQUIRE(sha256_hex(bytes) == field.at("sha256").as_string());
   return bytes;
 }
 
@@ -80,14 +82,14 @@ Processing processing_from_vector_config(const Json& config) {
   std::optional<Section> compression;
   std::optional<Section> encryption;
   if (const Json& json = config.at("compression"); !json.is_null()) {
-    compression = Section{{"algorithm", json.at("algorithm").str()}};
+    compression = Section{{"algorithm", json.at("algorithm").as_string()}};
     if (const Json& level = json.at("level"); !level.is_null()) {
-      (*compression)["level"] = level.text;
+      (*compression)["level"] = level.scalar_text();
     }
   }
   if (const Json& json = config.at("encryption"); !json.is_null()) {
-    REQUIRE(from_hex(json.at("key_hex").str()) == json.at("key").str());
-    encryption = Section{{"algorithm", json.at("algorithm").str()}, {"key", json.at("key").str()}};
+    REQUIRE(from_hex(json.at("key_hex").as_string()) == json.at("key").as_string());
+    encryption = Section{{"algorithm", json.at("algorithm").as_string()}, {"key", json.at("key").as_string()}};
   }
   return cshelve::config::processing_from_config(compression ? &*compression : nullptr,
                                                  encryption ? &*encryption : nullptr);
@@ -98,19 +100,19 @@ Processing processing_from_vector_config(const Json& config) {
 TEST_CASE("records.json: Python cshelve 1.1 records read and write identically") {
   const Json document = parse_json(read_file(kVectors + "/records.json"));
   const Json& cases = document.at("cases");
-  REQUIRE(cases.items.size() == 39);
+  REQUIRE(cases.items().size() == 39);
 
   int reads = 0;
   int writes = 0;
   int deterministic_cases = 0;
   int deterministic_writes = 0;
-  for (const Json& vector : cases.items) {
-    const std::string& name = vector.at("name").str();
+  for (const Json& vector : cases.items()) {
+    const std::string& name = vector.at("name").as_string();
     CAPTURE(name);
-    const Processing processing = processing_from_ini(vector.at("config").str());
-    const std::string record = from_hex(vector.at("record_hex").str());
-    const std::string payload = from_hex(vector.at("payload_hex").str());
-    const std::string& expect = vector.at("expect").str();
+    const Processing processing = processing_from_ini(vector.at("config").as_string());
+    const std::string record = from_hex(vector.at("record_hex").as_string());
+    const std::string payload = from_hex(vector.at("payload_hex").as_string());
+    const std::string& expect = vector.at("expect").as_string();
 
     const Result result = run_decode(record, processing);
     if (expect == "payload") {
@@ -123,7 +125,7 @@ TEST_CASE("records.json: Python cshelve 1.1 records read and write identically")
     ++reads;
 
     const bool legacy = !record.empty() && record[0] != 0;
-    const bool deterministic = vector.at("deterministic").boolean && !legacy;
+    const bool deterministic = vector.at("deterministic").as_bool() && !legacy;
     if (deterministic) ++deterministic_cases;
     if (expect != "payload" || legacy) continue;
     const std::string signature = stored_signature(record);
@@ -145,10 +147,10 @@ TEST_CASE("records.json: Python cshelve 1.1 records read and write identically")
 
 TEST_CASE("extended/records.json: every value and configuration, cross and damaged records") {
   const Json document = parse_json(read_file(kVectors + "/extended/records.json"));
-  REQUIRE(document.at("zlib_runtime_version").str() == "1.2.13");
+  REQUIRE(document.at("zlib_runtime_version").as_string() == "1.2.13");
 
   std::map<std::string, Processing> configs;
-  for (const auto& [name, config] : document.at("configs").members) {
+  for (const auto& [name, config] : document.at("configs").members()) {
     CAPTURE(name);
     configs.emplace(name, processing_from_vector_config(config));
   }
@@ -159,34 +161,35 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
   CHECK(configs.at("zlib-9").zlib_level == 9);
 
   std::map<std::string, std::string> payloads;
-  for (const auto& [name, value] : document.at("values").members) {
+  for (const auto& [name, value] : document.at("values").members()) {
     CAPTURE(name);
     payloads.emplace(name, *bytes_field(value.at("payload")));
   }
   REQUIRE(payloads.size() == 8);
 
   const Json& cases = document.at("cases");
-  REQUIRE(cases.items.size() == 86);
+  REQUIRE(cases.items().size() == 86);
   int reads = 0;
   int writes = 0;
   int rebuilt = 0;
   int differences = 0;
-  for (const Json& vector : cases.items) {
-    const std::string& name = vector.at("name").str();
+  for (const Json& vector : cases.items()) {
+    const std::string& name = vector.at("name").as_string();
     CAPTURE(name);
-    const Processing& reader = configs.at(vector.at("read_config").str());
+    const Processing& reader = configs.at(vector.at("read_config").as_string());
     const Json& write_config = vector.at("write_config");
     const Json* layout = vector.find("layout");
     const Json* encryption_layout = layout != nullptr ? layout->find("encryption") : nullptr;
-    const std::string nonce = encryption_layout != nullptr ? from_hex(encryption_layout->at("nonce_hex").str()) : "";
+    const std::string nonce =
+        encryption_layout != nullptr ? from_hex(encryption_layout->at("nonce_hex").as_string()) : "";
     const Json& expect = vector.at("expect");
-    const bool ok = expect.at("result").str() == "ok";
+    const bool ok = expect.at("result").as_string() == "ok";
 
     std::optional<std::string> expected_payload;
     if (const Json* payload = vector.find("payload")) {
       expected_payload = bytes_field(*payload);
     } else if (!vector.at("value").is_null()) {
-      expected_payload = payloads.at(vector.at("value").str());
+      expected_payload = payloads.at(vector.at("value").as_string());
     }
 
     std::optional<std::string> record = bytes_field(vector.at("stored"));
@@ -194,14 +197,14 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
       // 1 MiB of ciphertext is left out of the file: it is rebuilt with the recorded nonce and
       // must then hash to the recorded digest, with the recorded tag.
       REQUIRE(encryption_layout != nullptr);
-      const std::string head = from_hex(vector.at("stored").at("head_hex").str());
-      const auto ciphertext_offset = static_cast<std::size_t>(encryption_layout->at("ciphertext_offset").integer());
+      const std::string head = from_hex(vector.at("stored").at("head_hex").as_string());
+      const auto ciphertext_offset = static_cast<std::size_t>(encryption_layout->at("ciphertext_offset").as_int64());
       const std::string written =
-          flatten(cshelve::codec::encode_record(*expected_payload, configs.at(write_config.str()), nonce));
-      CHECK(written.size() == static_cast<std::size_t>(vector.at("stored").at("len").integer()));
+          flatten(cshelve::codec::encode_record(*expected_payload, configs.at(write_config.as_string()), nonce));
+      CHECK(written.size() == static_cast<std::size_t>(vector.at("stored").at("len").as_int64()));
       CHECK(to_hex(written.substr(0, ciphertext_offset)) == to_hex(head.substr(0, ciphertext_offset)));
-      CHECK(sha256_hex(written) == vector.at("stored").at("sha256").str());
-      CHECK(to_hex(written.substr(ciphertext_offset - 32, 16)) == encryption_layout->at("tag_hex").str());
+      CHECK(sha256_hex(written) == vector.at("stored").at("sha256").as_string());
+      CHECK(to_hex(written.substr(ciphertext_offset - 32, 16)) == encryption_layout->at("tag_hex").as_string());
       record = written;
       ++rebuilt;
     }
@@ -210,7 +213,7 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
     ++reads;
     if (kDeliberateDifferences.count(name) != 0) {
       // Python raised EncryptedDataCorruptionError for this authentic 1-byte ciphertext.
-      CHECK(expect.at("error").at("type").str() == "EncryptedDataCorruptionError");
+      CHECK(expect.at("error").at("type").as_string() == "EncryptedDataCorruptionError");
       CHECK_MESSAGE(result.outcome == Outcome::returned, result.message);
       CHECK(result.value.size() == 1);
       std::string damaged = *record;
@@ -226,7 +229,7 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
       CHECK(result.value == *expected_payload);
     } else {
       const Json& error = expect.at("error");
-      const Outcome wanted = outcome_for_python_error(error.at("type").str(), error.at("module").str());
+      const Outcome wanted = outcome_for_python_error(error.at("type").as_string(), error.at("module").as_string());
       CHECK_MESSAGE(result.outcome == wanted, describe(result.outcome), ": ", result.message);
     }
 
@@ -235,7 +238,8 @@ TEST_CASE("extended/records.json: every value and configuration, cross and damag
     const bool legacy = !record->empty() && (*record)[0] != 0;
     if (!ok || legacy) continue;
     const std::string signature = stored_signature(*record);
-    const Processing writer = write_config.is_null() ? writer_for(reader, signature) : configs.at(write_config.str());
+    const Processing writer =
+        write_config.is_null() ? writer_for(reader, signature) : configs.at(write_config.as_string());
     const std::string writer_nonce = signature.find('e') == 0 ? stored_nonce(*record) : std::string();
     if (!nonce.empty()) CHECK(writer_nonce == nonce);
     const std::string written = flatten(cshelve::codec::encode_record(*expected_payload, writer, writer_nonce));

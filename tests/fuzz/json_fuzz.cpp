@@ -1,9 +1,11 @@
-// libFuzzer target: the strict JSON reader of credential replies (src/s3/json.hpp).
+// libFuzzer target: the project's JSON reader (src/util/json.hpp), which reads credential replies
+// and the command-line tool's `set --json` values.
 //
-// Whatever a credential_process, container endpoint or instance metadata sends, the reader either
-// returns the top-level members or throws JsonError; any other exception, a crash, a leak or
-// undefined behaviour is a bug. On top: the members read, written back as JSON, read back the same.
-#include "s3/json.hpp"
+// Whatever the input, the reader either returns a tree or throws JsonError; any other exception, a
+// crash, a leak or undefined behaviour is a bug. On top: the tree, written back as JSON, reads
+// back as the same tree; and the credential settings (objects only, 64 KiB, 32 levels) accept
+// only what the default settings accept.
+#include "util/json.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +14,8 @@
 #include <string>
 
 namespace {
+
+using cshelve::util::JsonValue;
 
 void check(bool condition, const char* what) {
   if (!condition) {
@@ -38,45 +42,79 @@ std::string quoted(const std::string& text) {
   return out + "\"";
 }
 
-std::string write(const cshelve::s3::JsonObject& object) {
-  using Kind = cshelve::s3::JsonValue::Kind;
-  std::string out = "{";
-  for (const auto& [name, value] : object) {
-    if (out.size() > 1) out += ",";
-    out += quoted(name) + ":";
-    switch (value.kind) {
-      case Kind::string: out += quoted(value.text); break;
-      case Kind::number:
-      case Kind::boolean: out += value.text; break;
-      case Kind::null: out += "null"; break;
-      case Kind::object: out += "{}"; break;
-      case Kind::array: out += "[]"; break;
+void write(const JsonValue& value, std::string& out) {
+  switch (value.kind()) {
+    case JsonValue::Kind::null: out += "null"; break;
+    case JsonValue::Kind::boolean:
+    case JsonValue::Kind::number: out += value.scalar_text(); break;
+    case JsonValue::Kind::string: out += quoted(value.as_string()); break;
+    case JsonValue::Kind::array: {
+      out += '[';
+      bool first = true;
+      for (const JsonValue& item : value.items()) {
+        if (!first) out += ',';
+        first = false;
+        write(item, out);
+      }
+      out += ']';
+      break;
+    }
+    case JsonValue::Kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [name, member] : value.members()) {
+        if (!first) out += ',';
+        first = false;
+        out += quoted(name) + ":";
+        write(member, out);
+      }
+      out += '}';
+      break;
     }
   }
-  return out + "}";
+}
+
+bool same(const JsonValue& a, const JsonValue& b) {
+  if (a.kind() != b.kind() || a.scalar_text() != b.scalar_text()) return false;
+  if (a.is(JsonValue::Kind::array)) {
+    if (a.items().size() != b.items().size()) return false;
+    for (std::size_t i = 0; i < a.items().size(); ++i) {
+      if (!same(a.items()[i], b.items()[i])) return false;
+    }
+  } else if (a.is(JsonValue::Kind::object)) {
+    if (a.members().size() != b.members().size()) return false;
+    for (std::size_t i = 0; i < a.members().size(); ++i) {
+      if (a.members()[i].first != b.members()[i].first || !same(a.members()[i].second, b.members()[i].second)) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  cshelve::s3::JsonObject object;
+  cshelve::util::JsonLimits credentials;
+  credentials.max_size = 64 * 1024;
+  credentials.max_depth = 32;
+  credentials.object_only = true;
+  bool strict_accepts = true;
   try {
-    object = cshelve::s3::parse_json_object(text);
-  } catch (const cshelve::s3::JsonError&) {
+    (void)cshelve::util::parse_json(text, credentials);
+  } catch (const cshelve::util::JsonError&) {
+    strict_accepts = false;
+  }
+  JsonValue tree;
+  try {
+    tree = cshelve::util::parse_json(text);
+  } catch (const cshelve::util::JsonError&) {
+    check(!strict_accepts, "the credential settings accept nothing the defaults refuse");
     return 0;
   }
-  const std::string again = write(object);
-  if (again.size() <= cshelve::s3::kMaxJsonSize) {
-    const cshelve::s3::JsonObject reread = cshelve::s3::parse_json_object(again);
-    check(reread.size() == object.size(), "members survive a round trip");
-    for (const auto& [name, value] : object) {
-      const auto it = reread.find(name);
-      check(it != reread.end() && it->second.kind == value.kind, "member kinds survive a round trip");
-      if (value.kind != cshelve::s3::JsonValue::Kind::object && value.kind != cshelve::s3::JsonValue::Kind::array) {
-        check(it->second.text == value.text, "member values survive a round trip");
-      }
-    }
-  }
+  std::string again;
+  write(tree, again);
+  check(same(cshelve::util::parse_json(again), tree), "a tree survives a round trip");
   return 0;
 }

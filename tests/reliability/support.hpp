@@ -62,14 +62,6 @@ inline std::string write_s3_ini(const TempDir& dir, const std::string& name, con
 
 using cshelve_test::LogCollector;
 
-// A whole-number field of a flat JSON object ("name": 12); -1 when absent.
-inline long json_number(const std::string& json, const std::string& name) {
-  const std::string field = "\"" + name + "\":";
-  const auto at = json.find(field);
-  if (at == std::string::npos) return -1;
-  return std::strtol(json.c_str() + at + field.size(), nullptr, 10);
-}
-
 }  // namespace reliability
 
 #endif

@@ -18,11 +18,17 @@
 #include <vector>
 
 #include "support.hpp"
+#include "util/json.hpp"
 
 using namespace cshelve;
 using namespace reliability;
 
 namespace {
+
+// A count in the fault injector's statistics (a JSON object of numbers).
+long stats_count(const std::string& stats, const char* name) {
+  return static_cast<long>(util::parse_json(stats).at(name).as_int64());
+}
 
 constexpr int kOperations = 2000;
 constexpr int kKeys = 48;
@@ -144,11 +150,11 @@ TEST_CASE("a mixed workload through injected faults loses and corrupts nothing")
                        << " after a stalled answer was cut by the read timeout, " << log.count("SlowDown")
                        << " after 503 SlowDown, " << log.count("network error") << " after a reset or cut connection)");
   MESSAGE("fault injector, whole stack (other tests share it): "
-          << json_number(stats_after, "requests") - json_number(stats_before, "requests") << " requests and "
-          << json_number(stats_after, "total_faults") - json_number(stats_before, "total_faults")
+          << stats_count(stats_after, "requests") - stats_count(stats_before, "requests") << " requests and "
+          << stats_count(stats_after, "total_faults") - stats_count(stats_before, "total_faults")
           << " faults during this test; totals now: " << stats_after);
   // Faults must really have happened, or this test proved nothing about retries.
   CHECK(retries > 0);
   CHECK(timed_out > 0);
-  CHECK(json_number(stats_after, "total_faults") > json_number(stats_before, "total_faults"));
+  CHECK(stats_count(stats_after, "total_faults") > stats_count(stats_before, "total_faults"));
 }

@@ -87,14 +87,6 @@ inline std::vector<std::string> logged_requests(const std::string& method, const
   return found;
 }
 
-// A whole number field of a flat JSON object ("name": 12); -1 when absent.
-inline long json_number(const std::string& json, const std::string& name) {
-  const std::string field = "\"" + name + "\":";
-  const auto at = json.find(field);
-  if (at == std::string::npos) return -1;
-  return std::strtol(json.c_str() + at + field.size(), nullptr, 10);
-}
-
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;

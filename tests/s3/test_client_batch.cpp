@@ -17,6 +17,7 @@
 
 #include "integration_support.hpp"
 #include "s3/client.hpp"
+#include "util/json.hpp"
 
 using namespace cshelve;
 using namespace cshelve::s3;
@@ -38,7 +39,8 @@ std::string value_for(const std::string& key, int i) {
 }
 
 long total_faults_injected() {
-  return json_number(read_file(required_environment("CSHELVE_TEST_S3_FAULT_STATS")), "total_faults");
+  const std::string stats = read_file(required_environment("CSHELVE_TEST_S3_FAULT_STATS"));
+  return static_cast<long>(cshelve::util::parse_json(stats).at("total_faults").as_int64());
 }
 
 std::multiset<std::string> list_all(Client& client, const std::string& bucket) {

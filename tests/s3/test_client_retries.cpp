@@ -14,6 +14,7 @@
 
 #include "integration_support.hpp"
 #include "s3/client.hpp"
+#include "util/json.hpp"
 
 using namespace cshelve;
 using namespace cshelve::s3;
@@ -22,7 +23,8 @@ using namespace cshelve::testing;
 namespace {
 
 long total_faults_injected() {
-  return json_number(read_file(required_environment("CSHELVE_TEST_S3_FAULT_STATS")), "total_faults");
+  const std::string stats = read_file(required_environment("CSHELVE_TEST_S3_FAULT_STATS"));
+  return static_cast<long>(cshelve::util::parse_json(stats).at("total_faults").as_int64());
 }
 
 std::string value_for(int i) {

@@ -19,9 +19,9 @@
 
 #include "s3/client.hpp"
 #include "s3/credentials.hpp"
-#include "s3/json.hpp"
 #include "../support/test_support.hpp"
 #include "scripted_server.hpp"
+#include "util/json.hpp"
 
 using namespace cshelve;
 using namespace cshelve::s3;
@@ -98,15 +98,15 @@ std::string json_credentials(const std::string& expiration = "2030-01-01T00:00:0
 }  // namespace
 
 TEST_CASE("the JSON reader keeps top-level members and refuses anything not strict JSON") {
-  const JsonObject object = parse_json_object(
+  const util::JsonValue object = detail::parse_reply_json(
       " {\"a\": \"x\\u00e9\\n\\ud83d\\ude00\", \"n\": -1.5e3, \"t\": true, \"z\": null, \"o\": {\"p\": [1, {}, "
       "[]]}}\n");
-  CHECK(object.at("a").text == "x\xc3\xa9\n\xf0\x9f\x98\x80");
-  CHECK(object.at("n").kind == JsonValue::Kind::number);
-  CHECK(object.at("n").text == "-1.5e3");
-  CHECK(object.at("t").text == "true");
-  CHECK(object.at("z").kind == JsonValue::Kind::null);
-  CHECK(object.at("o").kind == JsonValue::Kind::object);
+  CHECK(object.at("a").scalar_text() == "x\xc3\xa9\n\xf0\x9f\x98\x80");
+  CHECK(object.at("n").kind() == util::JsonValue::Kind::number);
+  CHECK(object.at("n").number_text() == "-1.5e3");
+  CHECK(object.at("t").scalar_text() == "true");
+  CHECK(object.at("z").kind() == util::JsonValue::Kind::null);
+  CHECK(object.at("o").kind() == util::JsonValue::Kind::object);
 
   const std::pair<const char*, const char*> bad[] = {
       {"", "expected an object"},
@@ -126,17 +126,18 @@ TEST_CASE("the JSON reader keeps top-level members and refuses anything not stri
   };
   for (const auto& [text, why] : bad) {
     CAPTURE(text);
-    const std::string message = error_of([&] { parse_json_object(text); });
+    const std::string message = error_of([&] { detail::parse_reply_json(text); });
     CHECK(message.find(why) != std::string::npos);
     CHECK(message.find("malformed JSON at byte") == 0);
   }
   std::string deep(40, '[');
-  CHECK(error_of([&] { parse_json_object("{\"a\": " + deep + "}"); }).find("nested too deeply") != std::string::npos);
-  CHECK(error_of([&] { parse_json_object("{\"a\": \"" + std::string(70000, 'x') + "\"}"); }) ==
+  CHECK(error_of([&] { detail::parse_reply_json("{\"a\": " + deep + "}"); }).find("nested too deeply") !=
+        std::string::npos);
+  CHECK(error_of([&] { detail::parse_reply_json("{\"a\": \"" + std::string(70000, 'x') + "\"}"); }) ==
         "JSON of 70009 bytes, more than the 65536 allowed");
   // A secret in a broken reply never reaches the message.
   CHECK(error_of([&] {
-          parse_json_object(std::string("{\"SecretAccessKey\": \"") + kSecret + "\",}");
+          detail::parse_reply_json(std::string("{\"SecretAccessKey\": \"") + kSecret + "\",}");
         }).find(kSecret) == std::string::npos);
 }
 

@@ -186,184 +186,20 @@ Pairs normalized_headers(const Pairs& headers) {
 
 // --- JSON -----------------------------------------------------------------------------------
 
-class JsonParser {
- public:
-  explicit JsonParser(std::string_view text) : text_(text) {}
-
-  Json parse_document() {
-    Json value = parse_value();
-    skip_space();
-    if (pos_ != text_.size()) fail("trailing characters");
-    return value;
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::runtime_error("JSON: " + what + " at offset " + std::to_string(pos_));
-  }
-
-  void skip_space() {
-    while (pos_ < text_.size() && std::string_view(" \t\r\n").find(text_[pos_]) != std::string_view::npos) ++pos_;
-  }
-
-  bool consume(char c) {
-    skip_space();
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-
-  void expect(char c) {
-    if (!consume(c)) fail(std::string("expected '") + c + "'");
-  }
-
-  bool consume_word(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    return true;
-  }
-
-  Json parse_value() {
-    skip_space();
-    if (pos_ >= text_.size()) fail("unexpected end");
-    Json value;
-    const char c = text_[pos_];
-    if (c == '{') {
-      ++pos_;
-      value.kind_ = Json::Kind::object;
-      if (consume('}')) return value;
-      do {
-        skip_space();
-        std::string key = parse_string();
-        expect(':');
-        value.object_.emplace_back(std::move(key), parse_value());
-      } while (consume(','));
-      expect('}');
-    } else if (c == '[') {
-      ++pos_;
-      value.kind_ = Json::Kind::array;
-      if (consume(']')) return value;
-      do {
-        value.array_.push_back(parse_value());
-      } while (consume(','));
-      expect(']');
-    } else if (c == '"') {
-      value.kind_ = Json::Kind::string;
-      value.string_ = parse_string();
-    } else if (consume_word("true")) {
-      value.kind_ = Json::Kind::boolean;
-      value.boolean_ = true;
-    } else if (consume_word("false")) {
-      value.kind_ = Json::Kind::boolean;
-    } else if (consume_word("null")) {
-      value.kind_ = Json::Kind::null;
-    } else {
-      const std::size_t start = pos_;
-      while (pos_ < text_.size() && std::string_view("+-.eE0123456789").find(text_[pos_]) != std::string_view::npos) {
-        ++pos_;
-      }
-      if (start == pos_) fail("unexpected character");
-      value.kind_ = Json::Kind::number;
-      value.number_ = std::stod(std::string(text_.substr(start, pos_ - start)));
-    }
-    return value;
-  }
-
-  unsigned read_hex4() {
-    if (pos_ + 4 > text_.size()) fail("short \\u escape");
-    unsigned value = 0;
-    for (int i = 0; i < 4; ++i) {
-      const int digit = hex_digit(text_[pos_++]);
-      if (digit < 0) fail("bad \\u escape");
-      value = value * 16 + static_cast<unsigned>(digit);
-    }
-    return value;
-  }
-
-  std::string parse_string() {
-    if (pos_ >= text_.size() || text_[pos_] != '"') fail("expected string");
-    ++pos_;
-    std::string out;
-    while (true) {
-      if (pos_ >= text_.size()) fail("unterminated string");
-      const char c = text_[pos_++];
-      if (c == '"') return out;
-      if (c != '\\') {
-        out.push_back(c);
-        continue;
-      }
-      if (pos_ >= text_.size()) fail("unterminated escape");
-      const char escape = text_[pos_++];
-      switch (escape) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'u': {
-          unsigned code_point = read_hex4();
-          if (code_point >= 0xD800 && code_point < 0xDC00) {  // a surrogate pair
-            if (!consume_word("\\u")) fail("lone high surrogate");
-            const unsigned low = read_hex4();
-            if (low < 0xDC00 || low >= 0xE000) fail("bad low surrogate");
-            code_point = 0x10000 + ((code_point - 0xD800) << 10) + (low - 0xDC00);
-          }
-          append_utf8(out, code_point);
-          break;
-        }
-        default: fail("bad escape");
-      }
-    }
-  }
-
-  std::string_view text_;
-  std::size_t pos_ = 0;
-};
-
-Json Json::parse(std::string_view text) { return JsonParser(text).parse_document(); }
-
-bool Json::as_bool() const {
-  if (kind_ != Kind::boolean) throw std::runtime_error("JSON: not a boolean");
-  return boolean_;
+std::string string_or(const Json& object, const std::string& key, const std::string& fallback) {
+  const Json* member = object.find(key);
+  return member != nullptr ? member->as_string() : fallback;
 }
 
-const std::string& Json::as_string() const {
-  if (kind_ != Kind::string) throw std::runtime_error("JSON: not a string");
-  return string_;
+bool bool_or(const Json& object, const std::string& key, bool fallback) {
+  const Json* member = object.find(key);
+  return member != nullptr ? member->as_bool() : fallback;
 }
-
-const std::vector<Json>& Json::as_array() const {
-  if (kind_ != Kind::array) throw std::runtime_error("JSON: not an array");
-  return array_;
-}
-
-bool Json::has(const std::string& key) const {
-  return std::any_of(object_.begin(), object_.end(), [&](const auto& member) { return member.first == key; });
-}
-
-const Json& Json::at(const std::string& key) const {
-  if (kind_ != Kind::object) throw std::runtime_error("JSON: not an object");
-  for (const auto& [name, value] : object_) {
-    if (name == key) return value;
-  }
-  throw std::runtime_error("JSON: no member " + key);
-}
-
-std::string Json::string_or(const std::string& key, const std::string& fallback) const {
-  return has(key) ? at(key).as_string() : fallback;
-}
-
-bool Json::bool_or(const std::string& key, bool fallback) const { return has(key) ? at(key).as_bool() : fallback; }
 
 Pairs json_pairs(const Json& array_of_pairs) {
   Pairs out;
-  for (const Json& pair : array_of_pairs.as_array()) {
-    const auto& items = pair.as_array();
+  for (const Json& pair : array_of_pairs.items()) {
+    const auto& items = pair.items();
     if (items.size() != 2) throw std::runtime_error("JSON: pair without two items");
     out.emplace_back(items[0].as_string(), items[1].as_string());
   }

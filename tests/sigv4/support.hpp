@@ -1,5 +1,5 @@
 // Helpers shared by the SigV4 tests: reading the test-suite files, a parser for the raw HTTP
-// requests of the AWS suites, and a small JSON reader for s3-examples.json and context.json.
+// requests of the AWS suites, and lookups in s3-examples.json and context.json.
 #ifndef CSHELVE_TESTS_SIGV4_SUPPORT_HPP
 #define CSHELVE_TESTS_SIGV4_SUPPORT_HPP
 
@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "util/json.hpp"
 
 namespace sigv4_test {
 
@@ -49,32 +51,11 @@ std::string header_value(const Pairs& headers, std::string_view name);
 // Headers with lower-cased names, sorted: for comparing header sets.
 Pairs normalized_headers(const Pairs& headers);
 
-// A parsed JSON value (only what the test data needs: no number precision beyond double).
-class Json {
- public:
-  enum class Kind { null, boolean, number, string, array, object };
-
-  static Json parse(std::string_view text);
-
-  Kind kind() const { return kind_; }
-  bool as_bool() const;
-  const std::string& as_string() const;
-  const std::vector<Json>& as_array() const;
-  bool has(const std::string& key) const;
-  const Json& at(const std::string& key) const;
-  // The string member `key`, or `fallback` when absent.
-  std::string string_or(const std::string& key, const std::string& fallback) const;
-  bool bool_or(const std::string& key, bool fallback) const;
-
- private:
-  friend class JsonParser;
-  Kind kind_ = Kind::null;
-  bool boolean_ = false;
-  double number_ = 0;
-  std::string string_;
-  std::vector<Json> array_;
-  std::vector<std::pair<std::string, Json>> object_;
-};
+// The test data's JSON, read with the library's reader.
+using Json = cshelve::util::JsonValue;
+// The string member `key`, or `fallback` when absent.
+std::string string_or(const Json& object, const std::string& key, const std::string& fallback);
+bool bool_or(const Json& object, const std::string& key, bool fallback);
 
 // [["a","b"],...] -> pairs.
 Pairs json_pairs(const Json& array_of_pairs);

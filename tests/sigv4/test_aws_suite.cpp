@@ -140,7 +140,7 @@ TEST_CASE("AWS SigV4 suite, CRT layout (v4/): every case that applies to S3") {
     const std::string name = entry.path().filename().string();
     auto expected = [&](const char* file) { return sigv4_test::read_text(entry.path() / file); };
     CAPTURE(name);
-    const auto context = sigv4_test::Json::parse(expected("context.json"));
+    const auto context = cshelve::util::parse_json(expected("context.json"));
     const std::string suffix = "-normalized";
     if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       REQUIRE(context.at("normalize").as_bool());
@@ -149,14 +149,14 @@ TEST_CASE("AWS SigV4 suite, CRT layout (v4/): every case that applies to S3") {
     }
     const auto& credentials = context.at("credentials");
     const Credentials keys{credentials.at("access_key_id").as_string(), credentials.at("secret_access_key").as_string(),
-                           credentials.string_or("token", "")};
+                           sigv4_test::string_or(credentials, "token", "")};
     const std::time_t when = sigv4_test::parse_iso8601(context.at("timestamp").as_string());
     const auto content_header =
-        context.bool_or("sign_body", false) ? ContentSha256Header::send : ContentSha256Header::omit;
+        sigv4_test::bool_or(context, "sign_body", false) ? ContentSha256Header::send : ContentSha256Header::omit;
     const HttpRequest http = sigv4_test::parse_http_request(expected("request.txt"));
     const std::string expected_signature = expected("header-signature.txt");
 
-    if (context.bool_or("omit_session_token", false)) {
+    if (sigv4_test::bool_or(context, "omit_session_token", false)) {
       // The token is sent unsigned here; S3 signs it (see the classic post-sts-header-after).
       ++negative;
       REQUIRE(!keys.session_token.empty());

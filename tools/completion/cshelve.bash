@@ -26,7 +26,10 @@ _cshelve() {
     esac
   done
 
-  if [[ $current == -* && $positional -lt 2 ]]; then
+  # get and set take --json right after the command.
+  if [[ $current == -* && $positional -eq 2 && ( $previous == get || $previous == set ) ]]; then
+    COMPREPLY=($(compgen -W "--json" -- "$current"))
+  elif [[ $current == -* && $positional -lt 2 ]]; then
     COMPREPLY=($(compgen -W "$options" -- "$current"))
   elif [[ $positional -eq 0 ]]; then
     COMPREPLY=($(compgen -f -- "$current"))
