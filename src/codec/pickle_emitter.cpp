@@ -83,13 +83,36 @@ void PickleEmitter::memoize_index(std::uint32_t index) {
   }
 }
 
+const std::uint32_t* IdentityMemo::find(const void* id) const {
+  for (std::size_t i = 0; i < few_used_; ++i)
+    if (few_[i].id == id) return &few_[i].index;
+  if (many_.empty()) return nullptr;
+  const auto it = many_.find(id);
+  return it == many_.end() ? nullptr : &it->second;
+}
+
+void IdentityMemo::set(const void* id, std::uint32_t index) {
+  if (id == nullptr) return;  // no identity, nothing to find it by later
+  for (std::size_t i = 0; i < few_used_; ++i) {
+    if (few_[i].id == id) {
+      few_[i].index = index;
+      return;
+    }
+  }
+  if (few_used_ < kFew && many_.empty()) {
+    few_[few_used_++] = {id, index};
+  } else {
+    many_[id] = index;
+  }
+}
+
 std::uint32_t PickleEmitter::memoize() {
   const std::uint32_t index = next_memo_++;
   memoize_index(index);
   return index;
 }
 
-void PickleEmitter::memoize(const void* id) { memo_[id] = memoize(); }
+void PickleEmitter::memoize(const void* id) { memo_.set(id, memoize()); }
 
 void PickleEmitter::get(std::uint32_t index) {
   if (index < 256) {
@@ -103,9 +126,9 @@ void PickleEmitter::get(std::uint32_t index) {
 
 bool PickleEmitter::try_get(const void* id) {
   if (!id) return false;
-  auto it = memo_.find(id);
-  if (it == memo_.end()) return false;
-  get(it->second);
+  const std::uint32_t* index = memo_.find(id);
+  if (index == nullptr) return false;
+  get(*index);
   return true;
 }
 
@@ -197,19 +220,19 @@ void PickleEmitter::save_str(std::string_view s, const void* id) {
     auto it = str_singletons_.find(std::string(s));
     if (it != str_singletons_.end() && (!id || it->second.made_here)) {
       get(it->second.index);
-      if (id) memo_[id] = it->second.index;
+      if (id) memo_.set(id, it->second.index);
       return;
     }
   }
   str_ops(s);
   const std::uint32_t index = memoize();
-  if (id) memo_[id] = index;
+  if (id) memo_.set(id, index);
   if (singleton && !str_singletons_.count(std::string(s))) str_singletons_[std::string(s)] = {index, !id};
 }
 
 void PickleEmitter::save_bytes_data(std::string_view b, const void* id) {
   const std::uint32_t index = save_bytes_ops(b);
-  if (id) memo_[id] = index;
+  if (id) memo_.set(id, index);
 }
 
 std::uint32_t PickleEmitter::save_bytes_ops(std::string_view b) {

@@ -6,6 +6,7 @@
 
 #include "codec/python_node.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,6 +14,27 @@
 #include <unordered_map>
 
 namespace cshelve::py::detail {
+
+// The memo of objects by identity, Python's id(). A typical value memoizes a handful of objects:
+// those sit in a small array searched in order, and only a larger value pays for a hash map,
+// whose nodes would otherwise cost an allocation each.
+class IdentityMemo {
+ public:
+  // The memo index of `id`, or null when it has none.
+  const std::uint32_t* find(const void* id) const;
+  // Gives `id` the memo index `index`, replacing any it had; a null `id` is not recorded.
+  void set(const void* id, std::uint32_t index);
+
+ private:
+  struct Entry {
+    const void* id;
+    std::uint32_t index;
+  };
+  static constexpr std::size_t kFew = 32;
+  std::array<Entry, kFew> few_{};
+  std::size_t few_used_ = 0;
+  std::unordered_map<const void*, std::uint32_t> many_;
+};
 
 class PickleEmitter {
  protected:
@@ -71,7 +93,7 @@ class PickleEmitter {
   std::string out_;
   std::size_t frame_start_ = npos;
   std::uint32_t next_memo_ = 0;
-  std::unordered_map<const void*, std::uint32_t> memo_;
+  IdentityMemo memo_;
   std::unordered_map<std::string, std::uint32_t> globals_, modules_, names_, constants_;
   struct Singleton {
     std::uint32_t index;
