@@ -10,6 +10,7 @@
 // sees the old record or the new one, never a part.
 #include "io/file.hpp"
 #include "io/temporary_file.hpp"
+#include "providers/local_tree.hpp"
 #include "util/hex.hpp"
 #include "providers/provider.hpp"
 
@@ -32,7 +33,7 @@ using io::write_file;
 
 constexpr std::size_t kPieceBytes = 200;
 constexpr std::size_t kMaxKeyBytes = 1024;  // S3's own limit, so every shelf can move to S3
-constexpr char kFolderMark = '+';
+using local_tree::kFolderMark;
 
 class Directory {
  public:
@@ -116,6 +117,10 @@ class LocalProvider final : public Provider {
     if (!make_folders(root_, reason)) {
       throw CanNotCreateDBError("cannot create local shelf folder '" + root_ + "': " + reason);
     }
+  }
+
+  void prepare_for_writes() noexcept override {
+    local_tree::remove_stale_temporaries(root_, local_tree::kStaleTemporaryAge);
   }
 
   std::optional<std::string> get(std::string_view key) override {
@@ -217,7 +222,7 @@ class LocalProvider final : public Provider {
     // temporary file is in it, the folder is no longer empty and stays.
     std::string temporary;
     for (int attempt = 1;; ++attempt) {
-      temporary = io::temporary_name(folder + "/.tmp-");
+      temporary = io::temporary_name(folder + "/" + std::string(local_tree::kTemporaryPrefix));
       if (write_synced(temporary, body)) break;
       if (attempt == 10 || !make_folders(folder, reason)) {
         throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
