@@ -1,37 +1,21 @@
 #include "providers/local_tree.hpp"
 
+#include <cshelve/errors.hpp>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <ctime>
+
+#include "io/file.hpp"
 
 namespace cshelve::providers::local_tree {
 namespace {
 
 constexpr std::size_t kTemporaryDigits = 16;
-// A 1,024-byte key encodes to at most 3,072 bytes: 16 piece folders. Deeper folders are not the
-// provider's, and a bound keeps a hostile tree from using up descriptors or stack.
-constexpr int kMaxDepth = 32;
-
-// A folder being read; owns the descriptor it is given.
-class FolderReader {
- public:
-  explicit FolderReader(int fd) : dir_(fd >= 0 ? ::fdopendir(fd) : nullptr) {
-    if (dir_ == nullptr && fd >= 0) ::close(fd);
-  }
-  FolderReader(const FolderReader&) = delete;
-  FolderReader& operator=(const FolderReader&) = delete;
-  ~FolderReader() {
-    if (dir_ != nullptr) ::closedir(dir_);
-  }
-  DIR* get() const { return dir_; }
-  int fd() const { return ::dirfd(dir_); }
-
- private:
-  DIR* dir_;
-};
 
 bool may_be_folder(const dirent& entry) { return entry.d_type == DT_DIR || entry.d_type == DT_UNKNOWN; }
 
@@ -62,6 +46,77 @@ std::size_t tidy(int folder_fd, std::time_t cutoff, int depth) {
 }
 
 }  // namespace
+
+FolderReader::FolderReader(int fd) : dir_(fd >= 0 ? ::fdopendir(fd) : nullptr) {
+  if (dir_ == nullptr && fd >= 0) ::close(fd);
+}
+
+FolderReader::~FolderReader() {
+  if (dir_ != nullptr) ::closedir(dir_);
+}
+
+void throw_link(const std::string& shown) {
+  throw StorageError("'" + shown +
+                     "' is a symbolic link: a local shelf never follows a link, so it never reads or "
+                     "writes outside its folder");
+}
+
+int open_folder_at(int parent, const std::string& name, const std::string& shown) {
+  const int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  const int error = errno;
+  // With O_DIRECTORY, a link is refused as ENOTDIR, like a file; with O_NOFOLLOW alone, as ELOOP.
+  struct stat info {};
+  if ((error == ELOOP || error == ENOTDIR) && ::fstatat(parent, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISLNK(info.st_mode)) {
+    throw_link(shown);
+  }
+  if (error != ENOENT && error != ENOTDIR) {
+    errno = error;
+    throw StorageError("cannot open folder '" + shown + "': " + io::system_reason());
+  }
+  errno = error;
+  return -1;
+}
+
+bool FolderChain::open(const std::string& root, const std::vector<std::string>& names, bool create) {
+  close_all();
+  shown_ = root;
+  const int top = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (top < 0) {
+    if (!create && (errno == ENOENT || errno == ENOTDIR)) return false;
+    throw StorageError("cannot open local shelf folder '" + root + "': " + io::system_reason());
+  }
+  fds_.push_back(top);
+  for (const std::string& name : names) {
+    shown_ += '/';
+    shown_ += name;
+    int fd = open_folder_at(last(), name, shown_);
+    // Another shelf erasing the last key of a piece folder removes it, perhaps just after it was
+    // made here: make it again.
+    for (int attempt = 0; fd < 0 && errno == ENOENT && create && attempt < 10; ++attempt) {
+      if (::mkdirat(last(), name.c_str(), 0777) != 0 && errno != EEXIST) {
+        throw StorageError("cannot create folder '" + shown_ + "': " + io::system_reason());
+      }
+      // The new folder's entry must reach the disk too, or a synced file inside it can vanish in
+      // a crash along with the folder.
+      ::fsync(last());
+      fd = open_folder_at(last(), name, shown_);
+    }
+    if (fd < 0) {
+      if (!create) return false;  // no such key
+      if (errno == ENOTDIR) throw StorageError("'" + shown_ + "' exists and is not a folder");
+      throw StorageError("cannot create folder '" + shown_ + "': it keeps disappearing");
+    }
+    fds_.push_back(fd);
+  }
+  return true;
+}
+
+void FolderChain::close_all() {
+  for (const int fd : fds_) ::close(fd);
+  fds_.clear();
+}
 
 bool is_temporary_name(std::string_view name) {
   if (name.size() != kTemporaryPrefix.size() + kTemporaryDigits ||
