@@ -19,6 +19,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 #include <dirent.h>
 #include <fcntl.h>
@@ -123,7 +124,6 @@ class LocalProvider final : public Provider {
     if (key.size() > kMaxKeyBytes) return std::nullopt;  // never stored, so never there
     const RecordPath path = path_of(key);
     local_tree::FolderChain chain;
-    if (!chain.open(root_, path.folders, false)) return std::nullopt;
     FileDescriptor file(open_record(chain, path));
     if (file.get() < 0) return std::nullopt;
     const std::uint64_t size = regular_size(file, path);
@@ -157,7 +157,6 @@ class LocalProvider final : public Provider {
     if (key.size() > kMaxKeyBytes) return false;
     const RecordPath path = path_of(key);
     local_tree::FolderChain chain;
-    if (!chain.open(root_, path.folders, false)) return false;
     FileDescriptor file(open_record(chain, path));
     if (file.get() < 0) return false;
     // A record file is replaced by renaming, never changed in place: its size stays as opened.
@@ -188,9 +187,10 @@ class LocalProvider final : public Provider {
     if (key.size() > kMaxKeyBytes) return false;
     const RecordPath path = path_of(key);
     local_tree::FolderChain chain;
-    if (!chain.open(root_, path.folders, false)) return false;
+    const auto [folder, name] = locate_for_reading(chain, path);
+    if (name == nullptr) return false;
     struct stat info {};
-    if (::fstatat(chain.last(), path.file.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (::fstatat(folder, name, &info, AT_SYMLINK_NOFOLLOW) != 0) return false;
     if (S_ISLNK(info.st_mode)) local_tree::throw_link(path.shown);
     return S_ISREG(info.st_mode);
   }
@@ -234,13 +234,26 @@ class LocalProvider final : public Provider {
 
   // The record file opened for reading; -1 when there is none. A link there is refused, and so is
   // anything but a regular file, without waiting on it (a FIFO would block an open for reading).
-  static int open_record(const local_tree::FolderChain& chain, const RecordPath& path) {
-    const int fd = ::openat(chain.last(), path.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int open_record(local_tree::FolderChain& chain, const RecordPath& path) const {
+    const auto [folder, name] = locate_for_reading(chain, path);
+    if (name == nullptr) return -1;
+    const int fd = ::openat(folder, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0 && errno == ELOOP) local_tree::throw_link(path.shown);
     if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {
       throw StorageError("cannot read '" + path.shown + "': " + system_reason());
     }
     return fd;
+  }
+
+  // The folder and name a record is read by; a null name when a piece folder is missing. A short
+  // key's file lies in the shelf's folder itself, which may be reached through links anyway: it is
+  // read by its whole path, one lookup with no folder to open first (O_NOFOLLOW and
+  // AT_SYMLINK_NOFOLLOW still refuse the file itself as a link). A long key's piece folders are
+  // opened one by one.
+  std::pair<int, const char*> locate_for_reading(local_tree::FolderChain& chain, const RecordPath& path) const {
+    if (path.folders.empty()) return {AT_FDCWD, path.shown.c_str()};
+    if (!chain.open(root_, path.folders, false)) return {AT_FDCWD, nullptr};
+    return {chain.last(), path.file.c_str()};
   }
 
   static std::uint64_t regular_size(const FileDescriptor& file, const RecordPath& path) {
