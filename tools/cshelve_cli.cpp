@@ -4,6 +4,7 @@
 #include "json_values.hpp"
 #include "progress.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -165,6 +166,94 @@ std::string read_all(std::istream& in) {
   buffer << in.rdbuf();
   return buffer.str();
 }
+
+// Standard input for `set KEY`, in bounded memory: a value of up to kStdinInMemory bytes is held
+// in memory; a longer one is spooled to a file only its owner can read, in the system's temporary
+// folder (TMPDIR), which is removed with this object. The shelf then streams it like set-file.
+class StdinValue {
+ public:
+  static constexpr std::size_t kStdinInMemory = 1u << 20;
+
+  StdinValue() {
+    std::string part(kStdinInMemory, '\0');
+    while (read_some(part) > 0) {
+      if (spool_.get() < 0 && bytes_.size() + part.size() <= kStdinInMemory) {
+        bytes_ += part;
+        continue;
+      }
+      if (spool_.get() < 0) start_spool();
+      write_spool(part);
+    }
+  }
+  StdinValue(const StdinValue&) = delete;
+  StdinValue& operator=(const StdinValue&) = delete;
+  ~StdinValue() {
+    if (!spool_path_.empty()) ::unlink(spool_path_.c_str());
+  }
+
+  // Stores the value under `key`: from memory, or streamed from the spool file.
+  void store(cshelve::Shelf& shelf, const std::string& key) const {
+    if (spool_path_.empty()) {
+      shelf.set(key, bytes_);
+    } else {
+      shelf.set_file(key, spool_path_);
+    }
+  }
+
+ private:
+  // An open descriptor, closed with its owner.
+  class Descriptor {
+   public:
+    ~Descriptor() {
+      if (fd_ >= 0) ::close(fd_);
+    }
+    int get() const { return fd_; }
+    void reset(int fd) { fd_ = fd; }
+
+   private:
+    int fd_ = -1;
+  };
+
+  // Fills `part` with what standard input gives (resized to it); 0 at its end.
+  static std::size_t read_some(std::string& part) {
+    part.resize(kStdinInMemory);
+    for (;;) {
+      const ssize_t got = ::read(STDIN_FILENO, part.data(), part.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw cshelve::StorageError(std::string("cannot read standard input: ") + std::strerror(errno));
+      part.resize(static_cast<std::size_t>(got));
+      return part.size();
+    }
+  }
+
+  void start_spool() {
+    std::string name = (fs::temp_directory_path() / "cshelve-stdin-XXXXXX").string();
+    const int fd = ::mkstemp(name.data());  // mode 0600: only its owner reads the value
+    if (fd < 0) {
+      throw cshelve::StorageError("cannot create a temporary file for standard input in '" +
+                                  fs::temp_directory_path().string() + "': " + std::strerror(errno));
+    }
+    spool_.reset(fd);
+    spool_path_ = name;
+    write_spool(bytes_);
+    std::string().swap(bytes_);
+  }
+
+  void write_spool(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t written = ::write(spool_.get(), data.data(), data.size());
+      if (written < 0 && errno == EINTR) continue;
+      if (written < 0) {
+        throw cshelve::StorageError("cannot write standard input to '" + spool_path_ + "': " + std::strerror(errno));
+      }
+      data.remove_prefix(static_cast<std::size_t>(written));
+    }
+  }
+
+  std::string bytes_;
+  Descriptor spool_;
+  std::string spool_path_;
+};
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -392,7 +481,14 @@ int run(const Arguments& args) {
     write_stdout(args.json ? cshelve_cli::json_from_pickle(value) : value);
   } else if (command == "set") {
     const bool from_stdin = args.rest.size() == 1 || args.rest[1] == "-";
-    shelf.set(args.rest[0], pickle ? *pickle : from_stdin ? read_all(std::cin) : args.rest[1]);
+    if (pickle) {
+      shelf.set(args.rest[0], *pickle);
+    } else if (from_stdin) {
+      const StdinValue input;
+      input.store(shelf, args.rest[0]);
+    } else {
+      shelf.set(args.rest[0], args.rest[1]);
+    }
     if (transfer) transfer->finish();
   } else if (command == "get-file") {
     shelf.get_file(args.rest[0], args.rest[1]);

@@ -7,9 +7,11 @@
 // '+', a character the encoding never produces, so `k` (a file) and `k+` (a folder of longer keys)
 // live side by side. The empty key is the file `%`. Writes go to a temporary file (names starting
 // with '.', which the encoding never produces) that is synced and renamed into place, so a reader
-// sees the old record or the new one, never a part.
+// sees the old record or the new one, never a part. Below the shelf's folder every name is
+// resolved relative to an open folder, never through a symbolic link (see local_tree.hpp).
 #include "io/file.hpp"
 #include "io/temporary_file.hpp"
+#include "providers/local_tree.hpp"
 #include "util/hex.hpp"
 #include "providers/provider.hpp"
 #include "s3/sha256.hpp"
@@ -20,6 +22,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -35,21 +39,7 @@ using io::write_file;
 
 constexpr std::size_t kPieceBytes = 200;
 constexpr std::size_t kMaxKeyBytes = 1024;  // S3's own limit, so every shelf can move to S3
-constexpr char kFolderMark = '+';
-
-class Directory {
- public:
-  explicit Directory(const std::string& path) : dir_(::opendir(path.c_str())) {}
-  Directory(const Directory&) = delete;
-  Directory& operator=(const Directory&) = delete;
-  ~Directory() {
-    if (dir_ != nullptr) ::closedir(dir_);
-  }
-  DIR* get() const { return dir_; }
-
- private:
-  DIR* dir_;
-};
+using local_tree::kFolderMark;
 
 bool is_kept(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; }
 
@@ -102,6 +92,14 @@ struct Content {
   const FileBody* file;
 };
 
+// Where a key's record file lives: its piece folders, one inside the other below the shelf's
+// folder, and its file name in the last of them.
+struct RecordPath {
+  std::vector<std::string> folders;
+  std::string file;
+  std::string shown;  // the whole path, for messages
+};
+
 class LocalProvider final : public Provider {
  public:
   explicit LocalProvider(std::string folder) : root_(std::move(folder)) {
@@ -121,28 +119,31 @@ class LocalProvider final : public Provider {
     }
   }
 
+  void prepare_for_writes() noexcept override {
+    local_tree::remove_stale_temporaries(root_, local_tree::kStaleTemporaryAge);
+  }
+
   std::optional<std::string> get(std::string_view key) override {
     if (key.size() > kMaxKeyBytes) return std::nullopt;  // never stored, so never there
-    const std::string path = path_of(key);
-    refuse_links(path);
-    FileDescriptor file(open_record(path));
+    const RecordPath path = path_of(key);
+    local_tree::FolderChain chain;
+    FileDescriptor file(open_record(chain, path));
     if (file.get() < 0) return std::nullopt;
-    struct stat info {};
-    if (::fstat(file.get(), &info) != 0) throw StorageError("cannot read '" + path + "': " + system_reason());
+    const std::uint64_t size = regular_size(file, path);
     std::string record;
     // A 32-bit process cannot hold a record of 4 GiB or more: its size must not wrap on the way.
-    if (static_cast<std::uint64_t>(info.st_size) > record.max_size()) {
-      throw StorageError("cannot read '" + path + "': its " + std::to_string(info.st_size) +
+    if (size > record.max_size()) {
+      throw StorageError("cannot read '" + path.shown + "': its " + std::to_string(size) +
                          " bytes do not fit in this process's memory");
     }
-    record.resize(static_cast<std::size_t>(info.st_size));
+    record.resize(static_cast<std::size_t>(size));
     std::size_t filled = 0;
     for (;;) {
       if (filled == record.size()) record.resize(record.size() + 4096);  // the file grew meanwhile
       const ssize_t got = ::read(file.get(), record.data() + filled, record.size() - filled);
       if (got < 0) {
         if (errno == EINTR) continue;
-        throw StorageError("cannot read '" + path + "': " + system_reason());
+        throw StorageError("cannot read '" + path.shown + "': " + system_reason());
       }
       if (got == 0) break;
       filled += static_cast<std::size_t>(got);
@@ -157,41 +158,43 @@ class LocalProvider final : public Provider {
 
   bool get_to(std::string_view key, util::ByteSink& sink) override {
     if (key.size() > kMaxKeyBytes) return false;
-    const std::string path = path_of(key);
-    refuse_links(path);
-    FileDescriptor file(open_record(path));
+    const RecordPath path = path_of(key);
+    local_tree::FolderChain chain;
+    FileDescriptor file(open_record(chain, path));
     if (file.get() < 0) return false;
     // A record file is replaced by renaming, never changed in place: its size stays as opened.
-    struct stat info {};
-    if (::fstat(file.get(), &info) != 0) throw StorageError("cannot read '" + path + "': " + system_reason());
+    const std::uint64_t size = regular_size(file, path);
     sink.restart();
-    read_in_parts(file.get(), path, static_cast<std::uint64_t>(info.st_size),
-                  [&sink](std::string_view part) { sink.write(part); });
+    read_in_parts(file.get(), path.shown, size, [&sink](std::string_view part) { sink.write(part); });
     return true;
   }
 
   Erased erase(std::string_view key) override {
     if (key.size() > kMaxKeyBytes) return Erased::absent;
-    const std::string path = path_of(key);
-    refuse_links(path);
-    if (::unlink(path.c_str()) != 0) {
+    const RecordPath path = path_of(key);
+    local_tree::FolderChain chain;
+    if (!chain.open(root_, path.folders, false)) return Erased::absent;
+    if (::unlinkat(chain.last(), path.file.c_str(), 0) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return Erased::absent;
       throw StorageError("cannot delete key '" + std::string(key) + "': " + system_reason());
     }
-    std::string folder = path.substr(0, path.rfind('/'));
-    sync_folder(folder);
-    // Remove the piece folders the key leaves empty; rmdir refuses non-empty ones.
-    while (folder.size() > root_.size() && ::rmdir(folder.c_str()) == 0) folder.resize(folder.rfind('/'));
+    ::fsync(chain.last());  // makes the removal durable
+    // Remove the piece folders the key leaves empty, deepest first; rmdir refuses non-empty ones.
+    for (std::size_t level = path.folders.size(); level > 0; --level) {
+      if (::unlinkat(chain.at(level - 1), path.folders[level - 1].c_str(), AT_REMOVEDIR) != 0) break;
+    }
     return Erased::existed;
   }
 
   bool contains(std::string_view key) override {
     if (key.size() > kMaxKeyBytes) return false;
-    const std::string path = path_of(key);
-    refuse_links(path);
+    const RecordPath path = path_of(key);
+    local_tree::FolderChain chain;
+    const auto [folder, name] = locate_for_reading(chain, path);
+    if (name == nullptr) return false;
     struct stat info {};
-    if (::lstat(path.c_str(), &info) != 0) return false;
-    if (S_ISLNK(info.st_mode)) throw_link(path);
+    if (::fstatat(folder, name, &info, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (S_ISLNK(info.st_mode)) local_tree::throw_link(path.shown);
     return S_ISREG(info.st_mode);
   }
 
@@ -207,39 +210,38 @@ class LocalProvider final : public Provider {
   }
 
   bool put_if_absent(std::string_view key, const Pieces& body) override {
-    const std::string path = path_of(key);
+    const RecordPath path = path_of(key);
+    local_tree::FolderChain chain;
     FileDescriptor lock;
-    lock_key(key, path, lock);
-    // link() fails when the name exists, whoever wrote it (a plain put too): an atomic create.
-    const std::string temporary = write_temporary(key, path, Content{body, nullptr});
-    const bool created = ::link(temporary.c_str(), path.c_str()) == 0;
+    lock_key(key, path, chain, lock);
+    // linkat() fails when the name exists, whoever wrote it (a plain put too): an atomic create.
+    const std::string temporary = write_temporary(key, path, chain, Content{body, nullptr});
+    const bool created = ::linkat(chain.last(), temporary.c_str(), chain.last(), path.file.c_str(), 0) == 0;
     const int link_error = created ? 0 : errno;
     const std::string why = created ? std::string() : system_reason();
-    ::unlink(temporary.c_str());
+    ::unlinkat(chain.last(), temporary.c_str(), 0);
     if (!created && link_error != EEXIST) throw StorageError("cannot write key '" + std::string(key) + "': " + why);
-    if (created) sync_folder(path.substr(0, path.rfind('/')));
+    if (created) ::fsync(chain.last());  // makes the new name durable
     return created;
   }
 
   bool put_if_version(std::string_view key, const Pieces& body, const std::string& version) override {
-    const std::string path = path_of(key);
+    const RecordPath path = path_of(key);
+    local_tree::FolderChain chain;
     FileDescriptor lock;
-    lock_key(key, path, lock);
+    lock_key(key, path, chain, lock);
     const std::optional<std::string> current = get(key);
     if (!current || s3::sha256_hex(*current) != version) return false;
-    const std::string temporary = write_temporary(key, path, Content{body, nullptr});
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-      const std::string why = system_reason();
-      ::unlink(temporary.c_str());
-      throw StorageError("cannot write key '" + std::string(key) + "': " + why);
-    }
-    sync_folder(path.substr(0, path.rfind('/')));
+    const std::string temporary = write_temporary(key, path, chain, Content{body, nullptr});
+    rename_into_place(key, path, chain, temporary);
     return true;
   }
 
   KeyPage list(const std::string&) override {
     KeyPage page;
-    walk(root_, std::string(), page.keys);
+    const int top = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (top < 0) throw StorageError("cannot list local shelf '" + root_ + "': " + system_reason());
+    walk(top, std::string(), 0, page.keys);
     return page;
   }
 
@@ -250,110 +252,104 @@ class LocalProvider final : public Provider {
 
  private:
   void store(std::string_view key, const Content& body) {
-    const std::string path = path_of(key);
-    const std::string folder = path.substr(0, path.rfind('/'));
-    std::string reason;
-    refuse_links(path);  // before make_folders, which would create folders through a link
-    if (!make_folders(folder, reason)) throw StorageError("cannot write key '" + std::string(key) + "': " + reason);
-    refuse_links(path);
-
-    // Another shelf erasing the last key of a piece folder removes that folder; if it does so
-    // between make_folders and the temporary file's creation, make the folder again. Once the
-    // temporary file is in it, the folder is no longer empty and stays.
-    std::string temporary;
-    for (int attempt = 1;; ++attempt) {
-      temporary = io::temporary_name(folder + "/.tmp-");
-      if (write_synced(temporary, body)) break;
-      if (attempt == 10 || !make_folders(folder, reason)) {
-        throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
-      }
-    }
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-      const std::string why = system_reason();
-      ::unlink(temporary.c_str());
-      throw StorageError("cannot write key '" + std::string(key) + "': " + why);
-    }
-    sync_folder(folder);
+    const RecordPath path = path_of(key);
+    local_tree::FolderChain chain;
+    chain.open(root_, path.folders, true);
+    const std::string temporary = write_temporary(key, path, chain, body);
+    rename_into_place(key, path, chain, temporary);
   }
 
-  // Takes an exclusive flock on the key's lock file, into `lock`: held until it closes.
-  void lock_key(std::string_view key, const std::string& path, FileDescriptor& lock) const {
-    const std::size_t slash = path.rfind('/');
-    const std::string folder = path.substr(0, slash);
-    const std::string lock_path = folder + "/.lock-" + path.substr(slash + 1);
-    std::string reason;
-    refuse_links(path);
-    // The folder of a long key may be removed by an erase between make_folders and open: again.
+  // A synced temporary file holding `body` in the chain's last folder, for a rename or link into
+  // place. Another shelf erasing the last key of a piece folder removes that folder; if it does so
+  // between its opening and the temporary file's creation, the chain is opened (made) again. Once
+  // the temporary file is in it, the folder is no longer empty and stays.
+  std::string write_temporary(std::string_view key, const RecordPath& path, local_tree::FolderChain& chain,
+                              const Content& body) const {
     for (int attempt = 1;; ++attempt) {
-      if (!make_folders(folder, reason)) throw StorageError("cannot lock key '" + std::string(key) + "': " + reason);
-      refuse_links(path);
-      lock.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
+      std::string temporary = io::temporary_name(local_tree::kTemporaryPrefix);
+      if (write_synced(chain, temporary, body)) return temporary;
+      if (attempt == 10) {
+        throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
+      }
+      chain.open(root_, path.folders, true);
+    }
+  }
+
+  static void rename_into_place(std::string_view key, const RecordPath& path, const local_tree::FolderChain& chain,
+                                const std::string& temporary) {
+    if (::renameat(chain.last(), temporary.c_str(), chain.last(), path.file.c_str()) != 0) {
+      const std::string why = system_reason();
+      ::unlinkat(chain.last(), temporary.c_str(), 0);
+      throw StorageError("cannot write key '" + std::string(key) + "': " + why);
+    }
+    ::fsync(chain.last());  // makes the rename durable
+  }
+
+  // Opens the key's folders into `chain` and takes an exclusive flock on its lock file, into
+  // `lock`: held until that closes. The lock file keeps its folder from being removed as empty.
+  void lock_key(std::string_view key, const RecordPath& path, local_tree::FolderChain& chain,
+                FileDescriptor& lock) const {
+    const std::string name = ".lock-" + path.file;
+    for (int attempt = 1;; ++attempt) {
+      chain.open(root_, path.folders, true);
+      lock.reset(::openat(chain.last(), name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
       if (lock.get() >= 0) {
         int locked;
         do {
           locked = ::flock(lock.get(), LOCK_EX);
         } while (locked != 0 && errno == EINTR);
-        if (locked != 0) throw StorageError("cannot lock '" + lock_path + "': " + system_reason());
+        if (locked != 0) throw StorageError("cannot lock '" + chain.shown() + "/" + name + "': " + system_reason());
         return;
       }
-      if (errno == ELOOP) throw_link(lock_path);
+      if (errno == ELOOP) local_tree::throw_link(chain.shown() + "/" + name);
+      // The folder of a long key may be removed by an erase between its opening and the lock
+      // file's creation: again.
       if (errno != ENOENT || attempt == 10) {
-        throw StorageError("cannot lock key '" + std::string(key) + "' with '" + lock_path + "': " + system_reason());
+        throw StorageError("cannot lock key '" + std::string(key) + "' with '" + chain.shown() + "/" + name +
+                           "': " + system_reason());
       }
     }
   }
 
-  // A synced temporary file holding `body` in the folder of `path`, for a link or rename into place.
-  std::string write_temporary(std::string_view key, const std::string& path, const Content& body) const {
-    const std::string folder = path.substr(0, path.rfind('/'));
-    std::string reason;
-    for (int attempt = 1;; ++attempt) {
-      std::string temporary = io::temporary_name(folder + "/.tmp-");
-      if (write_synced(temporary, body)) return temporary;
-      if (attempt == 10 || !make_folders(folder, reason)) {
-        throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
-      }
-    }
-  }
-
-  // The record file at `path` opened for reading; -1 when there is none.
-  static int open_record(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ELOOP) throw_link(path);
+  // The record file opened for reading; -1 when there is none. A link there is refused, and so is
+  // anything but a regular file, without waiting on it (a FIFO would block an open for reading).
+  int open_record(local_tree::FolderChain& chain, const RecordPath& path) const {
+    const auto [folder, name] = locate_for_reading(chain, path);
+    if (name == nullptr) return -1;
+    const int fd = ::openat(folder, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0 && errno == ELOOP) local_tree::throw_link(path.shown);
     if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {
-      throw StorageError("cannot read '" + path + "': " + system_reason());
+      throw StorageError("cannot read '" + path.shown + "': " + system_reason());
     }
     return fd;
   }
 
-  [[noreturn]] static void throw_link(const std::string& path) {
-    throw StorageError("'" + path +
-                       "' is a symbolic link: a local shelf never follows a link, so it never reads or "
-                       "writes outside its folder");
+  // The folder and name a record is read by; a null name when a piece folder is missing. A short
+  // key's file lies in the shelf's folder itself, which may be reached through links anyway: it is
+  // read by its whole path, one lookup with no folder to open first (O_NOFOLLOW and
+  // AT_SYMLINK_NOFOLLOW still refuse the file itself as a link). A long key's piece folders are
+  // opened one by one.
+  std::pair<int, const char*> locate_for_reading(local_tree::FolderChain& chain, const RecordPath& path) const {
+    if (path.folders.empty()) return {AT_FDCWD, path.shown.c_str()};
+    if (!chain.open(root_, path.folders, false)) return {AT_FDCWD, nullptr};
+    return {chain.last(), path.file.c_str()};
   }
 
-  // Refuses a path whose piece folders (those between the shelf's folder and the record file) hold
-  // a symbolic link: a link there would lead reads and writes outside the shelf's folder. The record
-  // file itself is opened with O_NOFOLLOW, and renames and unlinks never follow it. Short keys have
-  // no piece folders, so this costs them nothing.
-  void refuse_links(const std::string& path) const {
-    const std::size_t last = path.rfind('/');
-    for (std::size_t slash = path.find('/', root_.size() + 1); slash != std::string::npos && slash <= last;
-         slash = path.find('/', slash + 1)) {
-      const std::string folder = path.substr(0, slash);
-      struct stat info {};
-      if (::lstat(folder.c_str(), &info) != 0) return;  // absent: nothing below it either
-      if (S_ISLNK(info.st_mode)) throw_link(folder);
-    }
+  static std::uint64_t regular_size(const FileDescriptor& file, const RecordPath& path) {
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0) throw StorageError("cannot read '" + path.shown + "': " + system_reason());
+    if (!S_ISREG(info.st_mode)) throw StorageError("cannot read '" + path.shown + "': it is not a regular file");
+    return static_cast<std::uint64_t>(info.st_size);
   }
 
-  std::string path_of(std::string_view key) const {
+  RecordPath path_of(std::string_view key) const {
     if (key.size() > kMaxKeyBytes) {
       throw StorageError("key of " + std::to_string(key.size()) + " bytes is longer than the " +
                          std::to_string(kMaxKeyBytes) + " bytes a shelf key may have");
     }
     const std::string encoded = encode_key(key);
-    std::string path = root_;
+    RecordPath path;
+    path.shown = root_;
     std::size_t at = 0;
     // Never cut inside a %XX escape: pieces must decode on their own.
     while (encoded.size() - at > kPieceBytes) {
@@ -362,30 +358,32 @@ class LocalProvider final : public Provider {
         cut -= 1;
       else if (encoded[cut - 2] == '%')
         cut -= 2;
-      path += '/';
-      path.append(encoded, at, cut - at);
-      path += kFolderMark;
+      path.folders.push_back(encoded.substr(at, cut - at) + kFolderMark);
+      path.shown += '/' + path.folders.back();
       at = cut;
     }
-    path += '/';
-    path.append(encoded, at, std::string::npos);
+    path.file = encoded.substr(at);
+    path.shown += '/' + path.file;
     return path;
   }
 
-  void walk(const std::string& folder, const std::string& encoded_prefix, std::vector<std::string>& keys) const {
-    Directory dir(folder);
-    if (dir.get() == nullptr) {
-      if (folder == root_) throw StorageError("cannot list local shelf '" + root_ + "': " + system_reason());
-      return;  // removed meanwhile
+  // Adds the keys in the open folder `folder` (taken over) and its piece folders; links are
+  // neither keys nor entered.
+  void walk(int folder_fd, const std::string& encoded_prefix, int depth, std::vector<std::string>& keys) const {
+    local_tree::FolderReader folder(folder_fd);
+    if (folder.get() == nullptr) {
+      if (depth == 0) throw StorageError("cannot list local shelf '" + root_ + "': " + system_reason());
+      return;
     }
-    while (const dirent* entry = ::readdir(dir.get())) {
+    while (const dirent* entry = ::readdir(folder.get())) {
       const std::string name = entry->d_name;
       if (name.empty() || name[0] == '.') continue;
-      const std::string child = folder + "/" + name;
       struct stat info {};
-      if (::lstat(child.c_str(), &info) != 0) continue;
+      if (::fstatat(folder.fd(), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
       if (S_ISDIR(info.st_mode) && name.back() == kFolderMark) {
-        walk(child, encoded_prefix + name.substr(0, name.size() - 1), keys);
+        if (depth >= local_tree::kMaxDepth) continue;
+        const int child = ::openat(folder.fd(), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (child >= 0) walk(child, encoded_prefix + name.substr(0, name.size() - 1), depth + 1, keys);
       } else if (S_ISREG(info.st_mode)) {
         if (auto key = decode_name(encoded_prefix + name)) {
           keys.push_back(std::move(*key));
@@ -394,6 +392,7 @@ class LocalProvider final : public Provider {
     }
   }
 
+  // Makes the shelf's folder and its missing parents (the user's path: links in it are followed).
   static bool make_folders(const std::string& path, std::string& reason) {
     struct stat info {};
     if (::stat(path.c_str(), &info) == 0) {
@@ -410,21 +409,26 @@ class LocalProvider final : public Provider {
     }
     // The new folder's entry must reach the disk too, or a synced file inside it can vanish in a
     // crash along with the folder.
-    sync_folder(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
+    const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    FileDescriptor dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() >= 0) ::fsync(dir.get());
     return true;
   }
 
-  // Writes and syncs a new file; false when its folder does not exist (any other failure throws).
-  static bool write_synced(const std::string& path, const Content& body) {
-    FileDescriptor file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  // Writes and syncs a new file in the chain's last folder; false when that folder has been
+  // removed meanwhile (any other failure throws).
+  static bool write_synced(const local_tree::FolderChain& chain, const std::string& name, const Content& body) {
+    const std::string shown = chain.shown() + "/" + name;
+    FileDescriptor file(
+        ::openat(chain.last(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
     if (file.get() < 0) {
       if (errno == ENOENT) return false;
-      throw StorageError("cannot create '" + path + "': " + system_reason());
+      throw StorageError("cannot create '" + shown + "': " + system_reason());
     }
     try {
-      write_all(file, path, body);
+      write_all(file, shown, body);
     } catch (...) {
-      ::unlink(path.c_str());
+      ::unlinkat(chain.last(), name.c_str(), 0);
       throw;
     }
     return true;
@@ -438,12 +442,6 @@ class LocalProvider final : public Provider {
     }
     if (::fsync(file.get()) != 0) throw StorageError("cannot sync '" + path + "': " + system_reason());
     if (!file.close()) throw StorageError("cannot close '" + path + "': " + system_reason());
-  }
-
-  // Makes a rename or unlink durable: the folder entry itself must reach the disk.
-  static void sync_folder(const std::string& folder) {
-    FileDescriptor dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir.get() >= 0) ::fsync(dir.get());
   }
 
   std::string root_;

@@ -57,6 +57,9 @@ class Provider {
   virtual bool exists() = 0;
   // Creates the storage; succeeds when it already exists. Throws CanNotCreateDBError.
   virtual void create() = 0;
+  // Called once the storage exists and the shelf is open for writing (flags w, c and n): a
+  // provider may tidy what writers that were killed left behind. Never throws.
+  virtual void prepare_for_writes() noexcept {}
 
   virtual std::optional<std::string> get(std::string_view key) = 0;
   virtual void put(std::string_view key, const Pieces& body) = 0;

@@ -59,7 +59,8 @@ Logger filtered_logger(const Logger& sink, LogLevel threshold) {
 }
 
 // Checks the storage against the flag: it must exist for r and w, is created for c and n, and is
-// emptied for n.
+// emptied for n. A shelf open for writing first lets the provider tidy up (before n empties it, so
+// nothing left behind keeps a folder from going).
 void apply_flag(providers::Provider& provider, Flag flag, const std::string& path) {
   const bool exists = provider.exists();
   switch (flag) {
@@ -83,9 +84,11 @@ void apply_flag(providers::Provider& provider, Flag flag, const std::string& pat
           throw CanNotCreateDBError("cannot create shelf '" + path + "': " + error.what());
         }
       }
-      if (flag == Flag::truncate) provider.clear();
       break;
   }
+  if (flag == Flag::read) return;
+  provider.prepare_for_writes();
+  if (flag == Flag::truncate) provider.clear();
 }
 
 }  // namespace
