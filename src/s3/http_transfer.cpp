@@ -41,9 +41,15 @@ void prefault(char* data, std::size_t size) noexcept {
 }
 
 // Room reserved for a reply body before any of it has arrived: the announced length, but no more
-// than this (or kMaxBufferedReplyBytes for a capped reply). A reply may announce any length; only
-// bytes that actually arrive earn more room (make_room).
-constexpr std::uint64_t kReservedUpFront = 64u << 20;
+// than this (or kMaxBufferedReplyBytes for a capped reply). The room is address space only: its
+// pages are touched (prefaulted) just ahead of the bytes that actually arrive, so a reply that
+// announces gigabytes and sends a few bytes costs the process what arrived, while a large value
+// that does arrive lands in one buffer, never moved. A 32-bit process has little address space to
+// lend; a larger body grows from there as bytes arrive (make_room).
+constexpr std::uint64_t kReservedUpFront = sizeof(void*) >= 8 ? std::uint64_t{1} << 30 : 64u << 20;
+
+// How far ahead of the arriving bytes the room is prefaulted.
+constexpr std::size_t kPrefaultAhead = 16u << 20;
 
 void reserve_for_content_length(Transfer& transfer, std::string_view value) noexcept {
   if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) return;
@@ -57,38 +63,45 @@ void reserve_for_content_length(Transfer& transfer, std::string_view value) noex
     body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, trusted)));
   } catch (...) {
     // Left to grow as the bytes arrive, and fail there if it must.
-    return;
   }
-  prefault(body.data(), body.capacity());
 }
 
 // libstdc++ grows a string at least twofold whatever `reserve` asks for, so growing a 256 MiB body
 // by the few bytes a record's header adds would claim 512 MiB. A fresh string takes exactly the
-// capacity asked for, prefaulted whole before the bytes so far are copied in.
+// capacity asked for; the bytes so far are copied in (their pages prefaulted first).
 void reserve_exactly(std::string& body, std::size_t capacity) {
   std::string grown;
   grown.reserve(capacity);
-  prefault(grown.data(), grown.capacity());
+  prefault(grown.data(), body.size());
   grown.append(body);
   body.swap(grown);
 }
 
 // Makes room for `more` bytes of body. Past what was reserved up front the room grows fourfold
-// toward the announced length (twice, when the reply announced too little or nothing), each new
-// stretch prefaulted: a large body is moved a couple of times at most, and never reserved for
-// beyond what has arrived by more than that factor. A step that would end within half of the
-// announced length goes all the way, so that the last bytes never cost a step of their own.
-// Throws std::bad_alloc.
+// toward the announced length (twice, when the reply announced too little or nothing): a large
+// body is moved a couple of times at most, and never reserved for beyond what has arrived by more
+// than that factor. A step that would end within half of the announced length goes all the way,
+// so that the last bytes never cost a step of their own. Then the room's pages are prefaulted up
+// to kPrefaultAhead beyond the new bytes. Throws std::bad_alloc.
 void make_room(Transfer& transfer, std::size_t more) {
   std::string& body = transfer.response->body;
   const std::size_t needed = body.size() + more;
-  if (needed <= body.capacity()) return;
-  const bool announced_enough = transfer.announced >= needed;
-  std::uint64_t target = static_cast<std::uint64_t>(body.capacity()) * (announced_enough ? 4 : 2);
-  target = std::max<std::uint64_t>(target, needed);
-  if (announced_enough && target * 2 >= transfer.announced) target = transfer.announced;
-  if (target > body.max_size()) target = needed;
-  reserve_exactly(body, static_cast<std::size_t>(target));
+  if (needed > body.capacity()) {
+    const bool announced_enough = transfer.announced >= needed;
+    std::uint64_t target = static_cast<std::uint64_t>(body.capacity()) * (announced_enough ? 4 : 2);
+    target = std::max<std::uint64_t>(target, needed);
+    if (announced_enough && target * 2 >= transfer.announced) target = transfer.announced;
+    if (target > body.max_size()) target = needed;
+    reserve_exactly(body, static_cast<std::size_t>(target));
+  }
+  if (transfer.prefaulted_room != body.data()) {  // a new buffer: its bytes so far are touched
+    transfer.prefaulted_room = body.data();
+    transfer.prefaulted = body.size();
+  }
+  if (needed <= transfer.prefaulted) return;
+  const std::size_t end = std::min(body.capacity(), std::max(needed, transfer.prefaulted + kPrefaultAhead));
+  prefault(body.data() + transfer.prefaulted, end - transfer.prefaulted);
+  transfer.prefaulted = end;
 }
 
 }  // namespace

@@ -29,10 +29,12 @@ struct Transfer {
   std::exception_ptr io_error;           // what the source or the sink threw
   HttpResponse* response = nullptr;
   bool out_of_memory = false;
-  std::uint64_t announced = 0;     // the reply's Content-Length, 0 when absent
-  std::size_t body_limit = 0;      // the most the body kept in memory may hold
-  bool too_large = false;          // the body kept in memory went past body_limit
-  util::Md5Stream* md5 = nullptr;  // hashes the body as it arrives, when asked to
+  std::uint64_t announced = 0;            // the reply's Content-Length, 0 when absent
+  std::size_t body_limit = 0;             // the most the body kept in memory may hold
+  const char* prefaulted_room = nullptr;  // the body's buffer when `prefaulted` was counted
+  std::size_t prefaulted = 0;             // bytes at its start whose pages are touched
+  bool too_large = false;                 // the body kept in memory went past body_limit
+  util::Md5Stream* md5 = nullptr;         // hashes the body as it arrives, when asked to
   bool md5_failed = false;
 
   // The read timeout: the transfer is abandoned once no byte has moved, either way, for this
