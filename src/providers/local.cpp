@@ -14,7 +14,7 @@
 #include "providers/local_tree.hpp"
 #include "util/hex.hpp"
 #include "providers/provider.hpp"
-#include "s3/sha256.hpp"
+#include "util/digest.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -201,11 +201,12 @@ class LocalProvider final : public Provider {
   // Conditional writes. Between processes on one machine they hold through a lock per key: an
   // flock on `.lock-NAME` beside the record (a name starting with '.', never a key's). The lock
   // files stay, as removing one could let two writers lock different files of one name.
-  // A record's version is the SHA-256 of its bytes.
+  // A record's version is the MD5 of its bytes, in hex, as S3's ETag of a simple PUT is (a build
+  // may leave the S3 client and its SHA-256 out; this digest is in every build).
   std::optional<VersionedRecord> get_versioned(std::string_view key) override {
     std::optional<std::string> record = get(key);
     if (!record) return std::nullopt;
-    std::string version = s3::sha256_hex(*record);
+    std::string version = util::hex(util::md5(*record));
     return VersionedRecord{std::move(*record), std::move(version)};
   }
 
@@ -231,7 +232,7 @@ class LocalProvider final : public Provider {
     FileDescriptor lock;
     lock_key(key, path, chain, lock);
     const std::optional<std::string> current = get(key);
-    if (!current || s3::sha256_hex(*current) != version) return false;
+    if (!current || util::hex(util::md5(*current)) != version) return false;
     const std::string temporary = write_temporary(key, path, chain, Content{body, nullptr});
     rename_into_place(key, path, chain, temporary);
     return true;
@@ -292,7 +293,9 @@ class LocalProvider final : public Provider {
     const std::string name = ".lock-" + path.file;
     for (int attempt = 1;; ++attempt) {
       chain.open(root_, path.folders, true);
-      lock.reset(::openat(chain.last(), name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
+      // Read-only: flock needs no write access, so every user sharing the shelf can lock a lock
+      // file another one created.
+      lock.reset(::openat(chain.last(), name.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
       if (lock.get() >= 0) {
         int locked;
         do {

@@ -80,11 +80,22 @@ int open_folder_at(int parent, const std::string& name, const std::string& shown
 }
 
 bool FolderChain::open(const std::string& root, const std::vector<std::string>& names, bool create) {
+  // An erase in another shelf removes a piece folder its last key leaves empty, perhaps one this
+  // walk has just opened: nothing can then be opened or made inside it, and the walk starts over
+  // from the shelf's folder.
+  for (int round = 1;; ++round) {
+    const Walk walk = open_once(root, names, create);
+    if (walk != Walk::folder_removed) return walk == Walk::opened;
+    if (round == 10) throw StorageError("cannot create folder '" + shown_ + "': it keeps disappearing");
+  }
+}
+
+FolderChain::Walk FolderChain::open_once(const std::string& root, const std::vector<std::string>& names, bool create) {
   close_all();
   shown_ = root;
   const int top = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (top < 0) {
-    if (!create && (errno == ENOENT || errno == ENOTDIR)) return false;
+    if (!create && (errno == ENOENT || errno == ENOTDIR)) return Walk::missing;
     throw StorageError("cannot open local shelf folder '" + root + "': " + io::system_reason());
   }
   fds_.push_back(top);
@@ -96,6 +107,7 @@ bool FolderChain::open(const std::string& root, const std::vector<std::string>& 
     // made here: make it again.
     for (int attempt = 0; fd < 0 && errno == ENOENT && create && attempt < 10; ++attempt) {
       if (::mkdirat(last(), name.c_str(), 0777) != 0 && errno != EEXIST) {
+        if (errno == ENOENT) return Walk::folder_removed;  // the open folder above is gone
         throw StorageError("cannot create folder '" + shown_ + "': " + io::system_reason());
       }
       // The new folder's entry must reach the disk too, or a synced file inside it can vanish in
@@ -104,13 +116,13 @@ bool FolderChain::open(const std::string& root, const std::vector<std::string>& 
       fd = open_folder_at(last(), name, shown_);
     }
     if (fd < 0) {
-      if (!create) return false;  // no such key
+      if (!create) return Walk::missing;  // no such key
       if (errno == ENOTDIR) throw StorageError("'" + shown_ + "' exists and is not a folder");
-      throw StorageError("cannot create folder '" + shown_ + "': it keeps disappearing");
+      return Walk::folder_removed;
     }
     fds_.push_back(fd);
   }
-  return true;
+  return Walk::opened;
 }
 
 void FolderChain::close_all() {

@@ -71,6 +71,8 @@ class FolderChain {
   const std::string& shown() const { return shown_; }
 
  private:
+  enum class Walk { opened, missing, folder_removed };
+  Walk open_once(const std::string& root, const std::vector<std::string>& names, bool create);
   void close_all();
 
   std::vector<int> fds_;
