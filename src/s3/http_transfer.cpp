@@ -1,6 +1,7 @@
 #include "s3/http_transfer.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -29,8 +30,8 @@ std::string_view trim(std::string_view text) {
 void prefault(char* data, std::size_t size) noexcept {
 #ifdef MADV_POPULATE_WRITE
   constexpr std::size_t kWorthIt = 8u << 20;
-  constexpr std::uintptr_t kPage = 4096;
   if (size < kWorthIt) return;
+  static const auto kPage = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto start = (reinterpret_cast<std::uintptr_t>(data) + kPage - 1) & ~(kPage - 1);
   const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(kPage - 1);
   if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_WRITE);
@@ -41,12 +42,12 @@ void prefault(char* data, std::size_t size) noexcept {
 }
 
 // Room reserved for a reply body before any of it has arrived: the announced length, but no more
-// than this (or kMaxBufferedReplyBytes for a capped reply). The room is address space only: its
-// pages are touched (prefaulted) just ahead of the bytes that actually arrive, so a reply that
-// announces gigabytes and sends a few bytes costs the process what arrived, while a large value
-// that does arrive lands in one buffer, never moved. A 32-bit process has little address space to
-// lend; a larger body grows from there as bytes arrive (make_room).
-constexpr std::uint64_t kReservedUpFront = sizeof(void*) >= 8 ? std::uint64_t{1} << 30 : 64u << 20;
+// than this (or kMaxBufferedReplyBytes for a capped reply or an error document). Its pages are
+// touched (prefaulted) only a little ahead of the bytes that arrive, but an allocator may touch a
+// whole allocation at once (glibc with MALLOC_PERTURB_, for one), so the room is bounded too: a
+// reply may announce any length, and only bytes that actually arrive earn more (make_room). A
+// value over this size is moved once or twice as it grows; get_file never moves one.
+constexpr std::uint64_t kReservedUpFront = 64u << 20;
 
 // How far ahead of the arriving bytes the room is prefaulted.
 constexpr std::size_t kPrefaultAhead = 16u << 20;
@@ -58,7 +59,11 @@ void reserve_for_content_length(Transfer& transfer, std::string_view value) noex
   for (char digit : value) length = length * 10 + static_cast<unsigned>(digit - '0');
   transfer.announced = length;
   std::string& body = transfer.response->body;
-  const std::uint64_t trusted = transfer.request->large_body ? kReservedUpFront : kMaxBufferedReplyBytes;
+  // An error document is kept under kMaxBufferedReplyBytes, even in reply to a GetObject.
+  long status = 0;
+  curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
+  const bool large = transfer.request->large_body && status >= 200 && status < 300;
+  const std::uint64_t trusted = large ? kReservedUpFront : kMaxBufferedReplyBytes;
   try {
     body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, trusted)));
   } catch (...) {
@@ -91,7 +96,7 @@ void make_room(Transfer& transfer, std::size_t more) {
     std::uint64_t target = static_cast<std::uint64_t>(body.capacity()) * (announced_enough ? 4 : 2);
     target = std::max<std::uint64_t>(target, needed);
     if (announced_enough && target * 2 >= transfer.announced) target = transfer.announced;
-    if (target > body.max_size()) target = needed;
+    if (target > body.max_size()) target = body.max_size();
     reserve_exactly(body, static_cast<std::size_t>(target));
   }
   if (transfer.prefaulted_room != body.data()) {  // a new buffer: its bytes so far are touched
@@ -99,7 +104,10 @@ void make_room(Transfer& transfer, std::size_t more) {
     transfer.prefaulted = body.size();
   }
   if (needed <= transfer.prefaulted) return;
-  const std::size_t end = std::min(body.capacity(), std::max(needed, transfer.prefaulted + kPrefaultAhead));
+  // Ahead by as much as has arrived, up to kPrefaultAhead: a reply that stops early has made the
+  // process touch at most twice what it sent.
+  const std::size_t ahead = std::min(kPrefaultAhead, needed);
+  const std::size_t end = std::min(body.capacity(), std::max(needed, transfer.prefaulted + ahead));
   prefault(body.data() + transfer.prefaulted, end - transfer.prefaulted);
   transfer.prefaulted = end;
 }

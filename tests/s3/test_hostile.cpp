@@ -265,9 +265,10 @@ std::string patterned_value(std::size_t size) {
   return value;
 }
 
-TEST_CASE("a large announced value arrives whole, in one buffer of its own size") {
-  // A 64-bit process reserves the announced 80 MiB at once (address space, touched as the bytes
-  // arrive); a 32-bit one reserves 64 MiB and grows once, holding both buffers for a moment.
+TEST_CASE("a value larger than the room reserved up front arrives whole, in a buffer of its own size") {
+  // Past the 64 MiB reserved up front the room grows once, to the announced length, holding both
+  // buffers for a moment (an allocator that touches whole allocations, as glibc does under
+  // MALLOC_PERTURB_, makes that about twice the value): never a doubled capacity on top.
   const std::string value = patterned_value((80u << 20) + 12345);
   ScriptedServer server({http_reply(200, kEmptyListing), http_reply(200, record_of(value))});
   TempDir folder;
@@ -283,8 +284,7 @@ TEST_CASE("a large announced value arrives whole, in one buffer of its own size"
   MESSAGE("peak memory growth of the child: " << run.peak_kib / 1024 << " MiB");
   CHECK(run.exited);
   CHECK(run.outcome.find("same tight") != std::string::npos);
-  const long tenths_of_value = sizeof(void*) >= 8 ? 13 : 19;
-  CHECK(run.peak_kib < static_cast<long>(value.size() / 1024) * tenths_of_value / 10 + kSanitizerSlackKib);
+  CHECK(run.peak_kib < static_cast<long>(value.size() / 1024) * 21 / 10 + kSanitizerSlackKib);
 }
 
 TEST_CASE("a value sent without a length arrives whole, its room grown as the bytes come") {
