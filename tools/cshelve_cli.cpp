@@ -89,7 +89,8 @@ struct Arguments {
   bool verbose = false;
   bool quiet = false;
   bool writeback = false;
-  bool json = false;  // get --json, set --json
+  bool json = false;       // get --json, set --json
+  bool if_absent = false;  // set --if-absent
   std::string path;
   std::string command;
   std::vector<std::string> rest;
@@ -146,12 +147,15 @@ Arguments parse_arguments(int argc, char** argv) {
   args.path = positional[0];
   args.command = positional[1];
   args.rest.assign(positional.begin() + 2, positional.end());
-  if (!args.rest.empty() && args.rest[0] == "--json") {
-    args.json = true;
+  // The command's own options come first after it, in any order.
+  while (!args.rest.empty() && (args.rest[0] == "--json" || args.rest[0] == "--if-absent")) {
+    (args.rest[0] == "--json" ? args.json : args.if_absent) = true;
     args.rest.erase(args.rest.begin());
   }
   if (args.json && args.command != "get" && args.command != "set")
     throw UsageError("--json goes with get and set only");
+  if (args.if_absent && args.command != "set") throw UsageError("--if-absent goes with set only");
+  if (args.if_absent && args.json) throw UsageError("set takes --if-absent or --json, not both");
   return args;
 }
 
@@ -187,16 +191,13 @@ class StdinValue {
   }
   StdinValue(const StdinValue&) = delete;
   StdinValue& operator=(const StdinValue&) = delete;
-  ~StdinValue() {
-    if (!spool_path_.empty()) ::unlink(spool_path_.c_str());
-  }
 
   // Stores the value under `key`: from memory, or streamed from the spool file.
   void store(cshelve::Shelf& shelf, const std::string& key) const {
-    if (spool_path_.empty()) {
+    if (spool_path_.path.empty()) {
       shelf.set(key, bytes_);
     } else {
-      shelf.set_file(key, spool_path_);
+      shelf.set_file(key, spool_path_.path);
     }
   }
 
@@ -212,6 +213,18 @@ class StdinValue {
 
    private:
     int fd_ = -1;
+  };
+
+  // The spool file's name, removed with its owner: also when reading standard input or writing
+  // the spool fails half way, and the constructor throws.
+  struct SpoolPath {
+    SpoolPath() = default;
+    SpoolPath(const SpoolPath&) = delete;
+    SpoolPath& operator=(const SpoolPath&) = delete;
+    ~SpoolPath() {
+      if (!path.empty()) ::unlink(path.c_str());
+    }
+    std::string path;
   };
 
   // Fills `part` with what standard input gives (resized to it); 0 at its end.
@@ -234,7 +247,7 @@ class StdinValue {
                                   fs::temp_directory_path().string() + "': " + std::strerror(errno));
     }
     spool_.reset(fd);
-    spool_path_ = name;
+    spool_path_.path = name;
     write_spool(bytes_);
     std::string().swap(bytes_);
   }
@@ -244,7 +257,8 @@ class StdinValue {
       const ssize_t written = ::write(spool_.get(), data.data(), data.size());
       if (written < 0 && errno == EINTR) continue;
       if (written < 0) {
-        throw cshelve::StorageError("cannot write standard input to '" + spool_path_ + "': " + std::strerror(errno));
+        throw cshelve::StorageError("cannot write standard input to '" + spool_path_.path +
+                                    "': " + std::strerror(errno));
       }
       data.remove_prefix(static_cast<std::size_t>(written));
     }
@@ -252,7 +266,7 @@ class StdinValue {
 
   std::string bytes_;
   Descriptor spool_;
-  std::string spool_path_;
+  SpoolPath spool_path_;
 };
 
 std::string read_file(const fs::path& path) {
@@ -450,9 +464,7 @@ int run(const Arguments& args) {
 
   const auto& command = args.command;
   if (command == "get" || command == "has" || command == "del") expect_arguments(args, 1, 1);
-  const bool if_absent = command == "set" && !args.rest.empty() && args.rest[0] == "--if-absent";
-  if (command == "set") expect_arguments(args, if_absent ? 2 : 1, if_absent ? 3 : 2);
-  if (if_absent && args.json) throw UsageError("set takes --if-absent or --json, not both");
+  if (command == "set") expect_arguments(args, 1, 2);
   if (command == "get-file" || command == "set-file") expect_arguments(args, 2, 2);
   if (command == "len" || command == "keys") expect_arguments(args, 0, 0);
   if (command == "import" || command == "export") expect_arguments(args, 1, 1);
@@ -468,9 +480,9 @@ int run(const Arguments& args) {
 
   cshelve::Shelf shelf = cshelve::open(args.path, flag, options);
   int status = kOk;
-  if (if_absent) {
-    const bool from_stdin = args.rest.size() == 2 || args.rest[2] == "-";
-    status = shelf.set_if_absent(args.rest[1], from_stdin ? read_all(std::cin) : args.rest[2]) ? kOk : kNotStored;
+  if (args.if_absent) {
+    const bool from_stdin = args.rest.size() == 1 || args.rest[1] == "-";
+    status = shelf.set_if_absent(args.rest[0], from_stdin ? read_all(std::cin) : args.rest[1]) ? kOk : kNotStored;
     if (transfer) transfer->finish();
     shelf.close();
     return status;
