@@ -45,7 +45,7 @@ Settings settings_for_folder(const std::string& folder) {
   return settings;
 }
 
-Settings settings_from_ini(const Ini& ini, const ProviderParams& provider_params) {
+Settings settings_from_ini(const Ini& ini, [[maybe_unused]] const ProviderParams& provider_params) {
   Settings settings;
   const std::string& origin = ini.origin;
   settings.origin = origin;
