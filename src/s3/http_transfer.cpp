@@ -44,10 +44,14 @@ void prefault(char* data, std::size_t size) noexcept {
 // Room reserved for a reply body before any of it has arrived: the announced length, but no more
 // than this (or kMaxBufferedReplyBytes for a capped reply or an error document). Its pages are
 // touched (prefaulted) only a little ahead of the bytes that arrive, but an allocator may touch a
-// whole allocation at once (glibc with MALLOC_PERTURB_, for one), so the room is bounded too: a
-// reply may announce any length, and only bytes that actually arrive earn more (make_room). A
-// value over this size is moved once or twice as it grows; get_file never moves one.
-constexpr std::uint64_t kReservedUpFront = 64u << 20;
+// whole allocation at once (glibc with MALLOC_PERTURB_, for one), so the room is bounded: a reply
+// may announce any length, and only bytes that actually arrive earn more (make_room).
+constexpr std::uint64_t kReservedUpFront = 8u << 20;
+
+// How much the room of a body may grow in one step toward the announced length, over what it
+// holds already: a large value is moved once, while it is still small (8 MiB of 256 MiB), and a
+// reply that stops early has claimed at most this many times what it sent.
+constexpr std::uint64_t kAnnouncedGrowth = 32;
 
 // How far ahead of the arriving bytes the room is prefaulted.
 constexpr std::size_t kPrefaultAhead = 16u << 20;
@@ -82,10 +86,10 @@ void reserve_exactly(std::string& body, std::size_t capacity) {
   body.swap(grown);
 }
 
-// Makes room for `more` bytes of body. Past what was reserved up front the room grows fourfold
-// toward the announced length (twice, when the reply announced too little or nothing): a large
-// body is moved a couple of times at most, and never reserved for beyond what has arrived by more
-// than that factor. A step that would end within half of the announced length goes all the way,
+// Makes room for `more` bytes of body. Past what was reserved up front the room grows by
+// kAnnouncedGrowth toward the announced length (twofold, when the reply announced too little or
+// nothing): a large body is moved once or twice, and never reserved for beyond what has arrived
+// by more than that factor. A step that would end within half of the announced length goes all the way,
 // so that the last bytes never cost a step of their own. Then the room's pages are prefaulted up
 // to kPrefaultAhead beyond the new bytes. Throws std::bad_alloc.
 void make_room(Transfer& transfer, std::size_t more) {
@@ -93,7 +97,7 @@ void make_room(Transfer& transfer, std::size_t more) {
   const std::size_t needed = body.size() + more;
   if (needed > body.capacity()) {
     const bool announced_enough = transfer.announced >= needed;
-    std::uint64_t target = static_cast<std::uint64_t>(body.capacity()) * (announced_enough ? 4 : 2);
+    std::uint64_t target = static_cast<std::uint64_t>(body.capacity()) * (announced_enough ? kAnnouncedGrowth : 2);
     target = std::max<std::uint64_t>(target, needed);
     if (announced_enough && target * 2 >= transfer.announced) target = transfer.announced;
     if (target > body.max_size()) target = body.max_size();
