@@ -40,7 +40,7 @@ if [ "$mode" != build ]; then
   # Emulation makes the programs several times slower than native ones: more room before a
   # test's timeout, none in what the tests themselves expect of the library.
   bash "$root/tests/s3/with-server.sh" meson test -C "$build" --no-rebuild --print-errorlogs \
-    --num-processes 2 --timeout-multiplier 4 --no-suite consumers --no-suite docs --no-suite format --no-suite native-only "$@" \
+    --num-processes 2 --timeout-multiplier 4 --no-suite consumers --no-suite docs --no-suite format --no-suite native-only --no-suite slow-emulated "$@" \
     >"$build/test-output.txt" 2>&1 || status=$?
   tail -n 30 "$build/test-output.txt"
   echo "armhf tests under qemu-user: $(( $(date +%s) - started )) s"

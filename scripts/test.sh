@@ -5,7 +5,7 @@
 # After the normal run (BUILD_DIR, default build) come the sanitizer runs, whose counts join the
 # total: the whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer (build-asan),
 # the thread tests under ThreadSanitizer (build-tsan), and each fuzz target for FUZZ_SECONDS
-# (default 20; build-fuzz, scripts/fuzz.sh). CSHELVE_SANITIZERS=0 skips them. Arguments go to the
+# (default 10; build-fuzz, scripts/fuzz.sh). CSHELVE_SANITIZERS=0 skips them. Arguments go to the
 # normal `meson test` and to the AddressSanitizer one.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -103,7 +103,7 @@ if [ "$sanitizers" = 1 ]; then
   tail -n 25 "$asan_build/test-output.txt"
 
   FUZZ_BUILD_DIR="$fuzz_build" FUZZ_LOG="$fuzz_build/fuzz-testlog.json" \
-    bash "$root/scripts/fuzz.sh" "${FUZZ_SECONDS:-20}" || status=1
+    bash "$root/scripts/fuzz.sh" "${FUZZ_SECONDS:-10}" || status=1
 fi
 
 /usr/bin/python3 "$root/scripts/count-tests.py" "${logs[@]}" || status=1
