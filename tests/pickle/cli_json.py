@@ -28,6 +28,8 @@ import sys
 import tempfile
 import uuid
 
+from value_checks import reference_runner, same
+
 EXE_WRAPPER = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
 tool, mode = sys.argv[1], sys.argv[2]
 
@@ -149,24 +151,6 @@ class Unhashable:  # a class instance: pickled by reference to __main__.Unhashab
     pass
 
 
-def same(a, b):
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
-    if isinstance(a, complex):
-        return same(a.real, b.real) and same(a.imag, b.imag)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return len(a) == len(b) and all(same(x, y) and same(a[x], b[y]) for x, y in zip(a, b))
-    if isinstance(a, (datetime.datetime, datetime.time)):
-        return a == b and a.utcoffset() == b.utcoffset()
-    if isinstance(a, decimal.Decimal):
-        return str(a) == str(b)
-    return a == b
-
-
 def run(args, data=None):
     return subprocess.run(EXE_WRAPPER + [tool] + args, input=data, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
@@ -199,7 +183,7 @@ def local(checks, tmp):
         checks.check(r.returncode == 0, f"{name}: set --json: {r.stderr!r}")
         raw = run([shelf, "get", "js/" + name]).stdout
         got = pickle.loads(raw) if raw else "(nothing)"
-        checks.check(same(got, value), f"{name}: set --json stored {got!r}")
+        checks.check(same(got, value, fold=False), f"{name}: set --json stored {got!r}")
         checks.check(raw == pickle.dumps(value, protocol=5), f"{name}: set --json wrote other bytes than pickle.dumps")
     # JSON from standard input, and the global form of the option.
     r = run(["--json", shelf, "set", "stdin", "-"], b'{"$tuple": [1]}')
@@ -208,7 +192,7 @@ def local(checks, tmp):
     for text, value in ALSO_ACCEPTED:
         r = run([shelf, "set", "--json", "also", text])
         got = pickle.loads(run([shelf, "get", "also"]).stdout) if r.returncode == 0 else r.stderr
-        checks.check(same(got, value), f"set --json {text!r} stored {got!r}, expected {value!r}")
+        checks.check(same(got, value, fold=False), f"set --json {text!r} stored {got!r}, expected {value!r}")
     for text, message in BAD_JSON:
         r = run([os.path.join(tmp, "never-created"), "set", "--json", "bad", text])
         err = r.stderr.decode()
@@ -238,7 +222,7 @@ def local(checks, tmp):
     printed = run([shelf, "get", "--json", "floats"]).stdout.decode()
     checks.check(printed == json.dumps(floats) + "\n", "4000 random floats print as json.dumps prints them")
     run([shelf, "set", "--json", "floats-back", printed])
-    checks.check(same(pickle.loads(run([shelf, "get", "floats-back"]).stdout), floats),
+    checks.check(same(pickle.loads(run([shelf, "get", "floats-back"]).stdout), floats, fold=False),
                  "4000 random floats read back exactly")
 
 
@@ -249,6 +233,7 @@ def struct_double(bits):
 
 REFERENCE_SIDE = r'''
 import pickle, sys, cshelve
+
 ini, endpoint, mode, path = sys.argv[1:5]
 params = {"endpoint_url": endpoint, "region_name": "us-east-1"}
 with cshelve.open(ini, provider_params=params) as db:
@@ -262,17 +247,7 @@ with cshelve.open(ini, provider_params=params) as db:
 
 
 def reference(checks, tmp):
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(os.path.dirname(here))
-    ref = os.environ.get("CSHELVE_REFERENCE_DIR", os.path.join(repo, "..", "shared", "reference"))
-    runner = os.path.join(ref, "python-cshelve.sh")
-    if not os.path.isfile(runner):
-        print(f"skipped: no Python cshelve reference at {ref}")
-        sys.exit(77)
-    endpoint = os.environ.get("CSHELVE_TEST_S3_ENDPOINT")
-    if not endpoint:
-        print("needs the local S3 server: run under tests/s3/with-server.sh")
-        sys.exit(1)
+    runner, endpoint = reference_runner()
     script = os.path.join(tmp, "side.py")
     open(script, "w").write(REFERENCE_SIDE)
     for config, sections in [("plain", ""), ("both", "[compression]\nalgorithm = zlib\n[encryption]\n"
@@ -299,7 +274,7 @@ def reference(checks, tmp):
         subprocess.run([runner, script, ini, endpoint, "read", keys_path], check=True)
         read = pickle.load(open(keys_path + ".out", "rb"))
         for name, value, _ in CASES:
-            checks.check(same(read["js/" + name], value),
+            checks.check(same(read["js/" + name], value, fold=False),
                          f"{config} {name}: set --json wrote, Python read {read['js/' + name]!r}")
 
 

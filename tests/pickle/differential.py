@@ -23,6 +23,8 @@ import subprocess
 import sys
 import uuid
 
+from value_checks import same
+
 # A cross build runs the tool under its emulator (meson sets this for the test).
 EXE_WRAPPER = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
 
@@ -161,37 +163,6 @@ def rand_value(depth):
         if len(pool) > 50:
             pool.pop(0)
     return v
-
-
-def same(a, b, fold=True):
-    """Equality by type, NaN equal to NaN, -0.0 distinct from 0.0 (fold: compare datetime's fold,
-    which Python writes from protocol 4 on)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
-    if isinstance(a, complex):
-        return same(a.real, b.real) and same(a.imag, b.imag)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y, fold) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return len(a) == len(b) and all(same(x, y, fold) and same(a[x], b[y], fold) for x, y in zip(a, b))
-    if isinstance(a, (set, frozenset)):
-        # Not a == b: Decimal('NaN') is not equal to itself.
-        rest = list(b)
-        for x in a:
-            match = next((i for i, y in enumerate(rest) if same(x, y, fold)), None)
-            if match is None:
-                return False
-            rest.pop(match)
-        return not rest
-    if isinstance(a, decimal.Decimal):
-        return str(a) == str(b)
-    if isinstance(a, (datetime.datetime, datetime.time)):
-        return a == b and (a.fold == b.fold or not fold) and a.utcoffset() == b.utcoffset()
-    if isinstance(a, uuid.UUID):
-        return a == b and a.is_safe == b.is_safe
-    return a == b
 
 
 def has_fold(v):

@@ -13,7 +13,6 @@ CSHELVE_REFERENCE_DIR); without them the test is skipped (exit 77).
 """
 import datetime
 import decimal
-import math
 import os
 import pickle
 import struct
@@ -23,20 +22,12 @@ import sys
 import tempfile
 import uuid
 
+from value_checks import reference_runner, same
+
 # A cross build runs the tool under its emulator (meson sets this for the test).
 EXE_WRAPPER = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
 
-here = os.path.dirname(os.path.abspath(__file__))
-repo = os.path.dirname(os.path.dirname(here))
-reference = os.environ.get("CSHELVE_REFERENCE_DIR", os.path.join(repo, "..", "shared", "reference"))
-runner = os.path.join(reference, "python-cshelve.sh")
-if not os.path.isfile(runner):
-    print(f"skipped: no Python cshelve reference at {reference}")
-    sys.exit(77)
-endpoint = os.environ.get("CSHELVE_TEST_S3_ENDPOINT")
-if not endpoint:
-    print("needs the local S3 server: run under tests/s3/with-server.sh")
-    sys.exit(1)
+runner, endpoint = reference_runner()
 tool = sys.argv[1]
 
 VALUES = {
@@ -76,6 +67,7 @@ CONFIGS = {
 
 PYTHON_SIDE = r'''
 import pickle, sys, cshelve
+
 ini, endpoint, mode, path = sys.argv[1:5]
 params = {"endpoint_url": endpoint, "region_name": "us-east-1"}
 with cshelve.open(ini, provider_params=params) as db:
@@ -87,20 +79,6 @@ with cshelve.open(ini, provider_params=params) as db:
         keys = pickle.load(open(path, "rb"))
         pickle.dump({key: db[key] for key in keys}, open(path + ".out", "wb"), protocol=5)
 '''
-
-
-def same(a, b):
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return len(a) == len(b) and all(same(x, y) and same(a[x], b[y]) for x, y in zip(a, b))
-    if isinstance(a, (datetime.datetime, datetime.time)):
-        return a == b and a.utcoffset() == b.utcoffset()
-    return a == b
 
 
 def main():
@@ -128,7 +106,7 @@ def main():
                 got = pickle.loads(out[pos + 4:pos + 4 + n])
                 pos += 4 + n
                 checks += 1
-                if not same(got, VALUES[key[3:]]):
+                if not same(got, VALUES[key[3:]], fold=False):
                     failures += 1
                     print(f"FAIL {name}: C++ read {key} as {ascii(got)[:300]}")
             # C++ writes (what it read, and a value of its own); Python reads with db[key].
@@ -144,7 +122,7 @@ def main():
             read = pickle.load(open(keys_path + ".out", "rb"))
             for key, value in wanted.items():
                 checks += 1
-                if not same(read[key], value):
+                if not same(read[key], value, fold=False):
                     failures += 1
                     print(f"FAIL {name}: Python read {key} as {ascii(read[key])[:300]}")
     print(f"{checks} values checked across {len(CONFIGS)} configurations, {failures} failures")
