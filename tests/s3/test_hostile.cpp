@@ -46,17 +46,7 @@ std::string ini_for(const TempDir& folder, const ScriptedServer& server, const s
 
 // AddressSanitizer keeps freed memory aside (its quarantine, 256 MiB by default) and counts it in
 // the peak: an allowance for that, far below what the unbounded code took (1.4 GB and more).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr long kSanitizerSlackKib = 256 * 1024;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr long kSanitizerSlackKib = 256 * 1024;
-#else
-constexpr long kSanitizerSlackKib = 0;
-#endif
-#else
-constexpr long kSanitizerSlackKib = 0;
-#endif
+constexpr long kSanitizerSlackKib = cshelve_test::kAddressSanitizer ? 256 * 1024 : 0;
 
 // What a child process did: how it ended and its peak resident memory.
 struct ChildRun {

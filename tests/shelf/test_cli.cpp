@@ -49,17 +49,7 @@ Result cli(const TempDir& dir, const std::vector<std::string>& args, const std::
 }
 
 // AddressSanitizer's own bookkeeping and its quarantine of freed memory count in a peak too.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr long kSanitizerSlackKib = 64 * 1024;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr long kSanitizerSlackKib = 64 * 1024;
-#else
-constexpr long kSanitizerSlackKib = 0;
-#endif
-#else
-constexpr long kSanitizerSlackKib = 0;
-#endif
+constexpr long kSanitizerSlackKib = cshelve_test::kAddressSanitizer ? 64 * 1024 : 0;
 
 struct MeasuredRun {
   int status = -1;

@@ -12,6 +12,20 @@
 
 namespace cshelve_test {
 
+// Whether this program is built with AddressSanitizer, whose bookkeeping and quarantine of freed
+// memory count in any peak a test measures.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // A fresh folder under the system's temporary folder, removed with everything in it.
 class TempDir {
  public:
