@@ -24,6 +24,13 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
+// Whether the reply being received (its status line read) is a success, 2xx.
+bool reply_succeeded(const Transfer& transfer) noexcept {
+  long status = 0;
+  curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
+  return status >= 200 && status < 300;
+}
+
 // A large body fills fresh memory front to back, a page fault every 4 KiB: for 256 MiB a tenth of
 // the client's CPU time. Asking the kernel for all the pages at once (Linux 5.14 and later; a
 // no-op elsewhere) spares the faults; the memory is the same, since the body will fill it.
@@ -64,9 +71,7 @@ void reserve_for_content_length(Transfer& transfer, std::string_view value) noex
   transfer.announced = length;
   std::string& body = transfer.response->body;
   // An error document is kept under kMaxBufferedReplyBytes, even in reply to a GetObject.
-  long status = 0;
-  curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
-  const bool large = transfer.request->large_body && status >= 200 && status < 300;
+  const bool large = transfer.request->large_body && reply_succeeded(transfer);
   const std::uint64_t trusted = large ? kReservedUpFront : kMaxBufferedReplyBytes;
   try {
     body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, trusted)));
@@ -177,9 +182,7 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
   const std::size_t n = size * count;
   if (transfer.to_sink < 0) {
     // The first byte of a body is that of the final reply (interim replies carry none).
-    long status = 0;
-    curl_easy_getinfo(static_cast<CURL*>(transfer.handle), CURLINFO_RESPONSE_CODE, &status);
-    const bool success = status >= 200 && status < 300;
+    const bool success = reply_succeeded(transfer);
     transfer.to_sink = transfer.request->sink != nullptr && success ? 1 : 0;
     transfer.body_limit =
         transfer.request->large_body && success ? transfer.response->body.max_size() : kMaxBufferedReplyBytes;
