@@ -1,36 +1,315 @@
 #include "util/crc.hpp"
 
-namespace cshelve::util {
-namespace {
+#include "util/crc_internal.hpp"
 
-// Reflected polynomials.
-constexpr std::uint64_t polynomial(CrcKind kind) {
-  switch (kind) {
-    case CrcKind::crc32: return 0xEDB88320u;
-    case CrcKind::crc32c: return 0x82F63B78u;
-    case CrcKind::crc64nvme: return 0x9A6C9329AC4BC9B5ull;
-  }
-  return 0;
-}
+#include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CSHELVE_CRC_X86_PCLMUL 1
+#include <immintrin.h>
+// Only these functions use the instructions: the rest of the build keeps the baseline x86-64.
+#define CSHELVE_CRC_TARGET_PCLMUL __attribute__((target("pclmul,sse4.1")))
+#endif
+
+// Clang before 16 offers the polynomial multiply intrinsics only when the whole file is compiled
+// for them; GCC's are usable under a function's target attribute.
+#if defined(__aarch64__) && defined(__linux__) &&                                     \
+    ((defined(__clang__) && (__clang_major__ >= 16 || defined(__ARM_FEATURE_AES))) || \
+     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 10))
+#define CSHELVE_CRC_ARM_PMULL 1
+#include <arm_neon.h>
+#include <sys/auxv.h>
+#ifndef HWCAP_PMULL
+#define HWCAP_PMULL (1 << 4)  // Linux's AArch64 hardware capability bit for PMULL
+#endif
+#if defined(__clang__)
+#define CSHELVE_CRC_TARGET_PMULL __attribute__((target("aes")))
+#else
+#define CSHELVE_CRC_TARGET_PMULL __attribute__((target("+crypto")))
+#endif
+#endif
+
+namespace cshelve::util {
+namespace crc_detail {
+namespace {
 
 constexpr std::uint64_t all_ones(CrcKind kind) { return kind == CrcKind::crc64nvme ? ~0ull : 0xFFFFFFFFull; }
 
-}  // namespace
+// ---- Portable: slicing by 8 -------------------------------------------------------------------
+// Table j holds the register change of one byte followed by j zero bytes, so eight bytes take eight
+// independent lookups instead of 64 shifts.
 
-void Crc::start() noexcept { state_ = all_ones(kind_); }
+template <class Word>
+struct SliceTables {
+  Word entry[8][256];
+};
 
-void Crc::update(const void* data, std::size_t size) noexcept {
-  const std::uint64_t poly = polynomial(kind_);
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::uint64_t state = state_;
-  for (std::size_t i = 0; i < size; ++i) {
-    state ^= bytes[i];
-    for (int bit = 0; bit < 8; ++bit) state = (state >> 1) ^ (poly & (0 - (state & 1)));
+// Built at first use rather than at compile time: 32 KiB of tables for the three kinds would be a
+// sizeable part of the size-optimized library, and building them takes microseconds.
+template <class Word>
+SliceTables<Word> make_tables(Word reflected) {
+  SliceTables<Word> tables{};
+  for (unsigned byte = 0; byte < 256; ++byte) {
+    Word reg = static_cast<Word>(byte);
+    for (int bit = 0; bit < 8; ++bit) reg = static_cast<Word>((reg >> 1) ^ (reflected & (Word{0} - (reg & 1))));
+    tables.entry[0][byte] = reg;
   }
-  state_ = state;
+  for (int j = 1; j < 8; ++j) {
+    for (unsigned byte = 0; byte < 256; ++byte) {
+      const Word previous = tables.entry[j - 1][byte];
+      tables.entry[j][byte] = static_cast<Word>((previous >> 8) ^ tables.entry[0][previous & 0xFF]);
+    }
+  }
+  return tables;
 }
 
-std::uint64_t Crc::value() const noexcept { return state_ ^ all_ones(kind_); }
+// Function-local statics: built once, safely when threads race to the first CRC.
+const SliceTables<std::uint32_t>& crc32_tables() {
+  static const SliceTables<std::uint32_t> tables =
+      make_tables(static_cast<std::uint32_t>(reflected_polynomial(CrcKind::crc32)));
+  return tables;
+}
+const SliceTables<std::uint32_t>& crc32c_tables() {
+  static const SliceTables<std::uint32_t> tables =
+      make_tables(static_cast<std::uint32_t>(reflected_polynomial(CrcKind::crc32c)));
+  return tables;
+}
+const SliceTables<std::uint64_t>& crc64nvme_tables() {
+  static const SliceTables<std::uint64_t> tables = make_tables(reflected_polynomial(CrcKind::crc64nvme));
+  return tables;
+}
+
+// Four message bytes as the little-endian word a reflected CRC consumes; memcpy because the data
+// has no alignment.
+inline std::uint32_t load_le32(const unsigned char* bytes) {
+  std::uint32_t word;
+  std::memcpy(&word, bytes, sizeof word);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  word = __builtin_bswap32(word);
+#endif
+  return word;
+}
+
+template <class Word>
+Word update_sliced(const SliceTables<Word>& tables, Word state, const unsigned char* data, std::size_t size) {
+  const auto& t = tables.entry;
+  // 32-bit halves, so that 32-bit processors handle the 64-bit kind without 64-bit shifts.
+  while (size >= 8) {
+    const std::uint32_t first = load_le32(data) ^ static_cast<std::uint32_t>(state);
+    const std::uint32_t second = load_le32(data + 4) ^ static_cast<std::uint32_t>(std::uint64_t{state} >> 32);
+    state = t[7][first & 0xFF] ^ t[6][(first >> 8) & 0xFF] ^ t[5][(first >> 16) & 0xFF] ^ t[4][first >> 24] ^
+            t[3][second & 0xFF] ^ t[2][(second >> 8) & 0xFF] ^ t[1][(second >> 16) & 0xFF] ^ t[0][second >> 24];
+    data += 8;
+    size -= 8;
+  }
+  for (; size != 0; --size, ++data) state = static_cast<Word>((state >> 8) ^ t[0][(state ^ *data) & 0xFF]);
+  return state;
+}
+
+std::uint64_t update_portable(CrcKind kind, std::uint64_t state, const unsigned char* data, std::size_t size) {
+  switch (kind) {
+    case CrcKind::crc32: return update_sliced(crc32_tables(), static_cast<std::uint32_t>(state), data, size);
+    case CrcKind::crc32c: return update_sliced(crc32c_tables(), static_cast<std::uint32_t>(state), data, size);
+    case CrcKind::crc64nvme: return update_sliced(crc64nvme_tables(), state, data, size);
+  }
+  return state;
+}
+
+// ---- Carry-less multiplication folding ----------------------------------------------------------
+// The message goes through eight 16-byte lanes at once (independent multiplications keep the
+// multiplier busy), each lane folded onto the one 128 bytes further on; then the lanes are folded
+// into one, one lane at a time; that lane is reduced to the 64-bit register (Barrett reduction),
+// and the last 0..15 bytes go through the tables. The register enters by being added to the first
+// bytes: a reflected CRC register is the same as its value XORed into the message's start.
+
+#if defined(CSHELVE_CRC_X86_PCLMUL) || defined(CSHELVE_CRC_ARM_PMULL)
+
+constexpr FoldConstants kFoldConstants[] = {fold_constants(CrcKind::crc32), fold_constants(CrcKind::crc32c),
+                                            fold_constants(CrcKind::crc64nvme)};
+
+constexpr const FoldConstants& fold_constants_of(CrcKind kind) {
+  return kFoldConstants[kind == CrcKind::crc32 ? 0 : kind == CrcKind::crc32c ? 1 : 2];
+}
+
+// The register from a last lane whose first 8 bytes are `first` and last 8 `second`: the lane times
+// x^64 mod G, that is first*x^128 + second*x^64. first*x^128 becomes first*(x^127 mod G)*x (see
+// FoldConstants), which leaves a 128-bit Y = high*x^64 + low; then Barrett: quotient
+// q = high + floor(high*barrett / x^64), remainder (q*polynomial mod x^64) + low. Each carry-less
+// product is one bit short of its lane, hence the shifts by one. `multiply` gives the 128-bit
+// carry-less product as {first 64 bits, last 64}.
+template <class Multiply>
+inline std::uint64_t reduce_lane(const FoldConstants& k, std::uint64_t first, std::uint64_t second, Multiply multiply) {
+  std::uint64_t product[2];
+  multiply(first, k.fold_128_second, product);
+  const std::uint64_t high = product[0] ^ second;
+  const std::uint64_t low = product[1];
+  multiply(high, k.barrett, product);
+  const std::uint64_t quotient = high ^ (product[0] << 1);
+  multiply(quotient, k.polynomial, product);
+  return ((product[1] << 1) | (product[0] >> 63)) ^ low;
+}
+
+#endif
+
+#if defined(CSHELVE_CRC_X86_PCLMUL)
+
+CSHELVE_CRC_TARGET_PCLMUL inline __m128i load_lane(const unsigned char* data) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(data));
+}
+
+// The lane carried over the distance `constants` stand for ({first half's, second half's}), plus
+// the lane it lands on.
+CSHELVE_CRC_TARGET_PCLMUL inline __m128i fold_lane(__m128i lane, __m128i constants, __m128i onto) {
+  return _mm_xor_si128(
+      _mm_xor_si128(_mm_clmulepi64_si128(lane, constants, 0x00), _mm_clmulepi64_si128(lane, constants, 0x11)), onto);
+}
+
+CSHELVE_CRC_TARGET_PCLMUL void multiply_pclmul(std::uint64_t a, std::uint64_t b, std::uint64_t* product) {
+  const __m128i result = _mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<long long>(a)),
+                                              _mm_cvtsi64_si128(static_cast<long long>(b)), 0x00);
+  product[0] = static_cast<std::uint64_t>(_mm_cvtsi128_si64(result));
+  product[1] = static_cast<std::uint64_t>(_mm_extract_epi64(result, 1));
+}
+
+CSHELVE_CRC_TARGET_PCLMUL std::uint64_t update_pclmul(CrcKind kind, std::uint64_t state, const unsigned char* data,
+                                                      std::size_t size) {
+  if (size < 16) return update_portable(kind, state, data, size);
+  const FoldConstants& k = fold_constants_of(kind);
+  const __m128i one_lane =
+      _mm_set_epi64x(static_cast<long long>(k.fold_128_second), static_cast<long long>(k.fold_128_first));
+  __m128i lane = _mm_xor_si128(load_lane(data), _mm_cvtsi64_si128(static_cast<long long>(state)));
+  if (size >= 128) {
+    const __m128i eight_lanes =
+        _mm_set_epi64x(static_cast<long long>(k.fold_1024_second), static_cast<long long>(k.fold_1024_first));
+    __m128i lanes[8] = {lane};
+    for (int i = 1; i < 8; ++i) lanes[i] = load_lane(data + 16 * i);
+    data += 128;
+    size -= 128;
+    for (; size >= 128; data += 128, size -= 128) {
+      for (int i = 0; i < 8; ++i) lanes[i] = fold_lane(lanes[i], eight_lanes, load_lane(data + 16 * i));
+    }
+    lane = lanes[0];
+    for (int i = 1; i < 8; ++i) lane = fold_lane(lane, one_lane, lanes[i]);
+  } else {
+    data += 16;
+    size -= 16;
+  }
+  for (; size >= 16; data += 16, size -= 16) lane = fold_lane(lane, one_lane, load_lane(data));
+  const std::uint64_t reg = reduce_lane(k, static_cast<std::uint64_t>(_mm_cvtsi128_si64(lane)),
+                                        static_cast<std::uint64_t>(_mm_extract_epi64(lane, 1)), multiply_pclmul);
+  return update_portable(kind, reg, data, size);
+}
+
+#endif
+
+#if defined(CSHELVE_CRC_ARM_PMULL)
+
+// The same folding as update_pclmul, with AArch64's PMULL and PMULL2.
+
+CSHELVE_CRC_TARGET_PMULL inline uint64x2_t load_lane(const unsigned char* data) {
+  return vreinterpretq_u64_u8(vld1q_u8(data));
+}
+
+CSHELVE_CRC_TARGET_PMULL inline uint64x2_t fold_lane(uint64x2_t lane, uint64x2_t constants, uint64x2_t onto) {
+  const uint64x2_t first = vreinterpretq_u64_p128(
+      vmull_p64(static_cast<poly64_t>(vgetq_lane_u64(lane, 0)), static_cast<poly64_t>(vgetq_lane_u64(constants, 0))));
+  const uint64x2_t second =
+      vreinterpretq_u64_p128(vmull_high_p64(vreinterpretq_p64_u64(lane), vreinterpretq_p64_u64(constants)));
+  return veorq_u64(veorq_u64(first, second), onto);
+}
+
+CSHELVE_CRC_TARGET_PMULL void multiply_pmull(std::uint64_t a, std::uint64_t b, std::uint64_t* product) {
+  const uint64x2_t result = vreinterpretq_u64_p128(vmull_p64(static_cast<poly64_t>(a), static_cast<poly64_t>(b)));
+  product[0] = vgetq_lane_u64(result, 0);
+  product[1] = vgetq_lane_u64(result, 1);
+}
+
+CSHELVE_CRC_TARGET_PMULL std::uint64_t update_pmull(CrcKind kind, std::uint64_t state, const unsigned char* data,
+                                                    std::size_t size) {
+  if (size < 16) return update_portable(kind, state, data, size);
+  const FoldConstants& k = fold_constants_of(kind);
+  const uint64x2_t one_lane = vcombine_u64(vcreate_u64(k.fold_128_first), vcreate_u64(k.fold_128_second));
+  uint64x2_t lane = veorq_u64(load_lane(data), vcombine_u64(vcreate_u64(state), vcreate_u64(0)));
+  if (size >= 128) {
+    const uint64x2_t eight_lanes = vcombine_u64(vcreate_u64(k.fold_1024_first), vcreate_u64(k.fold_1024_second));
+    uint64x2_t lanes[8] = {lane};
+    for (int i = 1; i < 8; ++i) lanes[i] = load_lane(data + 16 * i);
+    data += 128;
+    size -= 128;
+    for (; size >= 128; data += 128, size -= 128) {
+      for (int i = 0; i < 8; ++i) lanes[i] = fold_lane(lanes[i], eight_lanes, load_lane(data + 16 * i));
+    }
+    lane = lanes[0];
+    for (int i = 1; i < 8; ++i) lane = fold_lane(lane, one_lane, lanes[i]);
+  } else {
+    data += 16;
+    size -= 16;
+  }
+  for (; size >= 16; data += 16, size -= 16) lane = fold_lane(lane, one_lane, load_lane(data));
+  const std::uint64_t reg = reduce_lane(k, vgetq_lane_u64(lane, 0), vgetq_lane_u64(lane, 1), multiply_pmull);
+  return update_portable(kind, reg, data, size);
+}
+
+#endif
+
+Engine detect_engine() noexcept {
+#if defined(CSHELVE_CRC_X86_PCLMUL)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) return Engine::x86_pclmul;
+#elif defined(CSHELVE_CRC_ARM_PMULL)
+  if ((getauxval(AT_HWCAP) & HWCAP_PMULL) != 0) return Engine::arm_pmull;
+#endif
+  return Engine::portable;
+}
+
+}  // namespace
+
+const char* engine_name(Engine engine) noexcept {
+  switch (engine) {
+    case Engine::portable: return "portable (slicing by 8)";
+    case Engine::x86_pclmul: return "x86-64 PCLMULQDQ folding";
+    case Engine::arm_pmull: return "AArch64 PMULL folding";
+  }
+  return "?";
+}
+
+Engine chosen_engine() noexcept {
+  static const Engine engine = detect_engine();
+  return engine;
+}
+
+bool engine_available(Engine engine) noexcept { return engine == Engine::portable || engine == chosen_engine(); }
+
+std::uint64_t update_with(Engine engine, CrcKind kind, std::uint64_t state, const unsigned char* data,
+                          std::size_t size) noexcept {
+  switch (engine) {
+    case Engine::portable: break;
+    case Engine::x86_pclmul:
+#if defined(CSHELVE_CRC_X86_PCLMUL)
+      return update_pclmul(kind, state, data, size);
+#else
+      break;
+#endif
+    case Engine::arm_pmull:
+#if defined(CSHELVE_CRC_ARM_PMULL)
+      return update_pmull(kind, state, data, size);
+#else
+      break;
+#endif
+  }
+  return update_portable(kind, state, data, size);
+}
+
+}  // namespace crc_detail
+
+void Crc::start() noexcept { state_ = crc_detail::all_ones(kind_); }
+
+void Crc::update(const void* data, std::size_t size) noexcept {
+  state_ = crc_detail::update_with(crc_detail::chosen_engine(), kind_, state_, static_cast<const unsigned char*>(data),
+                                   size);
+}
+
+std::uint64_t Crc::value() const noexcept { return state_ ^ crc_detail::all_ones(kind_); }
 
 std::string Crc::digest() const {
   const std::uint64_t crc = value();

@@ -1,5 +1,7 @@
 // The cyclic redundancy checks S3 offers as full-object checksums (x-amz-checksum-crc32,
-// -crc32c, -crc64nvme): computed piece by piece as a body is sent or arrives.
+// -crc32c, -crc64nvme): computed piece by piece as a body is sent or arrives. Carry-less
+// multiplication (x86-64 PCLMULQDQ, AArch64 PMULL) when the processor has it, tables otherwise
+// (src/util/crc_internal.hpp).
 #ifndef CSHELVE_UTIL_CRC_HPP
 #define CSHELVE_UTIL_CRC_HPP
 
