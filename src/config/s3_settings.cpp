@@ -17,9 +17,9 @@ constexpr long long kMaxCount = 1000;
 constexpr long long kMaxTransferSpeed = 1LL << 30;  // bytes a second
 
 const char* const kKnownParams[] = {
-    "endpoint_url",       "region_name",     "addressing_style", "aws_session_token",    "verify",
-    "connect_timeout",    "read_timeout",    "max_attempts",     "max_pool_connections", "attempt_timeout",
-    "min_transfer_speed", "sts_endpoint_url"};
+    "endpoint_url",       "region_name",      "addressing_style", "aws_session_token",    "verify",
+    "connect_timeout",    "read_timeout",     "max_attempts",     "max_pool_connections", "attempt_timeout",
+    "min_transfer_speed", "sts_endpoint_url", "checksum"};
 
 std::string required(const Section& defaults, const std::string& origin, const std::string& option) {
   const auto it = defaults.find(option);
@@ -128,6 +128,9 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
   if (auto value = param("max_pool_connections")) {
     config.max_pool_connections =
         static_cast<int>(parse_whole_number(*value, name_of("max_pool_connections"), 1, kMaxCount));
+  }
+  if (auto value = param("checksum")) {
+    config.object_checksums = parse_word(*value, name_of("checksum"), {"crc64nvme", "off"}) == "crc64nvme";
   }
   if (settings.credentials_source) {
     s3::CredentialsSettings& source = *settings.credentials_source;

@@ -81,12 +81,14 @@ Target Client::Impl::target_of(const Call& call) const {
 HttpResponse Client::Impl::execute(const Call& call) {
   const Target target = target_of(call);
   Attempts attempts;
+  bool md5_alongside = false;  // see Failure::md5_would_tell
   for (;;) {
     attempts.start();
     std::string where;
     std::shared_ptr<const Signer> hold;
     std::shared_ptr<const Credentials> used;
-    const HttpRequest request = signed_request(signer_for(hold, used), endpoint.scheme, call, target, where);
+    const HttpRequest request =
+        signed_request(signer_for(hold, used), endpoint.scheme, call, target, where, md5_alongside);
     if (call.sink != nullptr) call.sink->restart();  // an attempt delivers the body from its first byte
     HttpOutcome outcome;
     {
@@ -97,6 +99,15 @@ HttpResponse Client::Impl::execute(const Call& call) {
     if (auto* response = std::get_if<HttpResponse>(&result)) return std::move(*response);
     const Failure& failure = std::get<Failure>(result);
     if (refresh_for(call, failure, attempts, used)) continue;
+    if (failure.md5_would_tell && !md5_alongside) {
+      // A body already given to its sink cannot be hashed again: the next attempt hashes its MD5
+      // alongside the checksum, so that a wrong checksum of a good body costs a second download
+      // rather than the object. Not one of max_attempts, as a damaged body is retried anyway.
+      md5_alongside = true;
+      attempts.take_second_opinion();
+      log(LogLevel::info, describe(call) + ": " + failure.summary + "; fetching it again to check its MD5");
+      continue;
+    }
     const auto delay = retry.after_failure(call, attempts, failure);
     if (!delay) attempts.give_up(call, failure);
     std::this_thread::sleep_for(*delay);
@@ -118,6 +129,7 @@ void Client::put_object(std::string_view bucket, std::string_view key, const std
   Call call{"PutObject", "PUT", bucket, key};
   call.body.pieces = body_pieces;
   call.progress = &progress;
+  call.send_checksum = impl().config.object_checksums;
   impl().execute(call);
 }
 
@@ -127,6 +139,7 @@ bool Client::put_object_if(std::string_view bucket, std::string_view key,
   Call call{"PutObject", "PUT", bucket, key};
   call.body.pieces = body_pieces;
   call.progress = &progress;
+  call.send_checksum = impl().config.object_checksums;
   if (condition.kind == PutCondition::Kind::if_absent) {
     call.headers.emplace_back("if-none-match", "*");
   } else {
@@ -153,6 +166,7 @@ void Client::put_object_from(std::string_view bucket, std::string_view key, std:
   call.body.source_size = size;
   call.body.source = source;
   call.progress = &progress;
+  call.send_checksum = impl().config.object_checksums;
   impl().execute(call);
 }
 
@@ -162,6 +176,7 @@ void Client::get_object_to(std::string_view bucket, std::string_view key, util::
   call.sink = &sink;
   call.progress = &progress;
   call.verify_object_body = true;
+  call.ask_checksum = impl().config.object_checksums;
   impl().execute(call);
 }
 
@@ -169,6 +184,7 @@ std::string Client::get_object(std::string_view bucket, std::string_view key, co
   Call call{"GetObject", "GET", bucket, key};
   call.progress = &progress;
   call.verify_object_body = true;
+  call.ask_checksum = impl().config.object_checksums;
   call.large_body = true;
   return std::move(impl().execute(call).body);
 }
@@ -178,6 +194,7 @@ VersionedObject Client::get_object_versioned(std::string_view bucket, std::strin
   Call call{"GetObject", "GET", bucket, key};
   call.progress = &progress;
   call.verify_object_body = true;
+  call.ask_checksum = impl().config.object_checksums;
   call.large_body = true;
   call.check_reply = [](const HttpResponse& response) -> std::optional<std::string> {
     const std::string* etag = response.header("etag");
@@ -284,7 +301,9 @@ BatchErrors Client::put_objects(std::string_view bucket, const std::vector<PutIt
   std::vector<Call> calls;
   calls.reserve(items.size());
   for (const PutItem& item : items) {
-    calls.emplace_back("PutObject", "PUT", bucket, item.key).body.pieces = item.body_pieces;
+    Call& call = calls.emplace_back("PutObject", "PUT", bucket, item.key);
+    call.body.pieces = item.body_pieces;
+    call.send_checksum = impl().config.object_checksums;
   }
   BatchErrors errors;
   impl().execute_many(
@@ -298,6 +317,7 @@ GetObjectsResult Client::get_objects(std::string_view bucket, const std::vector<
   for (const std::string& key : keys) {
     Call& call = calls.emplace_back("GetObject", "GET", bucket, key);
     call.verify_object_body = true;
+    call.ask_checksum = impl().config.object_checksums;
     call.large_body = true;
   }
   GetObjectsResult result;

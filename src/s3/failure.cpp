@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "s3/object_checksum.hpp"
 #include "util/ascii.hpp"
 #include "util/digest.hpp"
 #include "util/hex.hpp"
@@ -24,6 +25,23 @@ Failure server_failure(long status, std::optional<ErrorReply> reply) {
   return failure;
 }
 
+// The ETag in lower-case hex when it is the body's MD5. Multipart ETags (with '-') are not, nor
+// are those of objects encrypted with KMS or a customer key.
+std::optional<std::string> md5_etag(const HttpResponse& response) {
+  const std::string* etag_header = response.header("etag");
+  if (etag_header == nullptr) return std::nullopt;
+  std::string_view quoted = *etag_header;
+  if (quoted.size() >= 2 && quoted.front() == '"' && quoted.back() == '"') quoted = quoted.substr(1, quoted.size() - 2);
+  std::string etag = util::to_lower_ascii(quoted);
+  const std::string* encryption = response.header("x-amz-server-side-encryption");
+  const bool etag_not_md5 = (encryption != nullptr && encryption->rfind("aws:kms", 0) == 0) ||
+                            response.header("x-amz-server-side-encryption-customer-algorithm") != nullptr;
+  if (etag_not_md5 || etag.size() != 32 || etag.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return std::nullopt;
+  }
+  return etag;
+}
+
 }  // namespace
 
 bool is_retryable_reply(long status, const std::string& code) {
@@ -37,7 +55,7 @@ bool is_retryable_reply(long status, const std::string& code) {
   return code == "InternalError" || code == "SlowDown" || code == "RequestTimeout";
 }
 
-std::optional<Failure> check_object_body(const HttpResponse& response) {
+std::optional<Failure> check_object_body(const Call& call, const HttpResponse& response, const ClientLog& log) {
   const auto malformed = [](std::string summary) {
     Failure failure;
     failure.kind = FailureKind::malformed;
@@ -50,24 +68,44 @@ std::optional<Failure> check_object_body(const HttpResponse& response) {
       return malformed("body of " + std::to_string(response.body_size) + " bytes where Content-Length says " + *length);
     }
   }
-  const std::string* etag_header = response.header("etag");
-  if (etag_header == nullptr) return std::nullopt;
-  std::string_view quoted = *etag_header;
-  if (quoted.size() >= 2 && quoted.front() == '"' && quoted.back() == '"') quoted = quoted.substr(1, quoted.size() - 2);
-  const std::string etag = util::to_lower_ascii(quoted);
-  // Multipart ETags (with '-') are not an MD5 of the body, nor are those of objects encrypted
-  // with KMS or a customer key.
-  const std::string* encryption = response.header("x-amz-server-side-encryption");
-  const bool etag_not_md5 = (encryption != nullptr && encryption->rfind("aws:kms", 0) == 0) ||
-                            response.header("x-amz-server-side-encryption-customer-algorithm") != nullptr;
-  if (etag_not_md5 || etag.size() != 32 || etag.find_first_not_of("0123456789abcdef") != std::string::npos) {
+  const std::optional<std::string> etag = md5_etag(response);
+  // The body's MD5: hashed as it arrived when that was chosen, else now if it is in memory.
+  const bool body_in_memory = response.body.size() == response.body_size;
+  const auto body_md5 = [&]() -> std::optional<std::string> {
+    if (!response.body_md5.empty()) return util::hex(response.body_md5);
+    if (body_in_memory) return util::hex(util::md5(response.body));
+    return std::nullopt;
+  };
+
+  if (response.body_crc) {
+    const std::optional<ReplyChecksum> checksum = reply_checksum(response);
+    if (checksum && checksum->kind == response.body_crc->kind() &&
+        util::base64(response.body_crc->digest()) == checksum->value) {
+      return std::nullopt;
+    }
+    const std::string differs = "body whose " + std::string(checksum_name(response.body_crc->kind())) +
+                                " differs from " + std::string(checksum_header(response.body_crc->kind()));
+    if (!etag) return malformed(differs);
+    const std::optional<std::string> md5 = body_md5();
+    if (!md5) {
+      Failure failure = malformed(differs + " (its MD5 is to be checked against the ETag)");
+      failure.md5_would_tell = true;
+      return failure;
+    }
+    if (*md5 != *etag) return malformed(differs + ", and whose MD5 differs from its ETag");
+    if (!log.told_wrong_checksum.exchange(true)) {
+      log(LogLevel::warning, describe(call) + ": the reply's " +
+                                 std::string(checksum_header(response.body_crc->kind())) +
+                                 " disagrees with a body whose MD5 matches its ETag; the body is accepted, and the "
+                                 "server's checksums are taken for wrong (said once)");
+    }
     return std::nullopt;
   }
-  // Hashed as the body arrived when the request asked for it; otherwise now.
-  const std::string digest = response.body_md5.empty() ? util::md5(response.body) : response.body_md5;
-  if (util::hex(digest) != etag) {
-    return malformed("body whose MD5 differs from its ETag");
-  }
+
+  if (!etag) return std::nullopt;
+  const std::optional<std::string> md5 = body_md5();
+  if (!md5) return malformed("body whose MD5 could not be computed");
+  if (*md5 != *etag) return malformed("body whose MD5 differs from its ETag");
   return std::nullopt;
 }
 
@@ -98,7 +136,7 @@ std::variant<HttpResponse, Failure> judge(const Call& call, const std::string& w
     if (auto reply = parse_error(response.body)) return server_failure(response.status, std::move(reply));
   }
   if (call.verify_object_body) {
-    if (auto failure = check_object_body(response)) return std::move(*failure);
+    if (auto failure = check_object_body(call, response, log)) return std::move(*failure);
   }
   if (call.check_reply) {
     if (std::optional<std::string> why = call.check_reply(response)) {

@@ -124,8 +124,8 @@ struct HttpConnection::Active {
   detail::Transfer transfer;
   HttpOutcome outcome;
   HeaderList headers;
-  util::Md5Stream md5;      // its context kept from one request to the next
-  std::string inline_body;  // a small body in several pieces, joined
+  detail::DigestContexts digests;  // kept from one request to the next
+  std::string inline_body;         // a small body in several pieces, joined
   char error_text[CURL_ERROR_SIZE] = {};
   CURLcode refused = CURLE_OK;  // the first option libcurl refused
 };
@@ -158,10 +158,7 @@ bool HttpConnection::begin(const HttpRequest& request) {
   active.transfer.read_timeout =
       std::chrono::milliseconds(std::clamp<long long>(settings_.read_timeout_ms, 1, 10'000'000'000LL));
   active.transfer.progress = request.progress;
-  if (request.md5_of_body) {
-    active.md5.start();
-    active.transfer.md5 = &active.md5;
-  }
+  active.transfer.digest_contexts = &active.digests;
   active.outcome = HttpOutcome{};
   active.headers.reset();
   active.error_text[0] = '\0';
@@ -315,6 +312,7 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   if (active.transfer.md5 != nullptr && !active.transfer.md5_failed) {
     outcome.response.body_md5 = active.transfer.md5->finish();
   }
+  if (active.transfer.crc != nullptr) outcome.response.body_crc = *active.transfer.crc;
   return outcome;
 }
 

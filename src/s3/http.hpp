@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "util/crc.hpp"
 #include "util/stream.hpp"
 
 namespace cshelve::s3 {
@@ -46,6 +47,14 @@ struct RequestBody {
   util::ReadAt source;  // read only when source_size > 0 and set
 };
 
+// The digests a reply body may be hashed with as it arrives (HttpResponse::body_md5, body_crc).
+struct BodyDigests {
+  bool md5 = false;
+  std::optional<util::CrcKind> crc;
+};
+
+struct HttpResponse;
+
 struct HttpRequest {
   std::string method;  // GET, PUT, POST, DELETE
   // The full URL, path and query already encoded: it is sent exactly as given.
@@ -60,9 +69,11 @@ struct HttpRequest {
   // Called as bytes move: (done, total) of the body sent, or else of the reply received. May be
   // null or empty.
   const std::function<void(std::uint64_t done, std::uint64_t total)>* progress = nullptr;
-  // Hash the reply body as it arrives (HttpResponse::body_md5): a large body is then checked
-  // while the network delivers it, in one pass, instead of being read again afterwards.
-  bool md5_of_body = false;
+  // Chooses the digests of a 2xx reply body, once its headers are in and before its first byte:
+  // the body is then hashed as it arrives, so that a large one is checked while the network
+  // delivers it, in one pass, against whatever its headers offer. Empty: no digest. What it
+  // throws ends the transfer and comes out of finish().
+  std::function<BodyDigests(const HttpResponse& head)> choose_body_digests;
   // A 2xx reply body kept in memory may be larger than kMaxBufferedReplyBytes (GetObject). Room
   // for it grows as its bytes arrive, whatever length the reply announced.
   bool large_body = false;
@@ -72,8 +83,9 @@ struct HttpResponse {
   long status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
   std::string body;
-  std::uint64_t body_size = 0;  // bytes of body received, whether kept in `body` or given to the sink
-  std::string body_md5;         // the body's MD5 (16 bytes) when the request asked for it
+  std::uint64_t body_size = 0;        // bytes of body received, whether kept in `body` or given to the sink
+  std::string body_md5;               // the body's MD5 (16 bytes) when chosen (choose_body_digests)
+  std::optional<util::Crc> body_crc;  // the body's CRC when chosen, of the kind chosen
 
   // The first header of that (lower-case) name; nullptr when absent.
   const std::string* header(std::string_view lower_case_name) const;

@@ -121,6 +121,21 @@ void make_room(Transfer& transfer, std::size_t more) {
   transfer.prefaulted = end;
 }
 
+// Asks the request which digests the body is to be hashed with, now that the headers are in.
+void start_body_digests(Transfer& transfer) {
+  const auto& choose = transfer.request->choose_body_digests;
+  if (!choose) return;
+  const BodyDigests digests = choose(*transfer.response);
+  if (digests.md5) {
+    transfer.digest_contexts->md5.start();
+    transfer.md5 = &transfer.digest_contexts->md5;
+  }
+  if (digests.crc) {
+    transfer.digest_contexts->crc.start(*digests.crc);
+    transfer.crc = &transfer.digest_contexts->crc;
+  }
+}
+
 }  // namespace
 
 std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) noexcept {
@@ -208,6 +223,7 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
   }
   transfer.response->body_size += n;
   if (transfer.md5 != nullptr && !transfer.md5->update(data, n)) transfer.md5_failed = true;
+  if (transfer.crc != nullptr) transfer.crc->update(data, n);
   return n;
 }
 
@@ -223,7 +239,14 @@ std::size_t receive_header(char* data, std::size_t size, std::size_t count, void
       return n;
     }
     const auto colon = line.find(':');
-    if (colon == std::string_view::npos) return n;  // the blank line that ends the headers
+    if (colon == std::string_view::npos) {
+      if (trim(line).empty() && !transfer.digests_chosen && reply_succeeded(transfer)) {
+        // The blank line that ends a final reply's headers: the body comes next.
+        transfer.digests_chosen = true;
+        start_body_digests(transfer);
+      }
+      return n;
+    }
     const std::string_view raw_name = trim(line.substr(0, colon));
     const std::string_view value = trim(line.substr(colon + 1));
     auto& [name, stored_value] = response.headers.emplace_back(raw_name, value);
@@ -231,8 +254,11 @@ std::size_t receive_header(char* data, std::size_t size, std::size_t count, void
     // A body bound for the sink needs no room here (an error document is small).
     if (name == "content-length" && transfer.request->sink == nullptr)
       reserve_for_content_length(transfer, stored_value);
-  } catch (...) {
+  } catch (const std::bad_alloc&) {
     transfer.out_of_memory = true;
+    return 0;
+  } catch (...) {
+    transfer.io_error = std::current_exception();
     return 0;
   }
   return n;

@@ -13,9 +13,16 @@
 #include <functional>
 
 #include "s3/http.hpp"
+#include "util/crc.hpp"
 #include "util/digest.hpp"
 
 namespace cshelve::s3::detail {
+
+// The contexts a connection hashes reply bodies in, kept from one request to the next.
+struct DigestContexts {
+  util::Md5Stream md5;
+  util::Crc crc;
+};
 
 // State shared with libcurl's callbacks for one transfer. The callbacks are called from C, so
 // they never let an exception out: they note what went wrong and tell libcurl to stop.
@@ -34,8 +41,13 @@ struct Transfer {
   const char* prefaulted_room = nullptr;  // the body's buffer when `prefaulted` was counted
   std::size_t prefaulted = 0;             // bytes at its start whose pages are touched
   bool too_large = false;                 // the body kept in memory went past body_limit
-  util::Md5Stream* md5 = nullptr;         // hashes the body as it arrives, when asked to
+
+  // The digests the body is hashed with as it arrives, chosen once the reply's headers are in.
+  DigestContexts* digest_contexts = nullptr;  // the connection's
+  bool digests_chosen = false;
+  util::Md5Stream* md5 = nullptr;  // when chosen
   bool md5_failed = false;
+  util::Crc* crc = nullptr;  // when chosen
 
   // The read timeout: the transfer is abandoned once no byte has moved, either way, for this
   // long after the connection was ready.

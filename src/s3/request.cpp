@@ -3,20 +3,37 @@
 #include <ctime>
 #include <vector>
 
+#include "s3/object_checksum.hpp"
+#include "util/crc.hpp"
+
 namespace cshelve::s3 {
 namespace {
 
 constexpr std::size_t kSourceReadSize = 1 << 20;  // hashing a body read from a source
+// A body in memory is hashed for the signature and its checksum this many bytes at a time, each
+// slice by both while it is still in the cache.
+constexpr std::size_t kSliceSize = 64 << 10;
 
-std::string payload_sha256(const RequestBody& body) {
-  if (!body.source) return sha256_hex(body.pieces);
+// The payload's hex SHA-256 and, when `crc` is given, its CRC: one pass over the bytes.
+std::string hash_payload(const RequestBody& body, util::Crc* crc) {
+  if (!body.source && crc == nullptr) return sha256_hex(body.pieces);
   Sha256 hash;
-  for (std::string_view piece : body.pieces) hash.update(piece);
-  std::vector<char> buffer(kSourceReadSize);
-  for (std::uint64_t offset = 0; offset < body.source_size;) {
-    const std::size_t got = util::read_source(body.source, body.source_size, offset, buffer.data(), buffer.size());
-    hash.update(std::string_view(buffer.data(), got));
-    offset += got;
+  const auto take = [&](std::string_view bytes) {
+    while (!bytes.empty()) {
+      const std::string_view slice = bytes.substr(0, kSliceSize);
+      hash.update(slice);
+      if (crc != nullptr) crc->update(slice.data(), slice.size());
+      bytes.remove_prefix(slice.size());
+    }
+  };
+  for (std::string_view piece : body.pieces) take(piece);
+  if (body.source) {
+    std::vector<char> buffer(kSourceReadSize);
+    for (std::uint64_t offset = 0; offset < body.source_size;) {
+      const std::size_t got = util::read_source(body.source, body.source_size, offset, buffer.data(), buffer.size());
+      take(std::string_view(buffer.data(), got));
+      offset += got;
+    }
   }
   return hash.hex_digest();
 }
@@ -41,12 +58,19 @@ Target target_of(const Call& call, const BucketAddress& address) {
   to_sign.query = call.query;
   to_sign.headers.emplace_back("host", target.host);
   for (const auto& header : call.headers) to_sign.headers.push_back(header);
-  to_sign.payload_sha256 = payload_sha256(call.body);
+  if (call.ask_checksum) to_sign.headers.emplace_back("x-amz-checksum-mode", "ENABLED");
+  if (call.send_checksum) {
+    util::Crc crc(kPutChecksum);
+    to_sign.payload_sha256 = hash_payload(call.body, &crc);
+    add_checksum_headers(to_sign.headers, crc);
+  } else {
+    to_sign.payload_sha256 = hash_payload(call.body, nullptr);
+  }
   return target;
 }
 
 HttpRequest signed_request(const Signer& signer, const std::string& scheme, const Call& call, const Target& target,
-                           std::string& where) {
+                           std::string& where, bool md5_alongside) {
   SignedRequest signed_request = signer.sign(target.to_sign, std::time(nullptr));
   HttpRequest request;
   request.method = call.method;
@@ -56,7 +80,11 @@ HttpRequest signed_request(const Signer& signer, const std::string& scheme, cons
   request.headers = std::move(signed_request.headers);
   request.body = &call.body;
   request.sink = call.sink;
-  request.md5_of_body = call.verify_object_body;
+  if (call.verify_object_body) {
+    request.choose_body_digests = [use_checksums = call.ask_checksum, md5_alongside](const HttpResponse& head) {
+      return object_body_digests(head, use_checksums, md5_alongside);
+    };
+  }
   request.large_body = call.large_body;
   request.progress = call.progress;
   return request;

@@ -31,6 +31,10 @@ class Attempts {
     return true;
   }
 
+  // The second look at a body whose checksum disagreed (Failure::md5_would_tell), which is not
+  // one of max_attempts either.
+  void take_second_opinion() noexcept { --number_; }
+
   // The call has failed for good, `last` being its last failure: throws its typed error.
   [[noreturn]] void give_up(const Call& call, const Failure& last) const { throw_error(call, last, failures_); }
   // give_up()'s exception, caught for a batch.

@@ -277,4 +277,23 @@ TEST_SUITE("s3 client integration") {
     }
   }
 
+  TEST_CASE("replies without a checksum (s3rver's): a body damaged on the way is caught by its MD5") {
+    Client client(stack_config());
+    const std::string bucket = fresh_bucket_name("md5");
+    client.create_bucket(bucket);
+    // The fault injector flips a byte of GET bodies whose key holds "flip-a-byte".
+    client.put_object(bucket, "damaged/flip-a-byte", {"bytes that arrive damaged"});
+    ClientConfig faulty = stack_config("CSHELVE_TEST_S3_FAULTY_ENDPOINT");
+    faulty.max_attempts = 1;
+    try {
+      Client(faulty).get_object(bucket, "damaged/flip-a-byte");
+      FAIL("no exception");
+    } catch (const MalformedResponseError& error) {
+      const std::string what = error.what();
+      CAPTURE(what);
+      CHECK(what.find("body whose MD5 differs from its ETag") != std::string::npos);
+      CHECK(what.find("CRC") == std::string::npos);
+    }
+    CHECK(client.get_object(bucket, "damaged/flip-a-byte") == "bytes that arrive damaged");
+  }
 }  // TEST_SUITE

@@ -100,3 +100,26 @@ TEST_CASE("set_file: the file goes up as the record, signed, and again whole on 
     CHECK(requests[i].header("x-amz-content-sha256") != "UNSIGNED-PAYLOAD");
   }
 }
+
+TEST_CASE("checksum = off in the INI: set_file and get_file send no checksum headers; by default they do") {
+  for (const bool off : {false, true}) {
+    CAPTURE(off);
+    const std::string record = record_of("value");
+    ScriptedServer server({http_reply(200, kEmptyListing), http_reply(200), http_reply(200, record)});
+    TempDir folder;
+    auto db = open(cshelve_test::scripted_shelf_ini(folder, server.url(), off ? "checksum = off\n" : ""), Flag::write);
+    write_text(folder / "source", "value");
+    db.set_file("k", folder / "source");
+    db.get_file("k", folder / "target");
+    CHECK(read_text(folder / "target") == "value");
+    const auto requests = server.requests();
+    REQUIRE(requests.size() == 3);
+    bool present = false;
+    requests[1].header("x-amz-checksum-crc64nvme", &present);
+    CHECK(present == !off);
+    requests[1].header("x-amz-sdk-checksum-algorithm", &present);
+    CHECK(present == !off);
+    requests[2].header("x-amz-checksum-mode", &present);
+    CHECK(present == !off);
+  }
+}

@@ -7,6 +7,9 @@
 #   CSHELVE_TEST_MOTO_KEY_ID, CSHELVE_TEST_MOTO_SECRET   the user's access key
 #   CSHELVE_TEST_MOTO_ROLE_ARN   the role
 #   CSHELVE_TEST_MOTO_BUCKET     the bucket
+#   CSHELVE_TEST_MOTO_FAULTY_ENDPOINT   moto behind the fault injector (harness/faults.py), with
+#                                       no random faults: it flips a byte of GET bodies whose
+#                                       path holds "flip-a-byte"
 #
 # moto's launcher (moto-server.py) lives in the shared tools beside the repository
 # ($repo/../shared/tools, or CSHELVE_SHARED_DIR/tools); moto and boto3 in the interpreter pyenv
@@ -30,9 +33,14 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/cshelve-moto.XXXXXX")"
 port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 "$python" "$launcher" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
+echo "$port" >"$work/moto.port"
+/usr/bin/python3 "$root/tests/s3/harness/faults.py" --upstream-port-file "$work/moto.port" \
+  --port-file "$work/faults.port" --rate 0 --stats "$work/fault-stats.json" --parent-pid $$ \
+  >"$work/faults.log" 2>&1 &
+faults_pid=$!
 cleanup() {
-  kill -TERM "$moto_pid" 2>/dev/null || true
-  wait "$moto_pid" 2>/dev/null || true
+  kill -TERM "$moto_pid" "$faults_pid" 2>/dev/null || true
+  wait "$moto_pid" "$faults_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,8 +75,11 @@ print(key["AccessKeyId"], key["SecretAccessKey"], role["Arn"])
 PY
 )" || { cat "$work/moto.log" >&2; echo "with-moto.sh: setting moto up failed" >&2; exit 2; }
 read -r key_id secret role_arn <<<"$setup"
+for _ in $(seq 100); do [[ -s "$work/faults.port" ]] && break; sleep 0.1; done
+[[ -s "$work/faults.port" ]] || { cat "$work/faults.log" >&2; echo "with-moto.sh: the fault injector did not start" >&2; exit 2; }
 export CSHELVE_TEST_MOTO_ENDPOINT="$endpoint" CSHELVE_TEST_MOTO_KEY_ID="$key_id" \
-  CSHELVE_TEST_MOTO_SECRET="$secret" CSHELVE_TEST_MOTO_ROLE_ARN="$role_arn" CSHELVE_TEST_MOTO_BUCKET=creds-bucket
+  CSHELVE_TEST_MOTO_SECRET="$secret" CSHELVE_TEST_MOTO_ROLE_ARN="$role_arn" CSHELVE_TEST_MOTO_BUCKET=creds-bucket \
+  CSHELVE_TEST_MOTO_FAULTY_ENDPOINT="http://127.0.0.1:$(cat "$work/faults.port")"
 # A cross build runs the test program under its emulator (meson sets MESON_EXE_WRAPPER for it).
 wrapper=()
 [ -n "${MESON_EXE_WRAPPER:-}" ] && read -r -a wrapper <<<"$MESON_EXE_WRAPPER"

@@ -425,6 +425,8 @@ TEST_CASE("aws-s3: configuration errors name the option, never the secret") {
   expect_message(
       head + "bucket_name = b\nauth_type = access_key\n" + creds + "[provider_params]\nread_timeout = soon\n",
       ConfigurationError{""}, "read_timeout");
+  expect_message(head + "bucket_name = b\nauth_type = access_key\n" + creds + "[provider_params]\nchecksum = md5\n",
+                 ConfigurationError{""}, "bad.ini: provider parameter 'checksum'");
 }
 
 TEST_CASE("aws-s3: a wrong secret is an authentication error, and the secret stays out of it") {

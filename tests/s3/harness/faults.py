@@ -14,6 +14,10 @@ with parallel connections, which request is n-th depends on their timing.
   stall     the request is served, but nothing is answered for --stall seconds (longer than a
             client's read timeout), then the connection closes.
 
+Besides, and without a draw, a GET whose path holds FLIP_MARKER gets one bit of its 2xx body
+flipped (the middle byte's lowest), headers unchanged: a body damaged on the way, every time, for
+the tests of the client's integrity checks.
+
 Otherwise the request and the answer are relayed unchanged. Counts are kept per kind and written
 as JSON to --stats after every request and at exit.
 """
@@ -28,6 +32,7 @@ import time
 import proxycore
 
 FAULT_KINDS = ('slowdown', 'reset', 'truncate', 'stall')
+FLIP_MARKER = 'flip-a-byte'
 
 
 class FaultPlan:
@@ -70,7 +75,10 @@ class FaultHandler(proxycore.ProxyHandler):
         if self.raw_target().partition('?')[0] == proxycore.HEALTH_PATH:
             self.send_local_response(200, b'ok\n', [('Content-Type', 'text/plain')])
             return
-        fault = self.plan.next_fault()
+        if self.command == 'GET' and FLIP_MARKER in self.raw_target():
+            fault = 'flip'
+        else:
+            fault = self.plan.next_fault()
         try:
             if fault == 'slowdown':
                 self.discard_body_unless_client_waits()
@@ -104,6 +112,8 @@ class FaultHandler(proxycore.ProxyHandler):
                 self.relay_response(response)
             elif fault == 'truncate':
                 self.relay_truncated(response)
+            elif fault == 'flip':
+                self.relay_flipped(response)
             else:
                 for _ in self.iter_response_body(response):
                     pass
@@ -111,6 +121,16 @@ class FaultHandler(proxycore.ProxyHandler):
                 self.close_connection = True
         finally:
             connection.close()
+
+    def relay_flipped(self, response):
+        body = b''.join(self.iter_response_body(response))
+        if 200 <= response.status < 300 and body:
+            middle = len(body) // 2
+            body = body[:middle] + bytes([body[middle] ^ 1]) + body[middle + 1:]
+        head = self.response_head_bytes(response)
+        if response.chunked and self.response_may_have_body(response):
+            body = (b'%x\r\n%s\r\n' % (len(body), body) if body else b'') + b'0\r\n\r\n'
+        self.wfile.write(head + body)
 
     def relay_truncated(self, response):
         head = self.response_head_bytes(response)
