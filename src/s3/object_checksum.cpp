@@ -6,8 +6,25 @@
 namespace cshelve::s3 {
 namespace {
 
-// Most trusted first: CRC64NVME is what S3 computes itself for new objects.
-constexpr util::CrcKind kReplyChecksums[] = {util::CrcKind::crc64nvme, util::CrcKind::crc32c, util::CrcKind::crc32};
+// How S3 names each CRC, in algorithm headers and in its own header. Most trusted first, the order
+// a reply's checksums are tried in: CRC64NVME is what S3 computes itself for new objects.
+struct ChecksumNames {
+  util::CrcKind kind;
+  std::string_view name;
+  std::string_view header;
+};
+constexpr ChecksumNames kChecksums[] = {
+    {util::CrcKind::crc64nvme, "CRC64NVME", "x-amz-checksum-crc64nvme"},
+    {util::CrcKind::crc32c, "CRC32C", "x-amz-checksum-crc32c"},
+    {util::CrcKind::crc32, "CRC32", "x-amz-checksum-crc32"},
+};
+
+const ChecksumNames& names_of(util::CrcKind kind) noexcept {
+  for (const ChecksumNames& names : kChecksums) {
+    if (names.kind == kind) return names;
+  }
+  return kChecksums[0];  // unreachable: every kind has a row
+}
 
 // The base64 of a 4- or 8-byte CRC: 6 characters and "==", or 11 and "=".
 bool looks_like_crc(util::CrcKind kind, std::string_view value) {
@@ -24,23 +41,9 @@ bool looks_like_crc(util::CrcKind kind, std::string_view value) {
 
 }  // namespace
 
-std::string_view checksum_name(util::CrcKind kind) noexcept {
-  switch (kind) {
-    case util::CrcKind::crc32: return "CRC32";
-    case util::CrcKind::crc32c: return "CRC32C";
-    case util::CrcKind::crc64nvme: return "CRC64NVME";
-  }
-  return "CRC";
-}
+std::string_view checksum_name(util::CrcKind kind) noexcept { return names_of(kind).name; }
 
-std::string_view checksum_header(util::CrcKind kind) noexcept {
-  switch (kind) {
-    case util::CrcKind::crc32: return "x-amz-checksum-crc32";
-    case util::CrcKind::crc32c: return "x-amz-checksum-crc32c";
-    case util::CrcKind::crc64nvme: return "x-amz-checksum-crc64nvme";
-  }
-  return "x-amz-checksum";
-}
+std::string_view checksum_header(util::CrcKind kind) noexcept { return names_of(kind).header; }
 
 void add_checksum_headers(std::vector<std::pair<std::string, std::string>>& headers, const util::Crc& body_crc) {
   headers.emplace_back(checksum_header(body_crc.kind()), util::base64(body_crc.digest()));
@@ -51,10 +54,10 @@ std::optional<ReplyChecksum> reply_checksum(const HttpResponse& head) {
   if (const std::string* type = head.header("x-amz-checksum-type")) {
     if (util::equals_lower_ascii(*type, "composite")) return std::nullopt;
   }
-  for (util::CrcKind kind : kReplyChecksums) {
-    const std::string* value = head.header(checksum_header(kind));
+  for (const ChecksumNames& names : kChecksums) {
+    const std::string* value = head.header(names.header);
     // A composite value ("...==-3") fails the shape check too.
-    if (value != nullptr && looks_like_crc(kind, *value)) return ReplyChecksum{kind, *value};
+    if (value != nullptr && looks_like_crc(names.kind, *value)) return ReplyChecksum{names.kind, *value};
   }
   return std::nullopt;
 }
