@@ -9,7 +9,69 @@
 
 const fs = require('fs');
 const path = require('path');
+const crypto = require('crypto');
+const { pipeline, Readable, Transform } = require('stream');
 const S3rver = require('s3rver');
+const FilesystemStore = require('s3rver/lib/stores/filesystem');
+
+// s3rver 3.7.1 answers a PutObject once the body has gone through its MD5, while the write to the
+// object's file may still be queued, and it writes straight into that file. Two writes of one key
+// in quick succession then share the file: under load an object kept bytes of one body under the
+// MD5 of the other, for good, which S3 never does. Here a key's writes and deletes run one after
+// another, and a write is answered only once its body is in place, renamed over the old one.
+const pendingByKey = new Map();
+
+function oneAtATime(objectPath, work) {
+  const previous = pendingByKey.get(objectPath) || Promise.resolve();
+  const current = previous.catch(() => {}).then(work);
+  pendingByKey.set(objectPath, current);
+  const forget = () => {
+    if (pendingByKey.get(objectPath) === current) pendingByKey.delete(objectPath);
+  };
+  current.then(forget, forget);
+  return current;
+}
+
+function writeWhole(content, objectPath) {
+  const partial = `${objectPath}.${crypto.randomBytes(6).toString('hex')}.partial`;
+  const md5 = crypto.createHash('md5');
+  let size = 0;
+  const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
+  return new Promise((resolve, reject) => {
+    const hash = new Transform({
+      transform(chunk, encoding, done) {
+        md5.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    pipeline(source, hash, fs.createWriteStream(partial), err => {
+      if (err) {
+        fs.rm(partial, { force: true }, () => reject(err));
+        return;
+      }
+      fs.rename(partial, objectPath, renameError => {
+        if (renameError) reject(renameError);
+        else resolve([size, md5.digest('hex')]);
+      });
+    });
+  });
+}
+
+FilesystemStore.prototype.putObject = function putObject(object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  return oneAtATime(objectPath, async () => {
+    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+    const [size, md5] = await writeWhole(object.content, objectPath);
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size, md5 };
+  });
+};
+
+const deleteObject = FilesystemStore.prototype.deleteObject;
+FilesystemStore.prototype.deleteObject = function serializedDelete(bucket, key) {
+  return oneAtATime(this.getResourcePath(bucket, key, 'object'), () => deleteObject.call(this, bucket, key));
+};
 
 function parseArguments(argv) {
   const options = {};

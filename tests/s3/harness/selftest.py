@@ -3,7 +3,7 @@
 
 Through the gate, with botocore-signed requests: bucket and object round trips with awkward
 keys, paginated listings, multi-object delete, keep-alive, Expect: 100-continue, a large body,
-parallel connections, and the refusals (bad signature, bad body hash, non-canonical encodings)
+parallel connections, overlapping writes of one key, and the refusals (bad signature, bad body hash, non-canonical encodings)
 together with their request-log lines. Through the fault injector: faults at about the
 configured rate, each one seen by the client as the kind the injector counted; and, with two
 private injector instances, the same seed giving the same faults.
@@ -390,9 +390,47 @@ def check_connection_behaviour(results, client, bucket):
         thread.join()
     results.check('8 parallel connections', not failures, repr(failures[:3]))
 
+    check_overlapping_writes(results, client, bucket)
+
     for index in range(5):
         client.send('DELETE', key_path(bucket, 'keepalive/%d' % index))
     client.send('DELETE', key_path(bucket, 'expect-continue'))
+
+
+def check_overlapping_writes(results, client, bucket):
+    """Writes of one key from several connections at once leave one whole body under its own MD5."""
+    path = key_path(bucket, 'overlapping writes')
+    failures = []
+
+    def writer(round_index, writer_index, bodies):
+        try:
+            connection = client.connect()
+            for put_index in range(8):
+                # Lengths differ, so that a body written over a longer one would leave its tail.
+                body = (b'%d.%d.%d:' % (round_index, writer_index, put_index)) * (300 + 997 * writer_index + put_index)
+                bodies.add(body)
+                put = client.send('PUT', path, body, connection=connection)
+                if put.status != 200:
+                    failures.append('PUT %d' % put.status)
+            connection.close()
+        except Exception as problem:  # reported below, with the others
+            failures.append(repr(problem))
+    for round_index in range(12):
+        bodies = set()
+        threads = [threading.Thread(target=writer, args=(round_index, index, bodies)) for index in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        got = client.send('GET', path)
+        etag = (got.headers.get('ETag') or '').strip('"')
+        md5 = hashlib.md5(got.body).hexdigest()
+        if got.status != 200 or got.body not in bodies or md5 != etag:
+            failures.append('round %d: GET %d, %d bytes, ETag %s, MD5 %s' % (round_index, got.status, len(got.body),
+                                                                           etag, md5))
+    results.check('overlapping writes of one key leave one whole body under its MD5', not failures,
+                  repr(failures[:3]))
+    client.send('DELETE', path)
 
 
 def expect_continue(client, bucket, good):
