@@ -12,8 +12,9 @@
 #                                       path holds "flip-a-byte"
 #
 # moto's launcher (moto-server.py) lives in the shared tools beside the repository
-# ($repo/../shared/tools, or CSHELVE_SHARED_DIR/tools); moto and boto3 in the interpreter pyenv
-# names (or CSHELVE_MOTO_PYTHON). When either is missing the script exits 77: meson's "skipped".
+# ($repo/../shared/tools, or CSHELVE_SHARED_DIR/tools); harness/moto-start.py runs it with
+# conditional writes made atomic; moto and boto3 in the interpreter pyenv names (or
+# CSHELVE_MOTO_PYTHON). When either is missing the script exits 77: meson's "skipped".
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 shared="${CSHELVE_SHARED_DIR:-$root/../shared}"
@@ -31,7 +32,7 @@ if [[ -z "$python" ]] && command -v pyenv >/dev/null 2>&1; then python="$(pyenv 
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/cshelve-moto.XXXXXX")"
 port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$python" "$launcher" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+"$python" "$root/tests/s3/harness/moto-start.py" "$launcher" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
 echo "$port" >"$work/moto.port"
 /usr/bin/python3 "$root/tests/s3/harness/faults.py" --upstream-port-file "$work/moto.port" \
