@@ -13,8 +13,11 @@ its data-processing step) are not run: these figures are a floor for Python cshe
     boto3_bench.py large-get BUCKET [--size BYTES]
     boto3_bench.py large-delete BUCKET        (not timed: removes the value and the bucket)
 
-Needs Debian's python3-boto3 (run it with /usr/bin/python3) and the variables of
-tests/s3/with-server.sh; prints one JSON line per figure, like cshelve-bench.
+Runs under any python3 with boto3: bench/run.sh runs it with Debian's (python3-boto3) and, when
+there is one, with the newer boto3 of the pyenv interpreter, whose defaults differ (it sends a
+CRC32 of each PutObject body and asks GetObject for the object's checksum). Each figure is named
+after the boto3 that made it ("boto3 1.26.27"). Needs the variables of tests/s3/with-server.sh;
+prints one JSON line per figure, like cshelve-bench.
 """
 
 import argparse
@@ -63,7 +66,7 @@ class Measure:
 
     def done(self, **extra):
         line = {
-            "impl": "boto3",
+            "impl": "boto3 " + boto3.__version__,
             "workload": self.workload,
             "ops": self.ops,
             "seconds": time.monotonic() - self.start,

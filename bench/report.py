@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Turns the JSON lines of bench/run.sh (cshelve-bench, boto3_bench.py, callgrind counts) into a
-Markdown table: for each figure the median over the runs, the spread (lowest to highest), and the
-ratio of the medians, oriented so that above 1 means cshelve does better (boto3's time, CPU or
-memory over cshelve's; cshelve's rate over boto3's).
+Markdown table: for each figure the median over the runs and the spread (lowest to highest) of
+cshelve and of each peer (each boto3 version that ran, and "cshelve baseline", another build of
+cshelve-bench, when there is one), and for each peer the ratio of the medians against cshelve,
+oriented so that above 1 means cshelve does better (the peer's time, CPU or memory over
+cshelve's; cshelve's rate over the peer's).
 
     report.py bench-raw.jsonl
 """
@@ -32,9 +34,11 @@ FIGURES = [
     ("erase_many", "s", lambda r: r["seconds"], False, "erasing known keys"),
     ("empty_flag_n", "s", lambda r: r["seconds"], False, "emptying with flag n (listing included)"),
     ("large_put", "MiB/s", lambda r: r["bytes"] / MIB / r["seconds"], True, "large value put"),
+    ("large_put", "CPU s", lambda r: r["cpu_seconds"], False, "large value put"),
     ("large_put", "peak RSS MiB", lambda r: r["peak_rss_kib"] / 1024, False, "large value put"),
     ("large_put", "peak RSS / value", lambda r: r["peak_rss_kib"] * 1024 / r["bytes"], False, "large value put"),
     ("large_get", "MiB/s", lambda r: r["bytes"] / MIB / r["seconds"], True, "large value get"),
+    ("large_get", "CPU s", lambda r: r["cpu_seconds"], False, "large value get"),
     ("large_get", "peak RSS MiB", lambda r: r["peak_rss_kib"] / 1024, False, "large value get"),
     ("large_get", "peak RSS / value", lambda r: r["peak_rss_kib"] * 1024 / r["bytes"], False, "large value get"),
 ]
@@ -76,8 +80,15 @@ def main(path):
                 continue
             lines[(record["impl"], record["workload"])].append(record)
 
+    # The peers in the order they first appear: "cshelve baseline", then the boto3 versions.
+    peers = []
+    for impl, _ in lines:
+        if impl != "cshelve" and impl not in peers:
+            peers.append(impl)
+    peers.sort(key=lambda impl: (not impl.startswith("cshelve"), impl))
+
     def sizes(workload):
-        for impl in ("cshelve", "boto3"):
+        for impl in ["cshelve"] + peers:
             if lines[(impl, workload)]:
                 first = lines[(impl, workload)][0]
                 return first.get("ops"), first.get("bytes")
@@ -91,13 +102,19 @@ def main(path):
         figures.insert(at, (workload, "s", lambda r: r["seconds"], False,
                             "bulk set, 1 KiB, max_pool_connections = " + workload.rsplit("_", 1)[1], "bulk_set"))
 
+    def peer_workload(impl, workload, against):
+        # A baseline build runs cshelve's own workloads; boto3 is compared with what it has.
+        return workload if impl.startswith("cshelve") or not against else against[0]
+
     out = []
-    out.append("| workload | measure | cshelve: median (min–max) | boto3: median (min–max) | ratio (> 1: cshelve better) |")
-    out.append("| --- | --- | --- | --- | --- |")
+    out.append("| workload | measure | cshelve: median (min–max) | "
+               + " | ".join("%s: median (min–max)" % impl for impl in peers) + " | "
+               + " | ".join("ratio to %s (> 1: cshelve better)" % impl for impl in peers) + " |")
+    out.append("| --- " * (3 + 2 * len(peers)) + "|")
     for workload, measure, compute, higher_better, title, *against in figures:
         ours = [compute(r) for r in lines[("cshelve", workload)]]
-        theirs = [compute(r) for r in lines[("boto3", against[0] if against else workload)]]
-        if not ours and not theirs:
+        theirs = [[compute(r) for r in lines[(impl, peer_workload(impl, workload, against))]] for impl in peers]
+        if not ours and not any(theirs):
             continue
         ops, size = sizes(workload)
         label = title
@@ -107,17 +124,20 @@ def main(path):
             label += " (×%s)" % format(ops, ",")
         elif ops:
             label += " (%s keys)" % format(ops, ",")
-        ratio = "—"
-        if ours and theirs:
-            a, b = statistics.median(ours), statistics.median(theirs)
-            if a > 0 and b > 0:
-                ratio = fmt(a / b if higher_better else b / a)
-        out.append("| %s | %s | %s | %s | %s |" % (label, measure, cell(ours), cell(theirs), ratio))
+        ratios = []
+        for values in theirs:
+            ratio = "—"
+            if ours and values:
+                a, b = statistics.median(ours), statistics.median(values)
+                if a > 0 and b > 0:
+                    ratio = fmt(a / b if higher_better else b / a)
+            ratios.append(ratio)
+        out.append("| %s | %s | %s | %s | %s |" % (label, measure, cell(ours), " | ".join(cell(v) for v in theirs),
+                                                 " | ".join(ratios)))
 
-    runs = {impl: len(lines[(impl, "seq_set")]) for impl in ("cshelve", "boto3")}
-    large_runs = {impl: len(lines[(impl, "large_put")]) for impl in ("cshelve", "boto3")}
     out.append("")
-    out.append("Runs: %d of the small workloads, %d of the large value, per side." % (runs["cshelve"], large_runs["cshelve"]))
+    out.append("Runs: %d of the small workloads, %d of the large value (against %s), per side." % (
+        len(lines[("cshelve", "seq_set")]), len(lines[("cshelve", "large_put")]), machine.get("large_server", "s3rver")))
     for workload, title in (("sign", "SigV4 signature (signing key cached)"),
                             ("sign_with_payload_hash", "SigV4 signature and SHA-256 of a 1 KiB body")):
         for record in lines[("cshelve", workload)]:

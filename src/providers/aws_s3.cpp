@@ -90,14 +90,7 @@ class AwsS3Provider final : public Provider {
 
   std::string where() const override { return "bucket '" + bucket_ + "'"; }
 
-  bool contains(std::string_view key) override {
-    // The key itself sorts first among the keys it prefixes, so one listed key tells.
-    s3::ListRequest request;
-    request.prefix = std::string(key);
-    request.max_keys = 1;
-    const s3::ListResult result = client_.list_objects_v2(bucket_, request);
-    return !result.keys.empty() && result.keys.front() == key;
-  }
+  bool contains(std::string_view key) override { return client_.object_exists(bucket_, key); }
 
   KeyPage list(const std::string& token) override {
     s3::ListRequest request;

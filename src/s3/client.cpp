@@ -5,8 +5,10 @@
 #include <cshelve/errors.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -32,6 +34,27 @@ std::optional<std::string> listing_stalls(const ListRequest& request, const List
   }
   return std::nullopt;
 }
+
+// The body of an existence check: the one byte the range asks for, or more from a server that
+// ignores the range and sends the whole object (s3rver does, for "bytes=0-0"). A small object is
+// read to its end, which keeps the connection for the next request: on TLS a new one costs far
+// more than 16 KiB. Past that the sink throws, which ends the transfer at once. Only a success
+// reply reaches a sink, so the throw carries the answer, and it leaves the request path as it is,
+// never judged a failure nor retried.
+class ExistenceCheckSink final : public util::ByteSink {
+ public:
+  struct WholeObjectComing {};
+
+  void restart() override { received_ = 0; }
+  void write(std::string_view bytes) override {
+    received_ += bytes.size();
+    if (received_ > kMostRead) throw WholeObjectComing{};
+  }
+
+ private:
+  static constexpr std::uint64_t kMostRead = 16u << 10;
+  std::uint64_t received_ = 0;
+};
 
 }  // namespace
 
@@ -206,6 +229,27 @@ VersionedObject Client::get_object_versioned(std::string_view bucket, std::strin
   object.etag = *response.header("etag");
   object.body = std::move(response.body);
   return object;
+}
+
+bool Client::object_exists(std::string_view bucket, std::string_view key) {
+  Call call{"GetObject", "GET", bucket, key};
+  call.headers.emplace_back("range", "bytes=0-0");
+  ExistenceCheckSink sink;
+  call.sink = &sink;
+  // One byte of the object is neither its length nor what its ETag or checksum describe.
+  call.verify_object_body = false;
+  try {
+    impl().execute(call);
+    return true;
+  } catch (const ExistenceCheckSink::WholeObjectComing&) {
+    return true;
+  } catch (const NoSuchKeyError&) {
+    return false;
+  } catch (const S3Error& error) {
+    // An empty object has no first byte to send.
+    if (error.http_status() == 416 || error.code() == "InvalidRange") return true;
+    throw;
+  }
 }
 
 void Client::delete_object(std::string_view bucket, std::string_view key) {

@@ -87,6 +87,25 @@ TEST_CASE("profile with role_arn and source_profile: STS AssumeRole, then S3 wit
   CHECK(client.list_objects_v2(moto.bucket, list).keys == std::vector<std::string>{"role/key"});
 }
 
+TEST_CASE("object_exists on moto: present, empty (416), absent, and AccessDenied for a user without S3 rights") {
+  MotoEnvironment moto;
+  moto.write("credentials",
+             "[base]\naws_access_key_id = " + moto.key_id + "\naws_secret_access_key = " + moto.secret + "\n");
+  moto.write("config", "[profile shelf]\nrole_arn = " + moto.role_arn + "\nsource_profile = base\n");
+  Client client(moto.client(make("profile", "shelf").provider));
+  client.put_object(moto.bucket, "exists/value", {"a value"});
+  client.put_object(moto.bucket, "exists/empty", {});
+  CHECK(client.object_exists(moto.bucket, "exists/value"));
+  CHECK(client.object_exists(moto.bucket, "exists/empty"));
+  CHECK_FALSE(client.object_exists(moto.bucket, "exists/absent"));
+
+  // The user itself may only assume the role.
+  ClientConfig user_config = moto.client(nullptr);
+  user_config.credentials = Credentials{moto.key_id, moto.secret, ""};
+  Client user(std::move(user_config));
+  CHECK_THROWS_AS(user.object_exists(moto.bucket, "exists/value"), AccessDeniedError);
+}
+
 TEST_CASE("moto checks signatures: a wrong source secret is refused by STS, and forged role credentials by S3") {
   MotoEnvironment moto;
   const std::string wrong = "0000000000000000000000000000000000000000";

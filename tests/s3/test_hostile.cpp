@@ -312,6 +312,27 @@ TEST_CASE("a reply dripping 4 bytes a second ends in a timeout after the retries
   CHECK(server.requests().size() == 4);
 }
 
+TEST_CASE("contains on a server that ignores the range does not download the value") {
+  // 256 MiB announced, 64 KiB every 100 ms: the whole value would take minutes to arrive.
+  ScriptedServer server(
+      {http_reply(200, kEmptyListing), drip_reply(200, 256L << 20, std::string(64 << 10, 'v'), 100, 4096)});
+  TempDir folder;
+  auto db = open(ini_for(folder, server), Flag::read);
+  const auto start = std::chrono::steady_clock::now();
+  bool found = false;
+  const std::string outcome = outcome_of([&] { found = db.contains("large"); });
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(outcome << " after " << seconds << " s");
+  CHECK(outcome == "ok");
+  CHECK(found);
+  CHECK(seconds < 5);
+  const auto requests = server.requests();
+  REQUIRE(requests.size() == 2);  // the bucket's check, then the key's: one attempt, no listing
+  CHECK(requests[1].method == "GET");
+  CHECK(requests[1].target == "/shelf/large");
+  CHECK(requests[1].header("range") == "bytes=0-0");
+}
+
 TEST_CASE("attempt_timeout ends an attempt that moves fast enough but never finishes") {
   std::vector<ScriptedReply> script = {http_reply(200, kEmptyListing)};
   // 2,000 bytes a second: above min_transfer_speed, so only the deadline can end it.

@@ -735,3 +735,53 @@ TEST_CASE("GetObject into a sink that throws ends the transfer with that error, 
   CHECK_THROWS_WITH_AS(client.get_object_to("shelf", "k", sink), "disk full", StorageError);
   CHECK(server.requests().size() == 1);
 }
+
+TEST_CASE("object_exists: a signed GetObject of the first byte, with no listing") {
+  ScriptedServer server({http_reply(206, "v", {{"Content-Range", "bytes 0-0/100000"}}),
+                         s3_error_reply(404, "NoSuchKey", "The specified key does not exist."),
+                         s3_error_reply(416, "InvalidRange", "The requested range is not satisfiable"),
+                         s3_error_reply(503, "SlowDown"), http_reply(206, "v")});
+  Client client(config_for(server));
+  CHECK(client.object_exists("shelf", "some key"));
+  CHECK_FALSE(client.object_exists("shelf", "absent"));
+  CHECK(client.object_exists("shelf", "empty"));  // 416: an empty object has no first byte
+  CHECK(client.object_exists("shelf", "busy"));   // SlowDown is retried as for any GetObject
+  const auto requests = server.requests();
+  REQUIRE(requests.size() == 5);
+  CHECK(requests[0].method == "GET");
+  CHECK(requests[0].target == "/shelf/some%20key");
+  CHECK(requests[0].header("range") == "bytes=0-0");
+  // The range is signed, so no one on the way can widen it unnoticed.
+  CHECK(requests[0].header("authorization").find(";range;") != std::string::npos);
+  CHECK(requests[0].header("x-amz-checksum-mode").empty());  // nothing to check a part against
+}
+
+TEST_CASE("object_exists: other errors are typed as for GetObject") {
+  ScriptedServer server({s3_error_reply(403, "AccessDenied", "Access Denied"),
+                         s3_error_reply(404, "NoSuchBucket", "The specified bucket does not exist")});
+  Client client(config_for(server));
+  CHECK_THROWS_AS(client.object_exists("shelf", "k"), AccessDeniedError);
+  CHECK_THROWS_AS(client.object_exists("shelf", "k"), NoSuchBucketError);
+  CHECK(server.requests().size() == 2);
+}
+
+TEST_CASE("object_exists: a server that ignores the range is cut off, and the key exists, without a retry") {
+  // 256 MiB announced, 64 KiB every 100 ms: the whole object would take minutes to arrive.
+  ScriptedServer server({drip_reply(200, 256L << 20, std::string(64 << 10, 'v'), 100, 4096), http_reply(206, "v")});
+  Client client(config_for(server));
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(client.object_exists("shelf", "large"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  CHECK(server.requests().size() == 1);
+  // The connection cut off is replaced for the next request.
+  CHECK(client.object_exists("shelf", "next"));
+  CHECK(server.requests().size() == 2);
+}
+
+TEST_CASE("object_exists: a small object sent whole, as by a server ignoring the range, is read to its end") {
+  ScriptedServer server({http_reply(200, std::string(10000, 'v')), http_reply(206, "v")});
+  Client client(config_for(server));
+  CHECK(client.object_exists("shelf", "small"));
+  CHECK(client.object_exists("shelf", "next"));
+  CHECK(server.connections() == 1);  // kept: cutting it off would cost a new one
+}
