@@ -2,6 +2,7 @@
 // PUT and GET; and the UTF-8 check the reader and the writer share.
 #include "codec/pickle_common.hpp"
 #include "codec/pickle_reading.hpp"
+#include "util/escape.hpp"
 #include "util/utf8.hpp"
 
 #include <charconv>
@@ -69,6 +70,9 @@ Value float_from_text(std::string_view s) {
   }
   return Value(d);
 }
+// The single-letter escapes of a Python 2 str's repr, as the STRING opcode reads it.
+constexpr util::EscapeLetter kPythonEscapes[] = {{'n', '\n'}, {'t', '\t'}, {'r', '\r'},  {'a', '\a'},  {'b', '\b'},
+                                                 {'f', '\f'}, {'v', '\v'}, {'\\', '\\'}, {'\'', '\''}, {'"', '"'}};
 Value string_literal(std::string_view s) {
   if (s.size() < 2 || s.front() != s.back() || (s.front() != '\'' && s.front() != '"')) bad("STRING not quoted");
   s = s.substr(1, s.size() - 2);
@@ -81,38 +85,24 @@ Value string_literal(std::string_view s) {
     }
     if (++i == s.size()) bad("STRING ends in a backslash");
     c = s[i];
-    switch (c) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'v': out += '\v'; break;
-      case '\n': break;
-      case 'x': {
-        if (s.size() - i < 3) bad("STRING: short \\x escape");
-        unsigned v = 0;
-        auto r = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-        if (r.ptr != s.data() + i + 3) bad("STRING: bad \\x escape");
-        out += static_cast<char>(v);
-        i += 2;
-        break;
-      }
-      default:
-        if (c >= '0' && c <= '7') {
-          unsigned v = 0;
-          std::size_t k = 0;
-          for (; k < 3 && i + k < s.size() && s[i + k] >= '0' && s[i + k] <= '7'; ++k)
-            v = v * 8 + unsigned(s[i + k] - '0');
-          out += static_cast<char>(v & 0xff);
-          i += k - 1;
-        } else if (c == '\\' || c == '\'' || c == '"') {
-          out += c;
-        } else {
-          out += '\\';
-          out += c;
-        }
+    if (const auto byte = util::unescape_letter(kPythonEscapes, c)) {
+      out += *byte;
+    } else if (c == 'x') {
+      if (s.size() - i < 3) bad("STRING: short \\x escape");
+      unsigned v = 0;
+      auto r = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      if (r.ptr != s.data() + i + 3) bad("STRING: bad \\x escape");
+      out += static_cast<char>(v);
+      i += 2;
+    } else if (c >= '0' && c <= '7') {
+      unsigned v = 0;
+      std::size_t k = 0;
+      for (; k < 3 && i + k < s.size() && s[i + k] >= '0' && s[i + k] <= '7'; ++k) v = v * 8 + unsigned(s[i + k] - '0');
+      out += static_cast<char>(v & 0xff);
+      i += k - 1;
+    } else if (c != '\n') {  // a backslash before a line break joins the lines
+      out += '\\';
+      out += c;
     }
   }
   return ascii_str(out);

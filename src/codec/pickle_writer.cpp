@@ -73,65 +73,58 @@ class Writer : detail::PickleEmitter {
   }
 
   // --- Containers --------------------------------------------------------------------------------
-  // As CPython's batch_list_exact: one item alone is APPEND; otherwise batches of 1000 between
-  // MARK and APPENDS.
-  void save_list_items(const Items& items, std::size_t depth) {
-    if (items.empty()) return;
+  // Batches of 1000 elements between MARK and `batch_op`, each element written by
+  // `save_element(i)`. CPython's save_set and batch_dict_exact end a full last batch with an empty
+  // one; batch_list_exact does not.
+  template <class SaveElement>
+  void save_batches(std::size_t count, unsigned char batch_op, bool empty_batch_after_full, SaveElement save_element) {
+    std::size_t i = 0, batch;
+    do {
+      put(op::MARK);
+      for (batch = 0; i < count && batch < kBatch; ++i, ++batch) save_element(i);
+      put(batch_op);
+    } while (empty_batch_after_full ? batch == kBatch : i < count);
+  }
+  // The containers start empty and are memoized as `id` (null: not recorded) before their
+  // elements, which may refer back to them.
+  // As CPython's batch_list_exact: one item alone is APPEND, more go in batches with APPENDS.
+  void save_list(const Items& items, const void* id, std::size_t depth) {
+    put(op::EMPTY_LIST);
+    memoize(id);
     if (items.size() == 1) {
       save(items[0], depth);
       put(op::APPEND);
-      return;
+    } else if (!items.empty()) {
+      save_batches(items.size(), op::APPENDS, false, [&](std::size_t i) { save(items[i], depth); });
     }
-    std::size_t i = 0;
-    do {
-      put(op::MARK);
-      const std::size_t end = std::min(items.size(), i + kBatch);
-      for (; i < end; ++i) save(items[i], depth);
-      put(op::APPENDS);
-    } while (i < items.size());
   }
-  // As CPython's save_set: batches of 1000 between MARK and ADDITEMS, and one empty batch after
-  // a full last one.
-  void save_set_items(const Items& items, std::size_t depth) {
-    if (items.empty()) return;
-    std::size_t i = 0, batch;
-    do {
-      put(op::MARK);
-      batch = 0;
-      for (; i < items.size() && batch < kBatch; ++i, ++batch) save(items[i], depth);
-      put(op::ADDITEMS);
-    } while (batch == kBatch);
+  // As CPython's save_set: batches with ADDITEMS.
+  void save_set(const Items& items, const void* id, std::size_t depth) {
+    put(op::EMPTY_SET);
+    memoize(id);
+    if (!items.empty()) save_batches(items.size(), op::ADDITEMS, true, [&](std::size_t i) { save(items[i], depth); });
   }
-  // As CPython's batch_dict_exact: one entry alone is SETITEM; otherwise as sets, with SETITEMS.
-  void save_entries(const Entries& entries, std::size_t depth) {
-    if (entries.empty()) return;
+  // As CPython's batch_dict_exact: one entry alone is SETITEM, more go in batches with SETITEMS.
+  void save_dict(const Entries& entries, const void* id, std::size_t depth) {
+    const auto save_entry = [&](std::size_t i) {
+      save(entries[i].first, depth);
+      save(entries[i].second, depth);
+    };
+    put(op::EMPTY_DICT);
+    memoize(id);
     if (entries.size() == 1) {
-      save(entries[0].first, depth);
-      save(entries[0].second, depth);
+      save_entry(0);
       put(op::SETITEM);
-      return;
+    } else if (!entries.empty()) {
+      save_batches(entries.size(), op::SETITEMS, true, save_entry);
     }
-    std::size_t i = 0, batch;
-    do {
-      put(op::MARK);
-      batch = 0;
-      for (; i < entries.size() && batch < kBatch; ++i, ++batch) {
-        save(entries[i].first, depth);
-        save(entries[i].second, depth);
-      }
-      put(op::SETITEMS);
-    } while (batch == kBatch);
   }
   // set and frozenset below protocol 4: reduce(set, (list(items),)).
   void save_set_reduce(const Value& v, const char* name, std::size_t depth) {
     save_global("builtins", name);
     commit_frame(false);
-    put(op::EMPTY_LIST);
-    memoize();
-    save_list_items(v.node()->items, depth);
-    end_args(1);
-    put(op::REDUCE);
-    memoize(v.identity());
+    save_list(v.node()->items, nullptr, depth);
+    call_and_memoize(1, v.identity());
   }
 
   void save(const Value& v, std::size_t depth) {
@@ -177,11 +170,7 @@ class Writer : detail::PickleEmitter {
         call_and_memoize(2, id);
         return;
       }
-      case Kind::list:
-        put(op::EMPTY_LIST);
-        memoize(id);
-        save_list_items(v.node()->items, inner);
-        return;
+      case Kind::list: return save_list(v.node()->items, id, inner);
       case Kind::tuple: {
         const Items& items = v.node()->items;
         if (items.empty()) {
@@ -199,17 +188,10 @@ class Writer : detail::PickleEmitter {
         memoize(id);
         return;
       }
-      case Kind::dict:
-        put(op::EMPTY_DICT);
-        memoize(id);
-        save_entries(v.node()->entries, inner);
-        return;
+      case Kind::dict: return save_dict(v.node()->entries, id, inner);
       case Kind::set:
         if (proto_ < 4) return save_set_reduce(v, "set", inner);
-        put(op::EMPTY_SET);
-        memoize(id);
-        save_set_items(v.node()->items, inner);
-        return;
+        return save_set(v.node()->items, id, inner);
       case Kind::frozenset:
         if (proto_ < 4) return save_set_reduce(v, "frozenset", inner);
         put(op::MARK);
@@ -244,14 +226,8 @@ class Writer : detail::PickleEmitter {
         b += time_bytes(dt.time, is_time && proto_ >= 4);
         save_global("datetime", is_time ? "time" : "datetime");
         fresh_bytes(b);
-        if (dt.time.has_offset) {
-          save_timezone(dt.time.utc_offset);
-          end_args(2);
-        } else {
-          end_args(1);
-        }
-        put(op::REDUCE);
-        memoize(id);
+        if (dt.time.has_offset) save_timezone(dt.time.utc_offset);
+        call_and_memoize(dt.time.has_offset ? 2 : 1, id);
         return;
       }
       case Kind::timedelta: {

@@ -59,6 +59,12 @@ Value items_value(Kind kind, Items items) {
   throw ValueTypeError("expected " + std::string(wanted) + ", got " + std::string(v.kind_name()));
 }
 
+// The node of `v`, which must be of kind `kind` (whose Python name is `wanted`).
+Node& node_of(const Value& v, Kind kind, std::string_view wanted) {
+  if (v.kind() != kind) wrong_kind(v, wanted);
+  return *v.node();
+}
+
 }  // namespace
 
 Value::Value(const char* utf8) : Value(text_value(Kind::str, utf8)) {}
@@ -136,62 +142,29 @@ double Value::as_float() const {
   return scalar_.f;
 }
 std::pair<double, double> Value::as_complex() const {
-  if (kind_ != Kind::complex) wrong_kind(*this, "complex");
-  return {node_->real, node_->imag};
+  const Node& node = node_of(*this, Kind::complex, "complex");
+  return {node.real, node.imag};
 }
-const std::string& Value::as_str() const {
-  if (kind_ != Kind::str) wrong_kind(*this, "str");
-  return node_->text;
-}
+const std::string& Value::as_str() const { return node_of(*this, Kind::str, "str").text; }
 const std::string& Value::as_bytes() const {
   if (kind_ != Kind::bytes && kind_ != Kind::bytearray) wrong_kind(*this, "bytes");
   return node_->text;
 }
-std::string& Value::as_bytearray() {
-  if (kind_ != Kind::bytearray) wrong_kind(*this, "bytearray");
-  return node_->text;
-}
-const std::string& Value::as_decimal() const {
-  if (kind_ != Kind::decimal) wrong_kind(*this, "decimal.Decimal");
-  return node_->text;
-}
-Items& Value::as_list() {
-  if (kind_ != Kind::list) wrong_kind(*this, "list");
-  return node_->items;
-}
+std::string& Value::as_bytearray() { return node_of(*this, Kind::bytearray, "bytearray").text; }
+const std::string& Value::as_decimal() const { return node_of(*this, Kind::decimal, "decimal.Decimal").text; }
+Items& Value::as_list() { return node_of(*this, Kind::list, "list").items; }
 const Items& Value::items() const {
   if (kind_ != Kind::list && kind_ != Kind::tuple && kind_ != Kind::set && kind_ != Kind::frozenset)
     wrong_kind(*this, "list, tuple, set or frozenset");
   return node_->items;
 }
-Entries& Value::as_dict() {
-  if (kind_ != Kind::dict) wrong_kind(*this, "dict");
-  return node_->entries;
-}
-const Entries& Value::entries() const {
-  if (kind_ != Kind::dict) wrong_kind(*this, "dict");
-  return node_->entries;
-}
-const Date& Value::as_date() const {
-  if (kind_ != Kind::date) wrong_kind(*this, "datetime.date");
-  return node_->datetime.date;
-}
-const Time& Value::as_time() const {
-  if (kind_ != Kind::time) wrong_kind(*this, "datetime.time");
-  return node_->datetime.time;
-}
-const DateTime& Value::as_datetime() const {
-  if (kind_ != Kind::datetime) wrong_kind(*this, "datetime.datetime");
-  return node_->datetime;
-}
-const TimeDelta& Value::as_timedelta() const {
-  if (kind_ != Kind::timedelta) wrong_kind(*this, "datetime.timedelta");
-  return node_->delta;
-}
-const Uuid& Value::as_uuid() const {
-  if (kind_ != Kind::uuid) wrong_kind(*this, "uuid.UUID");
-  return node_->uuid;
-}
+Entries& Value::as_dict() { return node_of(*this, Kind::dict, "dict").entries; }
+const Entries& Value::entries() const { return node_of(*this, Kind::dict, "dict").entries; }
+const Date& Value::as_date() const { return node_of(*this, Kind::date, "datetime.date").datetime.date; }
+const Time& Value::as_time() const { return node_of(*this, Kind::time, "datetime.time").datetime.time; }
+const DateTime& Value::as_datetime() const { return node_of(*this, Kind::datetime, "datetime.datetime").datetime; }
+const TimeDelta& Value::as_timedelta() const { return node_of(*this, Kind::timedelta, "datetime.timedelta").delta; }
+const Uuid& Value::as_uuid() const { return node_of(*this, Kind::uuid, "uuid.UUID").uuid; }
 
 const Value& Value::operator[](std::size_t index) const {
   if (kind_ != Kind::list && kind_ != Kind::tuple) wrong_kind(*this, "list or tuple");

@@ -37,34 +37,35 @@ std::string zlib_message(const z_stream& stream, int code) {
   return "zlib error " + std::to_string(code);
 }
 
-class Deflater {
+// A z_stream from its init call, made by the derived class's constructor, to its matching end
+// call. The end call is safe when the init call failed: zlib then leaves no state to free.
+template <int (*End)(z_streamp)>
+class ZlibStream {
+ public:
+  ZlibStream() = default;
+  ~ZlibStream() { End(&stream_); }
+  ZlibStream(const ZlibStream&) = delete;
+  ZlibStream& operator=(const ZlibStream&) = delete;
+  z_stream& stream() { return stream_; }
+
+ protected:
+  z_stream stream_{};
+};
+
+class Deflater : public ZlibStream<deflateEnd> {
  public:
   explicit Deflater(int level) {
     if (deflateInit(&stream_, level) != Z_OK) {
       throw ConfigurationError("zlib could not start compressing at level " + std::to_string(level));
     }
   }
-  ~Deflater() { deflateEnd(&stream_); }
-  Deflater(const Deflater&) = delete;
-  Deflater& operator=(const Deflater&) = delete;
-  z_stream& stream() { return stream_; }
-
- private:
-  z_stream stream_{};
 };
 
-class Inflater {
+class Inflater : public ZlibStream<inflateEnd> {
  public:
   Inflater() {
     if (inflateInit(&stream_) != Z_OK) throw DataCorruptionError("zlib could not start inflating");
   }
-  ~Inflater() { inflateEnd(&stream_); }
-  Inflater(const Inflater&) = delete;
-  Inflater& operator=(const Inflater&) = delete;
-  z_stream& stream() { return stream_; }
-
- private:
-  z_stream stream_{};
 };
 
 // Grows `output` so that there is room to write after `used` bytes, and points the stream there.

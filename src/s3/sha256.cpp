@@ -100,26 +100,20 @@ std::string sha256_hex(const std::vector<std::string_view>& pieces) {
   return out;
 }
 
-struct Sha256::Context {
-  detail::EvpMdCtx digest{EVP_MD_CTX_new()};
-};
-
-Sha256::Sha256() : context_(std::make_unique<Context>()) {
-  if (!context_->digest || EVP_DigestInit_ex(context_->digest.get(), detail::sha256_algorithm(), nullptr) != 1) {
+Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
+  if (!context_ || EVP_DigestInit_ex(context_.get(), detail::sha256_algorithm(), nullptr) != 1) {
     detail::throw_sha256_failed();
   }
 }
 
-Sha256::~Sha256() = default;
-
 void Sha256::update(std::string_view data) {
-  if (EVP_DigestUpdate(context_->digest.get(), data.data(), data.size()) != 1) detail::throw_sha256_failed();
+  if (EVP_DigestUpdate(context_.get(), data.data(), data.size()) != 1) detail::throw_sha256_failed();
 }
 
 std::string Sha256::hex_digest() {
   detail::Digest digest;
   unsigned int written = 0;
-  if (EVP_DigestFinal_ex(context_->digest.get(), digest.data(), &written) != 1 || written != digest.size()) {
+  if (EVP_DigestFinal_ex(context_.get(), digest.data(), &written) != 1 || written != digest.size()) {
     detail::throw_sha256_failed();
   }
   std::string out;

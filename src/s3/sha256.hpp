@@ -25,15 +25,11 @@ inline std::string sha256_hex(std::string_view data) { return sha256_hex(std::ve
 class Sha256 {
  public:
   Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
   void update(std::string_view data);
   std::string hex_digest();  // ends the hash
 
  private:
-  struct Context;
-  std::unique_ptr<Context> context_;
+  util::EvpMdCtx context_;
 };
 
 namespace detail {

@@ -12,27 +12,28 @@ const CacheEntry* WritebackCache::find(std::string_view key) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
+// The three writers below insert through this one place, so the map is instantiated for one insertion.
+CacheEntry& WritebackCache::entry(std::string_view key) {
+  auto it = entries_.lower_bound(key);
+  if (it == entries_.end() || it->first != key) it = entries_.emplace_hint(it, std::string(key), CacheEntry{});
+  return it->second;
+}
+
 void WritebackCache::remember(std::string_view key, std::string value, std::optional<std::string> version) {
-  entries_.insert_or_assign(std::string(key), CacheEntry{std::move(value), false, std::move(version)});
+  entry(key) = CacheEntry{std::move(value), false, std::move(version)};
 }
 
 // A change keeps the version the value was read at: it is what a checked write expects to find.
 void WritebackCache::set(std::string_view key, std::string value) {
-  if (const auto it = entries_.find(key); it != entries_.end()) {
-    it->second.value = std::move(value);
-    it->second.dirty = true;
-    return;
-  }
-  entries_.emplace(std::string(key), CacheEntry{std::move(value), true, std::nullopt});
+  CacheEntry& changed = entry(key);
+  changed.value = std::move(value);
+  changed.dirty = true;
 }
 
 void WritebackCache::erase(std::string_view key) {
-  if (const auto it = entries_.find(key); it != entries_.end()) {
-    it->second.value.reset();
-    it->second.dirty = true;
-    return;
-  }
-  entries_.emplace(std::string(key), CacheEntry{std::nullopt, true, std::nullopt});
+  CacheEntry& changed = entry(key);
+  changed.value.reset();
+  changed.dirty = true;
 }
 
 void WritebackCache::forget(std::string_view key) {

@@ -58,6 +58,8 @@ class WritebackCache {
                      const Logger& log);
 
  private:
+  CacheEntry& entry(std::string_view key);  // the key's entry, a new empty one when it has none
+
   Entries entries_;
 };
 

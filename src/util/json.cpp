@@ -1,4 +1,5 @@
 #include "util/json.hpp"
+#include "util/escape.hpp"
 #include "util/utf8.hpp"
 
 #include <algorithm>
@@ -7,6 +8,12 @@
 #include <system_error>
 
 namespace cshelve::util {
+namespace {
+
+constexpr EscapeLetter kJsonEscapes[] = {{'"', '"'},  {'\\', '\\'}, {'/', '/'},  {'b', '\b'},
+                                         {'f', '\f'}, {'n', '\n'},  {'r', '\r'}, {'t', '\t'}};
+
+}  // namespace
 
 const char* json_kind_name(JsonValue::Kind kind) noexcept {
   switch (kind) {
@@ -86,17 +93,29 @@ class JsonParser {
     }
   }
 
-  void object(std::size_t depth, JsonValue& out) {
+  // The elements of an array or object: nothing, or elements separated by commas, up to `close`.
+  template <class ReadElement>
+  void elements(std::size_t depth, char open, char close, ReadElement read_element) {
     if (depth >= limits_.max_depth) fail("nested too deeply");
-    out.kind_ = JsonValue::Kind::object;
-    expect('{');
+    expect(open);
     skip_space();
-    if (peek() == '}') {
+    if (peek() == close) {
       ++pos_;
       return;
     }
     for (;;) {
       skip_space();
+      read_element();
+      skip_space();
+      if (peek() != ',') break;
+      ++pos_;
+    }
+    expect(close);
+  }
+
+  void object(std::size_t depth, JsonValue& out) {
+    out.kind_ = JsonValue::Kind::object;
+    elements(depth, '{', '}', [&] {
       if (peek() != '"') fail("expected a member name");
       std::string name = string();
       skip_space();
@@ -104,14 +123,7 @@ class JsonParser {
       skip_space();
       out.members_.emplace_back(std::move(name), JsonValue());
       value(depth + 1, out.members_.back().second);
-      skip_space();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect('}');
-      break;
-    }
+    });
     refuse_duplicates(out.members_);
   }
 
@@ -129,26 +141,11 @@ class JsonParser {
   }
 
   void array(std::size_t depth, JsonValue& out) {
-    if (depth >= limits_.max_depth) fail("nested too deeply");
     out.kind_ = JsonValue::Kind::array;
-    expect('[');
-    skip_space();
-    if (peek() == ']') {
-      ++pos_;
-      return;
-    }
-    for (;;) {
-      skip_space();
+    elements(depth, '[', ']', [&] {
       out.items_.emplace_back();
       value(depth + 1, out.items_.back());
-      skip_space();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect(']');
-      return;
-    }
+    });
   }
 
   std::string number() {
@@ -220,6 +217,29 @@ class JsonParser {
     pos_ += length;
   }
 
+  // The code point of a \u escape, after its "\u": a surrogate pair is read as one code point.
+  void unicode_escape(std::string& out) {
+    std::uint32_t code = hex4();
+    if (code >= 0xD800 && code <= 0xDBFF) {
+      const std::size_t after_high = pos_;
+      std::uint32_t low = 0;
+      if (text_.substr(pos_, 2) == "\\u") {
+        pos_ += 2;
+        low = hex4();
+      }
+      if (low >= 0xDC00 && low <= 0xDFFF) {
+        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+      } else if (limits_.lone_surrogates) {
+        pos_ = after_high;  // what follows is read on its own
+      } else {
+        fail("lone surrogate");
+      }
+    } else if (code >= 0xDC00 && code <= 0xDFFF && !limits_.lone_surrogates) {
+      fail("lone surrogate");
+    }
+    append_utf8(out, code);
+  }
+
   std::string string() {
     expect('"');
     std::string out;
@@ -242,38 +262,12 @@ class JsonParser {
       }
       if (pos_ >= text_.size()) fail("unterminated string");
       const char escape = text_[pos_++];
-      switch (escape) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          std::uint32_t code = hex4();
-          if (code >= 0xD800 && code <= 0xDBFF) {
-            const std::size_t after_high = pos_;
-            std::uint32_t low = 0;
-            if (text_.substr(pos_, 2) == "\\u") {
-              pos_ += 2;
-              low = hex4();
-            }
-            if (low >= 0xDC00 && low <= 0xDFFF) {
-              code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-            } else if (limits_.lone_surrogates) {
-              pos_ = after_high;  // what follows is read on its own
-            } else {
-              fail("lone surrogate");
-            }
-          } else if (code >= 0xDC00 && code <= 0xDFFF && !limits_.lone_surrogates) {
-            fail("lone surrogate");
-          }
-          append_utf8(out, code);
-          break;
-        }
-        default: fail("unknown escape");
+      if (const auto byte = unescape_letter(kJsonEscapes, escape)) {
+        out += *byte;
+      } else if (escape == 'u') {
+        unicode_escape(out);
+      } else {
+        fail("unknown escape");
       }
     }
   }
@@ -292,32 +286,23 @@ namespace {
       (wanted == JsonValue::Kind::array || wanted == JsonValue::Kind::object ? "an " : "a ") + json_kind_name(wanted));
 }
 
+// `value` itself, or a JsonError when it is not of kind `wanted`.
+const JsonValue& checked(const JsonValue& value, JsonValue::Kind wanted) {
+  if (value.kind() != wanted) wrong_kind(wanted, value.kind());
+  return value;
+}
+
 }  // namespace
 
-bool JsonValue::as_bool() const {
-  if (kind_ != Kind::boolean) wrong_kind(Kind::boolean, kind_);
-  return text_ == "true";
-}
+bool JsonValue::as_bool() const { return checked(*this, Kind::boolean).text_ == "true"; }
 
-const std::string& JsonValue::as_string() const {
-  if (kind_ != Kind::string) wrong_kind(Kind::string, kind_);
-  return text_;
-}
+const std::string& JsonValue::as_string() const { return checked(*this, Kind::string).text_; }
 
-const JsonValue::Items& JsonValue::items() const {
-  if (kind_ != Kind::array) wrong_kind(Kind::array, kind_);
-  return items_;
-}
+const JsonValue::Items& JsonValue::items() const { return checked(*this, Kind::array).items_; }
 
-const JsonValue::Members& JsonValue::members() const {
-  if (kind_ != Kind::object) wrong_kind(Kind::object, kind_);
-  return members_;
-}
+const JsonValue::Members& JsonValue::members() const { return checked(*this, Kind::object).members_; }
 
-const std::string& JsonValue::number_text() const {
-  if (kind_ != Kind::number) wrong_kind(Kind::number, kind_);
-  return text_;
-}
+const std::string& JsonValue::number_text() const { return checked(*this, Kind::number).text_; }
 
 bool JsonValue::is_integer() const { return number_text().find_first_of(".eE") == std::string::npos; }
 
