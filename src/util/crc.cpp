@@ -122,7 +122,72 @@ std::uint64_t update_portable(CrcKind kind, std::uint64_t state, const unsigned 
 // and the last 0..15 bytes go through the tables. The register enters by being added to the first
 // bytes: a reflected CRC register is the same as its value XORed into the message's start.
 
-#if defined(CSHELVE_CRC_X86_PCLMUL) || defined(CSHELVE_CRC_ARM_PMULL)
+// What the folding needs of a processor, one struct per instruction set: a 16-byte `Lane`; `load`
+// of 16 bytes; `pair` of two 64-bit halves; `fold`, the lane carried over the distance a pair of
+// constants stands for (each half times its constant) plus the lane it lands on; `half` 0 or 1 of
+// a lane; `add`, two lanes XORed; and `multiply`, the 128-bit carry-less product of two 64-bit
+// values.
+
+#if defined(CSHELVE_CRC_X86_PCLMUL)
+#define CSHELVE_CRC_TARGET_FOLD CSHELVE_CRC_TARGET_PCLMUL
+
+struct PclmulLanes {
+  using Lane = __m128i;
+  CSHELVE_CRC_TARGET_PCLMUL static Lane load(const unsigned char* data) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(data));
+  }
+  CSHELVE_CRC_TARGET_PCLMUL static Lane pair(std::uint64_t first, std::uint64_t second) {
+    return _mm_set_epi64x(static_cast<long long>(second), static_cast<long long>(first));
+  }
+  CSHELVE_CRC_TARGET_PCLMUL static Lane fold(Lane lane, Lane constants, Lane onto) {
+    return _mm_xor_si128(
+        _mm_xor_si128(_mm_clmulepi64_si128(lane, constants, 0x00), _mm_clmulepi64_si128(lane, constants, 0x11)), onto);
+  }
+  CSHELVE_CRC_TARGET_PCLMUL static Lane add(Lane a, Lane b) { return _mm_xor_si128(a, b); }
+  CSHELVE_CRC_TARGET_PCLMUL static std::uint64_t half(Lane lane, int which) {
+    return static_cast<std::uint64_t>(which == 0 ? _mm_cvtsi128_si64(lane) : _mm_extract_epi64(lane, 1));
+  }
+  CSHELVE_CRC_TARGET_PCLMUL static void multiply(std::uint64_t a, std::uint64_t b, std::uint64_t* product) {
+    const Lane result = _mm_clmulepi64_si128(pair(a, 0), pair(b, 0), 0x00);
+    product[0] = half(result, 0);
+    product[1] = half(result, 1);
+  }
+};
+using FoldLanes = PclmulLanes;
+constexpr Engine kFoldEngine = Engine::x86_pclmul;
+
+#elif defined(CSHELVE_CRC_ARM_PMULL)
+#define CSHELVE_CRC_TARGET_FOLD CSHELVE_CRC_TARGET_PMULL
+
+struct PmullLanes {
+  using Lane = uint64x2_t;
+  CSHELVE_CRC_TARGET_PMULL static Lane load(const unsigned char* data) { return vreinterpretq_u64_u8(vld1q_u8(data)); }
+  CSHELVE_CRC_TARGET_PMULL static Lane pair(std::uint64_t first, std::uint64_t second) {
+    return vcombine_u64(vcreate_u64(first), vcreate_u64(second));
+  }
+  CSHELVE_CRC_TARGET_PMULL static Lane fold(Lane lane, Lane constants, Lane onto) {
+    const Lane first = vreinterpretq_u64_p128(
+        vmull_p64(static_cast<poly64_t>(vgetq_lane_u64(lane, 0)), static_cast<poly64_t>(vgetq_lane_u64(constants, 0))));
+    const Lane second =
+        vreinterpretq_u64_p128(vmull_high_p64(vreinterpretq_p64_u64(lane), vreinterpretq_p64_u64(constants)));
+    return veorq_u64(veorq_u64(first, second), onto);
+  }
+  CSHELVE_CRC_TARGET_PMULL static Lane add(Lane a, Lane b) { return veorq_u64(a, b); }
+  CSHELVE_CRC_TARGET_PMULL static std::uint64_t half(Lane lane, int which) {
+    return which == 0 ? vgetq_lane_u64(lane, 0) : vgetq_lane_u64(lane, 1);
+  }
+  CSHELVE_CRC_TARGET_PMULL static void multiply(std::uint64_t a, std::uint64_t b, std::uint64_t* product) {
+    const Lane result = vreinterpretq_u64_p128(vmull_p64(static_cast<poly64_t>(a), static_cast<poly64_t>(b)));
+    product[0] = half(result, 0);
+    product[1] = half(result, 1);
+  }
+};
+using FoldLanes = PmullLanes;
+constexpr Engine kFoldEngine = Engine::arm_pmull;
+
+#endif
+
+#if defined(CSHELVE_CRC_TARGET_FOLD)
 
 constexpr FoldConstants kFoldConstants[] = {fold_constants(CrcKind::crc32), fold_constants(CrcKind::crc32c),
                                             fold_constants(CrcKind::crc64nvme)};
@@ -135,118 +200,44 @@ constexpr const FoldConstants& fold_constants_of(CrcKind kind) {
 // x^64 mod G, that is first*x^128 + second*x^64. first*x^128 becomes first*(x^127 mod G)*x (see
 // FoldConstants), which leaves a 128-bit Y = high*x^64 + low; then Barrett: quotient
 // q = high + floor(high*barrett / x^64), remainder (q*polynomial mod x^64) + low. Each carry-less
-// product is one bit short of its lane, hence the shifts by one. `multiply` gives the 128-bit
-// carry-less product as {first 64 bits, last 64}.
-template <class Multiply>
-inline std::uint64_t reduce_lane(const FoldConstants& k, std::uint64_t first, std::uint64_t second, Multiply multiply) {
+// product is one bit short of its lane, hence the shifts by one.
+template <class Lanes>
+CSHELVE_CRC_TARGET_FOLD std::uint64_t reduce_lane(const FoldConstants& k, std::uint64_t first, std::uint64_t second) {
   std::uint64_t product[2];
-  multiply(first, k.fold_128_second, product);
+  Lanes::multiply(first, k.fold_128_second, product);
   const std::uint64_t high = product[0] ^ second;
   const std::uint64_t low = product[1];
-  multiply(high, k.barrett, product);
+  Lanes::multiply(high, k.barrett, product);
   const std::uint64_t quotient = high ^ (product[0] << 1);
-  multiply(quotient, k.polynomial, product);
+  Lanes::multiply(quotient, k.polynomial, product);
   return ((product[1] << 1) | (product[0] >> 63)) ^ low;
 }
 
-#endif
-
-#if defined(CSHELVE_CRC_X86_PCLMUL)
-
-CSHELVE_CRC_TARGET_PCLMUL inline __m128i load_lane(const unsigned char* data) {
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(data));
-}
-
-// The lane carried over the distance `constants` stand for ({first half's, second half's}), plus
-// the lane it lands on.
-CSHELVE_CRC_TARGET_PCLMUL inline __m128i fold_lane(__m128i lane, __m128i constants, __m128i onto) {
-  return _mm_xor_si128(
-      _mm_xor_si128(_mm_clmulepi64_si128(lane, constants, 0x00), _mm_clmulepi64_si128(lane, constants, 0x11)), onto);
-}
-
-CSHELVE_CRC_TARGET_PCLMUL void multiply_pclmul(std::uint64_t a, std::uint64_t b, std::uint64_t* product) {
-  const __m128i result = _mm_clmulepi64_si128(_mm_cvtsi64_si128(static_cast<long long>(a)),
-                                              _mm_cvtsi64_si128(static_cast<long long>(b)), 0x00);
-  product[0] = static_cast<std::uint64_t>(_mm_cvtsi128_si64(result));
-  product[1] = static_cast<std::uint64_t>(_mm_extract_epi64(result, 1));
-}
-
-CSHELVE_CRC_TARGET_PCLMUL std::uint64_t update_pclmul(CrcKind kind, std::uint64_t state, const unsigned char* data,
-                                                      std::size_t size) {
+template <class Lanes>
+CSHELVE_CRC_TARGET_FOLD std::uint64_t update_folding(CrcKind kind, std::uint64_t state, const unsigned char* data,
+                                                     std::size_t size) {
+  using Lane = typename Lanes::Lane;
   if (size < 16) return update_portable(kind, state, data, size);
   const FoldConstants& k = fold_constants_of(kind);
-  const __m128i one_lane =
-      _mm_set_epi64x(static_cast<long long>(k.fold_128_second), static_cast<long long>(k.fold_128_first));
-  __m128i lane = _mm_xor_si128(load_lane(data), _mm_cvtsi64_si128(static_cast<long long>(state)));
+  const Lane one_lane = Lanes::pair(k.fold_128_first, k.fold_128_second);
+  Lane lane = Lanes::add(Lanes::load(data), Lanes::pair(state, 0));
   if (size >= 128) {
-    const __m128i eight_lanes =
-        _mm_set_epi64x(static_cast<long long>(k.fold_1024_second), static_cast<long long>(k.fold_1024_first));
-    __m128i lanes[8] = {lane};
-    for (int i = 1; i < 8; ++i) lanes[i] = load_lane(data + 16 * i);
+    const Lane eight_lanes = Lanes::pair(k.fold_1024_first, k.fold_1024_second);
+    Lane lanes[8] = {lane};
+    for (int i = 1; i < 8; ++i) lanes[i] = Lanes::load(data + 16 * i);
     data += 128;
     size -= 128;
     for (; size >= 128; data += 128, size -= 128) {
-      for (int i = 0; i < 8; ++i) lanes[i] = fold_lane(lanes[i], eight_lanes, load_lane(data + 16 * i));
+      for (int i = 0; i < 8; ++i) lanes[i] = Lanes::fold(lanes[i], eight_lanes, Lanes::load(data + 16 * i));
     }
     lane = lanes[0];
-    for (int i = 1; i < 8; ++i) lane = fold_lane(lane, one_lane, lanes[i]);
+    for (int i = 1; i < 8; ++i) lane = Lanes::fold(lane, one_lane, lanes[i]);
   } else {
     data += 16;
     size -= 16;
   }
-  for (; size >= 16; data += 16, size -= 16) lane = fold_lane(lane, one_lane, load_lane(data));
-  const std::uint64_t reg = reduce_lane(k, static_cast<std::uint64_t>(_mm_cvtsi128_si64(lane)),
-                                        static_cast<std::uint64_t>(_mm_extract_epi64(lane, 1)), multiply_pclmul);
-  return update_portable(kind, reg, data, size);
-}
-
-#endif
-
-#if defined(CSHELVE_CRC_ARM_PMULL)
-
-// The same folding as update_pclmul, with AArch64's PMULL and PMULL2.
-
-CSHELVE_CRC_TARGET_PMULL inline uint64x2_t load_lane(const unsigned char* data) {
-  return vreinterpretq_u64_u8(vld1q_u8(data));
-}
-
-CSHELVE_CRC_TARGET_PMULL inline uint64x2_t fold_lane(uint64x2_t lane, uint64x2_t constants, uint64x2_t onto) {
-  const uint64x2_t first = vreinterpretq_u64_p128(
-      vmull_p64(static_cast<poly64_t>(vgetq_lane_u64(lane, 0)), static_cast<poly64_t>(vgetq_lane_u64(constants, 0))));
-  const uint64x2_t second =
-      vreinterpretq_u64_p128(vmull_high_p64(vreinterpretq_p64_u64(lane), vreinterpretq_p64_u64(constants)));
-  return veorq_u64(veorq_u64(first, second), onto);
-}
-
-CSHELVE_CRC_TARGET_PMULL void multiply_pmull(std::uint64_t a, std::uint64_t b, std::uint64_t* product) {
-  const uint64x2_t result = vreinterpretq_u64_p128(vmull_p64(static_cast<poly64_t>(a), static_cast<poly64_t>(b)));
-  product[0] = vgetq_lane_u64(result, 0);
-  product[1] = vgetq_lane_u64(result, 1);
-}
-
-CSHELVE_CRC_TARGET_PMULL std::uint64_t update_pmull(CrcKind kind, std::uint64_t state, const unsigned char* data,
-                                                    std::size_t size) {
-  if (size < 16) return update_portable(kind, state, data, size);
-  const FoldConstants& k = fold_constants_of(kind);
-  const uint64x2_t one_lane = vcombine_u64(vcreate_u64(k.fold_128_first), vcreate_u64(k.fold_128_second));
-  uint64x2_t lane = veorq_u64(load_lane(data), vcombine_u64(vcreate_u64(state), vcreate_u64(0)));
-  if (size >= 128) {
-    const uint64x2_t eight_lanes = vcombine_u64(vcreate_u64(k.fold_1024_first), vcreate_u64(k.fold_1024_second));
-    uint64x2_t lanes[8] = {lane};
-    for (int i = 1; i < 8; ++i) lanes[i] = load_lane(data + 16 * i);
-    data += 128;
-    size -= 128;
-    for (; size >= 128; data += 128, size -= 128) {
-      for (int i = 0; i < 8; ++i) lanes[i] = fold_lane(lanes[i], eight_lanes, load_lane(data + 16 * i));
-    }
-    lane = lanes[0];
-    for (int i = 1; i < 8; ++i) lane = fold_lane(lane, one_lane, lanes[i]);
-  } else {
-    data += 16;
-    size -= 16;
-  }
-  for (; size >= 16; data += 16, size -= 16) lane = fold_lane(lane, one_lane, load_lane(data));
-  const std::uint64_t reg = reduce_lane(k, vgetq_lane_u64(lane, 0), vgetq_lane_u64(lane, 1), multiply_pmull);
+  for (; size >= 16; data += 16, size -= 16) lane = Lanes::fold(lane, one_lane, Lanes::load(data));
+  const std::uint64_t reg = reduce_lane<Lanes>(k, Lanes::half(lane, 0), Lanes::half(lane, 1));
   return update_portable(kind, reg, data, size);
 }
 
@@ -282,21 +273,11 @@ bool engine_available(Engine engine) noexcept { return engine == Engine::portabl
 
 std::uint64_t update_with(Engine engine, CrcKind kind, std::uint64_t state, const unsigned char* data,
                           std::size_t size) noexcept {
-  switch (engine) {
-    case Engine::portable: break;
-    case Engine::x86_pclmul:
-#if defined(CSHELVE_CRC_X86_PCLMUL)
-      return update_pclmul(kind, state, data, size);
+#if defined(CSHELVE_CRC_TARGET_FOLD)
+  if (engine == kFoldEngine) return update_folding<FoldLanes>(kind, state, data, size);
 #else
-      break;
+  (void)engine;
 #endif
-    case Engine::arm_pmull:
-#if defined(CSHELVE_CRC_ARM_PMULL)
-      return update_pmull(kind, state, data, size);
-#else
-      break;
-#endif
-  }
   return update_portable(kind, state, data, size);
 }
 
