@@ -126,7 +126,7 @@ std::uint64_t update_portable(CrcKind kind, std::uint64_t state, const unsigned 
 // of 16 bytes; `pair` of two 64-bit halves; `fold`, the lane carried over the distance a pair of
 // constants stands for (each half times its constant) plus the lane it lands on; `half` 0 or 1 of
 // a lane; `add`, two lanes XORed; and `multiply`, the 128-bit carry-less product of two 64-bit
-// values.
+// values, as {its first 64 bits, its last 64}.
 
 #if defined(CSHELVE_CRC_X86_PCLMUL)
 #define CSHELVE_CRC_TARGET_FOLD CSHELVE_CRC_TARGET_PCLMUL

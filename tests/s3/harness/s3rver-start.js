@@ -17,8 +17,13 @@ const FilesystemStore = require('s3rver/lib/stores/filesystem');
 // s3rver 3.7.1 answers a PutObject once the body has gone through its MD5, while the write to the
 // object's file may still be queued, and it writes straight into that file. Two writes of one key
 // in quick succession then share the file: under load an object kept bytes of one body under the
-// MD5 of the other, for good, which S3 never does. Here a key's writes and deletes run one after
-// another, and a write is answered only once its body is in place, renamed over the old one.
+// MD5 of the other, for good, which S3 never does. Here a body is spooled to a file of its own and
+// answered only once it is in place; putting it in place (the MD5, then the body, each renamed over
+// the old one, then the other metadata) and deleting run one at a time per key. The MD5 goes first so
+// that s3rver never finds a body without one, which would make a reader compute and store it
+// outside of any order. A read during a write may still pair the new MD5 with the old body for a
+// moment, as a client sees when it reads while another writes; what stays afterwards is whole.
+// CopyObject, which cshelve never sends, is left as s3rver wrote it.
 const pendingByKey = new Map();
 
 function oneAtATime(objectPath, work) {
@@ -32,38 +37,58 @@ function oneAtATime(objectPath, work) {
   return current;
 }
 
-function writeWhole(content, objectPath) {
-  const partial = `${objectPath}.${crypto.randomBytes(6).toString('hex')}.partial`;
+// Spool files live beside the data directory, not in it: s3rver lists a bucket by walking its
+// folder, and a file that vanishes under that walk fails the listing.
+function spoolPath(store) {
+  return path.join(path.dirname(store.rootDirectory), `${path.basename(store.rootDirectory)}.spool`,
+                   crypto.randomBytes(8).toString('hex'));
+}
+
+// Writes the body to `spool`; resolves to [size, MD5 in hex]. The spool file is removed on failure.
+function spoolBody(content, spool) {
   const md5 = crypto.createHash('md5');
   let size = 0;
   const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
+  const hash = new Transform({
+    transform(chunk, encoding, done) {
+      md5.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
   return new Promise((resolve, reject) => {
-    const hash = new Transform({
-      transform(chunk, encoding, done) {
-        md5.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
-    pipeline(source, hash, fs.createWriteStream(partial), err => {
-      if (err) {
-        fs.rm(partial, { force: true }, () => reject(err));
-        return;
-      }
-      fs.rename(partial, objectPath, renameError => {
-        if (renameError) reject(renameError);
-        else resolve([size, md5.digest('hex')]);
-      });
+    pipeline(source, hash, fs.createWriteStream(spool), err => {
+      if (err) fs.rm(spool, { force: true }, () => reject(err));
+      else resolve([size, md5.digest('hex')]);
     });
   });
 }
 
-FilesystemStore.prototype.putObject = function putObject(object) {
+async function replaceFile(spool, target) {
+  try {
+    await fs.promises.rename(spool, target);
+  } catch (err) {
+    await fs.promises.rm(spool, { force: true });
+    throw err;
+  }
+}
+
+FilesystemStore.prototype.putObject = async function putObject(object) {
   const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  const bodySpool = spoolPath(this);
+  await fs.promises.mkdir(path.dirname(bodySpool), { recursive: true });
+  const [size, md5] = await spoolBody(object.content, bodySpool);
   return oneAtATime(objectPath, async () => {
-    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
-    const [size, md5] = await writeWhole(object.content, objectPath);
-    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    try {
+      await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+      const md5Spool = spoolPath(this);
+      await fs.promises.writeFile(md5Spool, md5);
+      await replaceFile(md5Spool, this.getResourcePath(object.bucket, object.key, 'object.md5'));
+      await replaceFile(bodySpool, objectPath);
+    } finally {
+      await fs.promises.rm(bodySpool, { force: true });
+    }
+    await this.putMetadata(object.bucket, object.key, object.metadata, undefined);  // the MD5 is in place
     return { size, md5 };
   });
 };

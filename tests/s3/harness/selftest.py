@@ -3,8 +3,8 @@
 
 Through the gate, with botocore-signed requests: bucket and object round trips with awkward
 keys, paginated listings, multi-object delete, keep-alive, Expect: 100-continue, a large body,
-parallel connections, overlapping writes of one key, and the refusals (bad signature, bad body hash, non-canonical encodings)
-together with their request-log lines. Through the fault injector: faults at about the
+parallel connections, overlapping writes of one key, and the refusals (bad signature, bad body
+hash, non-canonical encodings) together with their request-log lines. Through the fault injector: faults at about the
 configured rate, each one seen by the client as the kind the injector counted; and, with two
 private injector instances, the same seed giving the same faults.
 """
@@ -407,7 +407,8 @@ def check_overlapping_writes(results, client, bucket):
             connection = client.connect()
             for put_index in range(8):
                 # Lengths differ, so that a body written over a longer one would leave its tail.
-                body = (b'%d.%d.%d:' % (round_index, writer_index, put_index)) * (300 + 997 * writer_index + put_index)
+                stamp = b'%d.%d.%d:' % (round_index, writer_index, put_index)
+                body = stamp * (300 + 997 * writer_index + put_index)
                 bodies.add(body)
                 put = client.send('PUT', path, body, connection=connection)
                 if put.status != 200:
@@ -426,8 +427,8 @@ def check_overlapping_writes(results, client, bucket):
         etag = (got.headers.get('ETag') or '').strip('"')
         md5 = hashlib.md5(got.body).hexdigest()
         if got.status != 200 or got.body not in bodies or md5 != etag:
-            failures.append('round %d: GET %d, %d bytes, ETag %s, MD5 %s' % (round_index, got.status, len(got.body),
-                                                                           etag, md5))
+            failures.append('round %d: GET %d, %d bytes, ETag %s, MD5 %s'
+                            % (round_index, got.status, len(got.body), etag, md5))
     results.check('overlapping writes of one key leave one whole body under its MD5', not failures,
                   repr(failures[:3]))
     client.send('DELETE', path)
