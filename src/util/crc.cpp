@@ -6,6 +6,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CSHELVE_CRC_X86_PCLMUL 1
+#include <cpuid.h>
 #include <immintrin.h>
 // Only these functions use the instructions: the rest of the build keeps the baseline x86-64.
 #define CSHELVE_CRC_TARGET_PCLMUL __attribute__((target("pclmul,sse4.1")))
@@ -245,8 +246,11 @@ CSHELVE_CRC_TARGET_FOLD std::uint64_t update_folding(CrcKind kind, std::uint64_t
 
 Engine detect_engine() noexcept {
 #if defined(CSHELVE_CRC_X86_PCLMUL)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) return Engine::x86_pclmul;
+  // CPUID leaf 1 directly: __builtin_cpu_supports would link libgcc's whole feature table (4.5 KB).
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_PCLMUL) != 0 && (ecx & bit_SSE4_1) != 0) {
+    return Engine::x86_pclmul;
+  }
 #elif defined(CSHELVE_CRC_ARM_PMULL)
   if ((getauxval(AT_HWCAP) & HWCAP_PMULL) != 0) return Engine::arm_pmull;
 #endif
