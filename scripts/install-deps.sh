@@ -26,6 +26,9 @@ fi
 if [ "${1:-}" = "--tests" ]; then
   # The format check (scripts/check-format.sh) holds the sources to .clang-format.
   packages+=(clang-format-14)
+  # tests/codec/crc-aarch64.sh runs the CRC tests' PMULL path: a cross compiler and qemu-user, both
+  # amd64 packages (no arm64 indexes needed).
+  packages+=(g++-aarch64-linux-gnu qemu-user)
 fi
 if [ "${1:-}" = "--bench" ]; then
   # bench/run.sh counts instructions with callgrind; bench/size.sh strips binaries.
