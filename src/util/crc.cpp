@@ -246,7 +246,7 @@ CSHELVE_CRC_TARGET_FOLD std::uint64_t update_folding(CrcKind kind, std::uint64_t
 
 Engine detect_engine() noexcept {
 #if defined(CSHELVE_CRC_X86_PCLMUL)
-  // CPUID leaf 1 directly: __builtin_cpu_supports would link libgcc's whole feature table (4.5 KB).
+  // CPUID leaf 1 directly: __builtin_cpu_supports would link libgcc's whole feature table (4 KB).
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_PCLMUL) != 0 && (ecx & bit_SSE4_1) != 0) {
     return Engine::x86_pclmul;
