@@ -15,7 +15,7 @@ for tool in "$compiler" qemu-aarch64; do
   fi
 done
 # The cross compiler does not search /usr/include: doctest (one header, the same on every target)
-# is handed to it from where the native build finds it.
+# is handed to it from Debian's doctest-dev, else from a doctest subproject.
 doctest=""
 for candidate in /usr/include/doctest "$root"/subprojects/doctest*/doctest; do
   if [ -f "$candidate/doctest.h" ]; then

@@ -4,9 +4,9 @@
 Through the gate, with botocore-signed requests: bucket and object round trips with awkward
 keys, paginated listings, multi-object delete, keep-alive, Expect: 100-continue, a large body,
 parallel connections, overlapping writes of one key, and the refusals (bad signature, bad body
-hash, non-canonical encodings) together with their request-log lines. Through the fault injector: faults at about the
-configured rate, each one seen by the client as the kind the injector counted; and, with two
-private injector instances, the same seed giving the same faults.
+hash, non-canonical encodings) together with their request-log lines. Through the fault
+injector: faults at about the configured rate, each one seen by the client as the kind the
+injector counted; and, with two private injector instances, the same seed giving the same faults.
 """
 
 import base64
