@@ -148,12 +148,13 @@ void WritebackCache::flush_checked(providers::Provider& provider, const codec::P
                        first_failure + (conflicts.empty() ? "" : "; changed by another writer meanwhile: " + lost));
   }
   if (!conflicts.empty()) {
-    throw ConflictError("writing back shelf '" + name + "': " + std::to_string(conflicts.size()) +
-                            (conflicts.size() == 1 ? " key was" : " keys were") +
-                            " changed by another writer since this shelf read them, and this shelf's change "
-                            "was dropped: " +
-                            lost,
-                        std::move(conflicts));
+    // Built first: the keys are moved into the error, and arguments are evaluated in no set order.
+    const std::string message = "writing back shelf '" + name + "': " + std::to_string(conflicts.size()) +
+                                (conflicts.size() == 1 ? " key was" : " keys were") +
+                                " changed by another writer since this shelf read them, and this shelf's "
+                                "change was dropped: " +
+                                lost;
+    throw ConflictError(message, std::move(conflicts));
   }
 }
 

@@ -239,6 +239,7 @@ void writeback_reports_the_conflict(const Backend& backend) {
   } catch (const ConflictError& error) {
     CHECK(error.keys() == std::vector<std::string>{key});
     CHECK(std::string(error.what()).find(key) != std::string::npos);
+    CHECK(std::string(error.what()).find(": 1 key was changed by another writer") != std::string::npos);
   }
   // The loser's change is dropped: it reads the winner's value, and closes without complaint.
   CHECK(second.get(key) == "first");
