@@ -14,6 +14,7 @@
 #include <string>
 
 #include "util/openssl.hpp"
+#include "util/text.hpp"
 #include <string>
 
 namespace cshelve::codec::eax {
@@ -42,13 +43,13 @@ struct WipedBlock {
   // OpenSSL's queued error details are about OpenSSL internals, never about the key; they are
   // dropped so that they do not surface later in an unrelated place.
   ERR_clear_error();
-  throw Error(std::string("AES-EAX: OpenSSL could not ") + action);
+  throw Error(util::concat({"AES-EAX: OpenSSL could not ", action}));
 }
 
 // OpenSSL's name of AES in `mode` ("CBC", "CTR") for a key of that many bytes.
 std::string aes_cipher_name(std::size_t key_size, const char* mode) {
   const char* bits = key_size == 16 ? "128" : key_size == 24 ? "192" : "256";
-  return std::string("AES-") + bits + "-" + mode;
+  return util::concat({"AES-", bits, "-", mode});
 }
 
 // OMAC_t for the three domains t = 0 (nonce), 1 (associated data), 2 (ciphertext), sharing one
@@ -127,7 +128,7 @@ class CounterMode {
 
 std::unique_ptr<Omac> keyed_omac(std::string_view key) {
   if (!is_valid_key_size(key.size())) {
-    throw Error("AES-EAX: the key must be 16, 24 or 32 bytes long, not " + std::to_string(key.size()));
+    throw Error(util::concat({"AES-EAX: the key must be 16, 24 or 32 bytes long, not ", std::to_string(key.size())}));
   }
   return std::make_unique<Omac>(key);
 }

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "util/hex.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::codec::detail {
 
@@ -61,8 +62,8 @@ std::string printable(std::string_view raw) {
 
 void check_encrypted_size(std::uint64_t size) {
   if (size < kShortestEncryptedData) {
-    throw EncryptedDataCorruptionError("The encrypted data is corrupted: " + std::to_string(size) +
-                                       " bytes cannot hold its header");
+    throw EncryptedDataCorruptionError(
+        util::concat({"The encrypted data is corrupted: ", std::to_string(size), " bytes cannot hold its header"}));
   }
 }
 
@@ -71,8 +72,9 @@ void check_encrypted_size(std::uint64_t size) {
 std::size_t check_encryption_header(const unsigned char* data, std::uint64_t size) {
   check_encrypted_size(size);
   if (data[0] != kAesEaxAlgorithm) {
-    throw EncryptedDataCorruptionError("The data was encrypted with an unknown algorithm (" + std::to_string(data[0]) +
-                                       "); this library knows AES-EAX (1) only");
+    throw EncryptedDataCorruptionError(
+        util::concat({"The data was encrypted with an unknown algorithm (", std::to_string(data[0]),
+                      "); this library knows AES-EAX (1) only"}));
   }
   const std::size_t tag_size = data[1];
   const std::size_t nonce_size = data[2];
@@ -83,8 +85,8 @@ std::size_t check_encryption_header(const unsigned char* data, std::uint64_t siz
     throw EncryptedDataCorruptionError("The encrypted data is corrupted: its nonce is empty");
   }
   if (tag_size != eax::kTagSize) {
-    throw EncryptedDataCorruptionError("The encrypted data is corrupted: its tag is " + std::to_string(tag_size) +
-                                       " bytes, not 16");
+    throw EncryptedDataCorruptionError(
+        util::concat({"The encrypted data is corrupted: its tag is ", std::to_string(tag_size), " bytes, not 16"}));
   }
   return kEncryptionHeaderSize + tag_size + nonce_size;
 }
@@ -129,9 +131,9 @@ Plan plan_for(const Processing& processing, std::string_view signature) {
 }
 
 [[noreturn]] void throw_missing_steps(const std::string& left, std::string_view signature) {
-  throw DataProcessingSignatureError("The record needs processing this shelf is not configured for: step(s) '" +
-                                     printable(left) + "' of signature '" + printable(signature) +
-                                     "' ('c' is zlib compression, 'e' is encryption)");
+  throw DataProcessingSignatureError(
+      util::concat({"The record needs processing this shelf is not configured for: step(s) '", printable(left),
+                    "' of signature '", printable(signature), "' ('c' is zlib compression, 'e' is encryption)"}));
 }
 
 // Algorithm, tag length, nonce length, tag, nonce: the front of encrypted data.
@@ -178,16 +180,17 @@ void check_legacy_allowed(const Processing& processing) {
 // The record's length must be exactly what its header announces.
 void check_envelope(std::size_t signature_size, std::uint64_t data_size, std::uint64_t after_header) {
   if (signature_size > after_header || data_size != after_header - signature_size) {
-    throw DataCorruptionError("The stored record is truncated or has extra bytes: its header announces " +
-                              std::to_string(signature_size) + " signature and " + std::to_string(data_size) +
-                              " data bytes, but " + std::to_string(after_header) + " bytes follow the header");
+    throw DataCorruptionError(
+        util::concat({"The stored record is truncated or has extra bytes: its header announces ",
+                      std::to_string(signature_size), " signature and ", std::to_string(data_size), " data bytes, but ",
+                      std::to_string(after_header), " bytes follow the header"}));
   }
 }
 
 void check_strict(const Processing& processing, std::string_view signature) {
   if (processing.require_encryption && signature.find(kEncryptionStep) == std::string_view::npos) {
-    throw DataProcessingSignatureError("The record is not encrypted (signature '" + printable(signature) +
-                                       "'); [encryption] strict = true refuses it");
+    throw DataProcessingSignatureError(util::concat({"The record is not encrypted (signature '", printable(signature),
+                                                     "'); [encryption] strict = true refuses it"}));
   }
 }
 

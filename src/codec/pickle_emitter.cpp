@@ -2,6 +2,7 @@
 // strings, bytes and globals.
 #include "codec/pickle_common.hpp"
 #include "codec/pickle_emitter.hpp"
+#include "util/text.hpp"
 #include "util/utf8.hpp"
 
 #include <cshelve/errors.hpp>
@@ -271,7 +272,7 @@ std::uint32_t PickleEmitter::save_bytes_ops(std::string_view b) {
 
 void PickleEmitter::save_global(const std::string& module, const std::string& name) {
   commit_frame(false);
-  const std::string key = module + "\n" + name;
+  const std::string key = util::concat({module, "\n", name});
   auto it = globals_.find(key);
   if (it != globals_.end()) {
     get(it->second);
@@ -284,9 +285,7 @@ void PickleEmitter::save_global(const std::string& module, const std::string& na
   } else {
     std::string m = module;
     if (proto_ < 3 && m == "builtins") m = "__builtin__";
-    std::string line;
-    line += op::GLOBAL;
-    line += m + "\n" + name + "\n";
+    const std::string line = util::concat({std::string_view(&op::GLOBAL, 1), m, "\n", name, "\n"});
     write(line.data(), line.size());
   }
   globals_[key] = memoize();

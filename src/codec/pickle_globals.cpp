@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "util/text.hpp"
+
 namespace cshelve::py::detail::reading {
 
 namespace {
@@ -51,7 +53,7 @@ bool valid_date(int y, int m, int d) {
 }
 
 const std::string& bytes_arg(const Value& v, const char* what) {
-  if (v.kind() != Kind::bytes) bad(std::string(what) + " expects bytes, got " + std::string(v.kind_name()));
+  if (v.kind() != Kind::bytes) bad(util::concat({what, " expects bytes, got ", v.kind_name()}));
   return v.as_bytes();
 }
 
@@ -82,10 +84,10 @@ Time time_from(std::string_view b, bool fold_in_hour) {
 
 void set_tz(Time& t, const Items& a, const char* what) {
   if (a.size() == 1) return;
-  if (a.size() > 2) bad(std::string(what) + ": too many arguments");
+  if (a.size() > 2) bad(util::concat({what, ": too many arguments"}));
   const Value& tz = a[1];
   if (tz.is_none() && !tz.node()) return;
-  if (special_of(tz) != Global::timezone_object) bad(std::string(what) + ": tzinfo is not a datetime.timezone");
+  if (special_of(tz) != Global::timezone_object) bad(util::concat({what, ": tzinfo is not a datetime.timezone"}));
   t.has_offset = true;
   t.utc_offset = tz.node()->delta;
 }
@@ -94,7 +96,7 @@ void set_tz(Time& t, const Items& a, const char* what) {
 
 std::string global_name(Global g) {
   for (const auto& allowed : kAllowed)
-    if (allowed.global == g) return std::string(allowed.module) + "." + std::string(allowed.name);
+    if (allowed.global == g) return util::concat({allowed.module, ".", allowed.name});
   return "?";
 }
 
@@ -104,8 +106,8 @@ Global find_global(std::string_view module, std::string_view name) {
   if (m == "copy_reg") m = "copyreg";
   for (const auto& allowed : kAllowed)
     if (allowed.module == m && allowed.name == name) return allowed.global;
-  throw UnsupportedValueError("unsupported Python value: " + std::string(module.substr(0, 200)) + "." +
-                              std::string(name.substr(0, 200)) + " (only plain data is read)");
+  throw UnsupportedValueError(util::concat(
+      {"unsupported Python value: ", module.substr(0, 200), ".", name.substr(0, 200), " (only plain data is read)"}));
 }
 
 Value call_global(Global g, const Items& a, const ReadLimits& limits) {
@@ -146,9 +148,9 @@ Value call_global(Global g, const Items& a, const ReadLimits& limits) {
     case Global::frozenset: {
       Value v(g == Global::set ? Kind::set : Kind::frozenset, node);
       if (a.empty()) return v;
-      if (a.size() != 1 || a[0].kind() != Kind::list) bad(std::string(global_name(g)) + " expects (list,)");
+      if (a.size() != 1 || a[0].kind() != Kind::list) bad(util::concat({global_name(g), " expects (list,)"}));
       for (const auto& item : a[0].node()->items) {
-        if (!is_hashable(item)) bad("unhashable set item of type " + std::string(item.kind_name()));
+        if (!is_hashable(item)) bad(util::concat({"unhashable set item of type ", item.kind_name()}));
         adopt(*node, item, limits);
         node->items.push_back(item);
       }
@@ -163,7 +165,7 @@ Value call_global(Global g, const Items& a, const ReadLimits& limits) {
     case Global::date: {
       if (a.size() != 1) bad("datetime.date expects (bytes,)");
       const std::string& b = bytes_arg(a[0], "datetime.date");
-      if (b.size() != 4) bad("datetime.date state of " + std::to_string(b.size()) + " bytes");
+      if (b.size() != 4) bad(util::concat({"datetime.date state of ", std::to_string(b.size()), " bytes"}));
       Date& d = node->datetime.date;
       d.year = static_cast<unsigned char>(b[0]) * 256 + static_cast<unsigned char>(b[1]);
       d.month = static_cast<unsigned char>(b[2]);
@@ -174,7 +176,7 @@ Value call_global(Global g, const Items& a, const ReadLimits& limits) {
     case Global::time: {
       if (a.empty()) bad("datetime.time expects (bytes[, tzinfo])");
       const std::string& b = bytes_arg(a[0], "datetime.time");
-      if (b.size() != 6) bad("datetime.time state of " + std::to_string(b.size()) + " bytes");
+      if (b.size() != 6) bad(util::concat({"datetime.time state of ", std::to_string(b.size()), " bytes"}));
       node->datetime.time = time_from(b, true);
       set_tz(node->datetime.time, a, "datetime.time");
       return Value(Kind::time, std::move(node));
@@ -182,7 +184,7 @@ Value call_global(Global g, const Items& a, const ReadLimits& limits) {
     case Global::datetime: {
       if (a.empty()) bad("datetime.datetime expects (bytes[, tzinfo])");
       const std::string& b = bytes_arg(a[0], "datetime.datetime");
-      if (b.size() != 10) bad("datetime.datetime state of " + std::to_string(b.size()) + " bytes");
+      if (b.size() != 10) bad(util::concat({"datetime.datetime state of ", std::to_string(b.size()), " bytes"}));
       DateTime& dt = node->datetime;
       int month = static_cast<unsigned char>(b[2]);
       int fold = 0;
@@ -231,14 +233,14 @@ Value call_global(Global g, const Items& a, const ReadLimits& limits) {
     case Global::uuid: bad("uuid.UUID is made by NEWOBJ or copyreg._reconstructor, not called");
     default: break;
   }
-  throw UnsupportedValueError("unsupported Python value: a call of " + std::string(global_name(g)));
+  throw UnsupportedValueError(util::concat({"unsupported Python value: a call of ", global_name(g)}));
 }
 
 void check_newobj(const Value& cls, const Value& args, const Value* kwargs) {
   const Global g = special_of(cls);
   if (g != Global::uuid)
-    throw UnsupportedValueError("unsupported Python value: NEWOBJ of " +
-                                (g == Global::none ? std::string(cls.kind_name()) : std::string(global_name(g))));
+    throw UnsupportedValueError(util::concat(
+        {"unsupported Python value: NEWOBJ of ", g == Global::none ? std::string(cls.kind_name()) : global_name(g)}));
   if (args.kind() != Kind::tuple || !args.node()->items.empty() ||
       (kwargs && (kwargs->kind() != Kind::dict || !kwargs->node()->entries.empty())))
     bad("uuid.UUID made with arguments");

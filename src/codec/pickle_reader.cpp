@@ -4,6 +4,7 @@
 // arguments. Every length is checked against the bytes that remain before anything is allocated.
 #include "codec/pickle_common.hpp"
 #include "codec/pickle_reading.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -15,7 +16,7 @@ namespace cshelve::py {
 
 namespace detail::reading {
 
-[[noreturn]] void bad(const std::string& what) { throw PickleFormatError("invalid pickle: " + what); }
+[[noreturn]] void bad(const std::string& what) { throw PickleFormatError(util::concat({"invalid pickle: ", what})); }
 
 bool is_hashable(const Value& v) {
   switch (v.kind()) {
@@ -56,8 +57,8 @@ void check_plain(const Value& v) {
   if (g == Global::timezone_object)
     throw UnsupportedValueError("unsupported Python value: datetime.timezone alone (only inside a datetime or time)");
   if (g != Global::none)
-    throw UnsupportedValueError("unsupported Python value: the class or function " + std::string(global_name(g)) +
-                                " itself");
+    throw UnsupportedValueError(
+        util::concat({"unsupported Python value: the class or function ", global_name(g), " itself"}));
   throw UnsupportedValueError("unsupported Python value: a tuple holding a class, function or timezone");
 }
 
@@ -75,7 +76,7 @@ void adopt(Node& parent, const Value& child, const ReadLimits& limits) {
     parent.weight += 1;
   }
   if (parent.weight > limits.max_elements)
-    bad("the value expands to more than " + std::to_string(limits.max_elements) + " elements");
+    bad(util::concat({"the value expands to more than ", std::to_string(limits.max_elements), " elements"}));
 }
 
 }  // namespace detail::reading
@@ -97,7 +98,7 @@ class Reader {
       step(code);
     }
     if (stack_.size() != 1 || !marks_.empty())
-      bad("STOP with " + std::to_string(stack_.size()) + " values on the stack");
+      bad(util::concat({"STOP with ", std::to_string(stack_.size()), " values on the stack"}));
     check_plain(stack_.back());
     return std::move(stack_.back());
   }
@@ -106,8 +107,8 @@ class Reader {
   // --- Input -----------------------------------------------------------------------------------
   std::string_view take(std::uint64_t n) {
     if (n > data_.size() - pos_)
-      bad("truncated: needs " + std::to_string(n) + " bytes at offset " + std::to_string(pos_) + ", " +
-          std::to_string(data_.size() - pos_) + " remain");
+      bad(util::concat({"truncated: needs ", std::to_string(n), " bytes at offset ", std::to_string(pos_), ", ",
+                        std::to_string(data_.size() - pos_), " remain"}));
     std::string_view out = data_.substr(pos_, static_cast<std::size_t>(n));
     pos_ += static_cast<std::size_t>(n);
     return out;
@@ -148,7 +149,7 @@ class Reader {
   // APPEND(S), SETITEM(S), ADDITEMS: the stack from `first` onto `target`.
   void extend(Value& target, std::size_t first) {
     Node* node = target.node().get();
-    if (!node || node->special) bad("adding items to a " + std::string(target.kind_name()));
+    if (!node || node->special) bad(util::concat({"adding items to a ", target.kind_name()}));
     if (node->contained) bad("a container changed after it was put into another");
     const std::size_t n = stack_.size() - first;
     if (target.kind() == Kind::dict) {
@@ -159,19 +160,19 @@ class Reader {
         Value& value = stack_[i + 1];
         check_plain(key);
         check_plain(value);
-        if (!is_hashable(key)) bad("unhashable dict key of type " + std::string(key.kind_name()));
+        if (!is_hashable(key)) bad(util::concat({"unhashable dict key of type ", key.kind_name()}));
         adopt(*node, key, limits_);
         adopt(*node, value, limits_);
         node->entries.emplace_back(std::move(key), std::move(value));
       }
     } else {
       const bool set = target.kind() == Kind::set;
-      if (target.kind() != Kind::list && !set) bad("adding items to a " + std::string(target.kind_name()));
+      if (target.kind() != Kind::list && !set) bad(util::concat({"adding items to a ", target.kind_name()}));
       node->items.reserve(node->items.size() + n);
       for (std::size_t i = first; i < stack_.size(); ++i) {
         Value& item = stack_[i];
         check_plain(item);
-        if (set && !is_hashable(item)) bad("unhashable set item of type " + std::string(item.kind_name()));
+        if (set && !is_hashable(item)) bad(util::concat({"unhashable set item of type ", item.kind_name()}));
         adopt(*node, item, limits_);
         node->items.push_back(std::move(item));
       }
@@ -205,10 +206,11 @@ class Reader {
   // --- Memo ------------------------------------------------------------------------------------
   void memo_put(std::uint64_t index) {
     const Value& v = top();
-    if (index >= limits_.max_memo) bad("memo index " + std::to_string(index) + " beyond the limit");
+    if (index >= limits_.max_memo) bad(util::concat({"memo index ", std::to_string(index), " beyond the limit"}));
     if (index >= memo_.size()) {
       // CPython writes indices in order; a far jump would only cost memory.
-      if (index > memo_.size() + 65536) bad("memo index " + std::to_string(index) + " far beyond the memo's size");
+      if (index > memo_.size() + 65536)
+        bad(util::concat({"memo index ", std::to_string(index), " far beyond the memo's size"}));
       memo_.resize(static_cast<std::size_t>(index) + 1);
       defined_.resize(static_cast<std::size_t>(index) + 1, false);
     }
@@ -217,7 +219,8 @@ class Reader {
     defined_[index] = true;
   }
   void memo_get(std::uint64_t index) {
-    if (index >= memo_.size() || !defined_[index]) bad("memo index " + std::to_string(index) + " not defined");
+    if (index >= memo_.size() || !defined_[index])
+      bad(util::concat({"memo index ", std::to_string(index), " not defined"}));
     stack_.push_back(memo_[index]);
   }
   // --- The allow-list's calls (pickle_globals.cpp builds their values) -------------------------
@@ -227,7 +230,7 @@ class Reader {
     if (args.kind() != Kind::tuple) bad("REDUCE arguments are not a tuple");
     const Global g = special_of(callable);
     if (g == Global::none || g == Global::timezone_object || g == Global::pending_uuid)
-      bad("REDUCE on " + std::string(callable.kind_name()) + ", not an allowed name");
+      bad(util::concat({"REDUCE on ", callable.kind_name(), ", not an allowed name"}));
     push(call_global(g, args.node()->items, limits_));
   }
 
@@ -240,7 +243,7 @@ class Reader {
     Value state = pop();
     Value& target = top();
     if (special_of(target) != Global::pending_uuid)
-      throw UnsupportedValueError("unsupported Python value: BUILD of a " + std::string(target.kind_name()));
+      throw UnsupportedValueError(util::concat({"unsupported Python value: BUILD of a ", target.kind_name()}));
     apply_uuid_state(*target.node(), state);
     // The same object, now a UUID: memo entries that refer to it see the change, as in Python.
     target = Value(Kind::uuid, target.node());
@@ -320,8 +323,8 @@ class Reader {
         if (code == op::INST) {
           const std::string_view module = line();
           const std::string_view name = line();
-          throw UnsupportedValueError("unsupported Python value: " + std::string(module.substr(0, 200)) + "." +
-                                      std::string(name.substr(0, 200)) + " (INST)");
+          throw UnsupportedValueError(
+              util::concat({"unsupported Python value: ", module.substr(0, 200), ".", name.substr(0, 200), " (INST)"}));
         }
         throw UnsupportedValueError("unsupported Python value: an instance (OBJ)");
       }
@@ -350,7 +353,7 @@ class Reader {
       case op::SHORT_BINBYTES: push(text_value(Kind::bytes, take(le(1)))); return;
       case op::PROTO: {
         const auto proto = le(1);
-        if (proto > 5) bad("protocol " + std::to_string(proto) + " (this reader knows 0 to 5)");
+        if (proto > 5) bad(util::concat({"protocol ", std::to_string(proto), " (this reader knows 0 to 5)"}));
         return;
       }
       case op::NEWOBJ: {
@@ -407,7 +410,7 @@ class Reader {
       case op::MEMOIZE: memo_put(memo_count_); return;
       case op::FRAME: {
         const std::uint64_t n = le(8);
-        if (n > data_.size() - pos_) bad("FRAME of " + std::to_string(n) + " bytes, beyond the data");
+        if (n > data_.size() - pos_) bad(util::concat({"FRAME of ", std::to_string(n), " bytes, beyond the data"}));
         return;
       }
       case op::BYTEARRAY8: push(text_value(Kind::bytearray, take(le(8)))); return;
@@ -417,7 +420,7 @@ class Reader {
       default: {
         char buf[8];
         std::snprintf(buf, sizeof buf, "0x%02x", code);
-        bad(std::string("unknown opcode ") + buf + " at offset " + std::to_string(pos_ - 1));
+        bad(util::concat({"unknown opcode ", buf, " at offset ", std::to_string(pos_ - 1)}));
       }
     }
   }

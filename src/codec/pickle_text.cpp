@@ -3,6 +3,7 @@
 #include "codec/pickle_common.hpp"
 #include "codec/pickle_reading.hpp"
 #include "util/escape.hpp"
+#include "util/text.hpp"
 #include "util/utf8.hpp"
 
 #include <charconv>
@@ -53,9 +54,10 @@ Value int_from_text(std::string_view s, bool is_long, std::size_t max_digits) {
   if (!is_long && s == "00") return Value(false);
   std::string_view digits = s;
   if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
-  if (digits.empty() || digits.size() > max_digits) bad("an int of " + std::to_string(digits.size()) + " digits");
+  if (digits.empty() || digits.size() > max_digits)
+    bad(util::concat({"an int of ", std::to_string(digits.size()), " digits"}));
   for (char c : digits)
-    if (c < '0' || c > '9') bad("not an int: '" + std::string(s.substr(0, 40)) + "'");
+    if (c < '0' || c > '9') bad(util::concat({"not an int: '", s.substr(0, 40), "'"}));
   return detail::integer_from_le(detail::le_from_decimal(s));
 }
 Value float_from_text(std::string_view s) {
@@ -66,7 +68,7 @@ Value float_from_text(std::string_view s) {
   if (r.ec == std::errc::result_out_of_range && r.ptr == t.data() + t.size()) {
     d = std::strtod(std::string(t).c_str(), nullptr);  // Python's float(): inf or 0.0
   } else if (r.ec != std::errc() || r.ptr != t.data() + t.size()) {
-    bad("not a float: '" + std::string(s.substr(0, 40)) + "'");
+    bad(util::concat({"not a float: '", s.substr(0, 40), "'"}));
   }
   return Value(d);
 }
@@ -145,7 +147,8 @@ Value raw_unicode(std::string_view s) {
 std::uint64_t decimal_index(std::string_view s) {
   std::uint64_t v = 0;
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) bad("bad memo index '" + std::string(s.substr(0, 40)) + "'");
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size())
+    bad(util::concat({"bad memo index '", s.substr(0, 40), "'"}));
   return v;
 }
 

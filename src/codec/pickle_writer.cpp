@@ -4,6 +4,7 @@
 // (a py::Value copied shares its object, like a Python name), as Python memoizes by id().
 #include "codec/pickle_common.hpp"
 #include "codec/pickle_emitter.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -130,7 +131,7 @@ class Writer : detail::PickleEmitter {
   void save(const Value& v, std::size_t depth) {
     commit_frame(false);
     if (depth > kMaxDepth)
-      throw ValueTypeError("nesting deeper than " + std::to_string(kMaxDepth) + " cannot be pickled");
+      throw ValueTypeError(util::concat({"nesting deeper than ", std::to_string(kMaxDepth), " cannot be pickled"}));
     if (v.kind() != Kind::integer && try_get(v.identity())) return;
     const void* id = v.identity();
     const std::size_t inner = depth + 1;
@@ -285,7 +286,7 @@ class Writer : detail::PickleEmitter {
 
 std::string dumps(const Value& value, int protocol) {
   if (protocol < 2 || protocol > 5)
-    throw ValueTypeError("pickle protocol " + std::to_string(protocol) + " (this writer writes 2 to 5)");
+    throw ValueTypeError(util::concat({"pickle protocol ", std::to_string(protocol), " (this writer writes 2 to 5)"}));
   return Writer(protocol).run(value);
 }
 

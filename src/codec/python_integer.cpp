@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "util/text.hpp"
+
 namespace cshelve::py {
 
 namespace detail {
@@ -87,13 +89,13 @@ std::string le_from_decimal(std::string_view text) {
   std::size_t i = 0;
   bool negative = false;
   if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
-  if (i == text.size()) throw ValueTypeError("not an integer: '" + std::string(text) + "'");
+  if (i == text.size()) throw ValueTypeError(util::concat({"not an integer: '", text, "'"}));
   Limbs mag;
   while (i < text.size()) {
     std::uint32_t chunk = 0, scale = 1;
     for (int d = 0; d < 9 && i < text.size(); ++d, ++i) {
       const char c = text[i];
-      if (c < '0' || c > '9') throw ValueTypeError("not an integer: '" + std::string(text) + "'");
+      if (c < '0' || c > '9') throw ValueTypeError(util::concat({"not an integer: '", text, "'"}));
       chunk = chunk * 10 + static_cast<std::uint32_t>(c - '0');
       scale *= 10;
     }

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "util/text.hpp"
+
 namespace cshelve::py {
 
 using detail::Node;
@@ -56,7 +58,7 @@ Value items_value(Kind kind, Items items) {
 }
 
 [[noreturn]] void wrong_kind(const Value& v, std::string_view wanted) {
-  throw ValueTypeError("expected " + std::string(wanted) + ", got " + std::string(v.kind_name()));
+  throw ValueTypeError(util::concat({"expected ", wanted, ", got ", v.kind_name()}));
 }
 
 // The node of `v`, which must be of kind `kind` (whose Python name is `wanted`).
@@ -130,7 +132,7 @@ bool Value::as_bool() const {
 bool Value::fits_int64() const noexcept { return kind_ == Kind::integer && !node_; }
 std::int64_t Value::as_int() const {
   if (kind_ != Kind::integer) wrong_kind(*this, "int");
-  if (node_) throw ValueTypeError("int " + int_text() + " does not fit in 64 bits");
+  if (node_) throw ValueTypeError(util::concat({"int ", int_text(), " does not fit in 64 bits"}));
   return scalar_.i;
 }
 std::string Value::int_text() const {
@@ -169,15 +171,15 @@ const Uuid& Value::as_uuid() const { return node_of(*this, Kind::uuid, "uuid.UUI
 const Value& Value::operator[](std::size_t index) const {
   if (kind_ != Kind::list && kind_ != Kind::tuple) wrong_kind(*this, "list or tuple");
   if (index >= node_->items.size())
-    throw ValueLookupError(std::string(kind_name()) + " index " + std::to_string(index) + " out of range (size " +
-                           std::to_string(node_->items.size()) + ")");
+    throw ValueLookupError(util::concat({kind_name(), " index ", std::to_string(index), " out of range (size ",
+                                         std::to_string(node_->items.size()), ")"}));
   return node_->items[index];
 }
 const Value& Value::operator[](int index) const {
   if (index >= 0) return (*this)[static_cast<std::size_t>(index)];
   const std::size_t n = size();
   const auto back = static_cast<std::size_t>(-static_cast<long long>(index));
-  if (back > n) throw ValueLookupError(std::string(kind_name()) + " index " + std::to_string(index) + " out of range");
+  if (back > n) throw ValueLookupError(util::concat({kind_name(), " index ", std::to_string(index), " out of range"}));
   return (*this)[n - back];
 }
 const Value* Value::find(const Value& key) const {
@@ -187,7 +189,7 @@ const Value* Value::find(const Value& key) const {
 }
 const Value& Value::operator[](const Value& key) const {
   if (const Value* v = find(key)) return *v;
-  throw ValueLookupError("dict has no key " + key.repr());
+  throw ValueLookupError(util::concat({"dict has no key ", key.repr()}));
 }
 std::size_t Value::size() const {
   switch (kind_) {
@@ -335,11 +337,11 @@ std::string Value::repr() const {
     case Kind::boolean: return scalar_.b ? "True" : "False";
     case Kind::integer: return int_text();
     case Kind::floating: return float_repr(scalar_.f);
-    case Kind::complex: return "complex(" + float_repr(node_->real) + ", " + float_repr(node_->imag) + ")";
+    case Kind::complex: return util::concat({"complex(", float_repr(node_->real), ", ", float_repr(node_->imag), ")"});
     case Kind::str: return quoted(node_->text, false);
     case Kind::bytes: return quoted(node_->text, true);
-    case Kind::bytearray: return "bytearray(" + quoted(node_->text, true) + ")";
-    case Kind::decimal: return "Decimal('" + node_->text + "')";
+    case Kind::bytearray: return util::concat({"bytearray(", quoted(node_->text, true), ")"});
+    case Kind::decimal: return util::concat({"Decimal('", node_->text, "')"});
     case Kind::list: return join(node_->items, "[", "]");
     case Kind::tuple: return join(node_->items, "(", node_->items.size() == 1 ? ",)" : ")");
     case Kind::set: return node_->items.empty() ? "set()" : join(node_->items, "{", "}");
@@ -347,30 +349,31 @@ std::string Value::repr() const {
     case Kind::dict: {
       std::string out = "{";
       for (std::size_t i = 0; i < node_->entries.size(); ++i)
-        out += (i ? ", " : "") + node_->entries[i].first.repr() + ": " + node_->entries[i].second.repr();
+        out += util::concat({i ? ", " : "", node_->entries[i].first.repr(), ": ", node_->entries[i].second.repr()});
       return out + "}";
     }
     case Kind::date: {
       const Date& d = node_->datetime.date;
-      return "datetime.date(" + two(d.year) + ", " + two(d.month) + ", " + two(d.day) + ")";
+      return util::concat({"datetime.date(", two(d.year), ", ", two(d.month), ", ", two(d.day), ")"});
     }
     case Kind::time:
     case Kind::datetime: {
       const Date& d = node_->datetime.date;
       const Time& t = node_->datetime.time;
-      std::string out = kind_ == Kind::time
-                            ? "datetime.time("
-                            : "datetime.datetime(" + two(d.year) + ", " + two(d.month) + ", " + two(d.day) + ", ";
-      out += two(t.hour) + ", " + two(t.minute) + ", " + two(t.second) + ", " + two(t.microsecond);
+      std::string out =
+          kind_ == Kind::time
+              ? "datetime.time("
+              : util::concat({"datetime.datetime(", two(d.year), ", ", two(d.month), ", ", two(d.day), ", "});
+      out += util::concat({two(t.hour), ", ", two(t.minute), ", ", two(t.second), ", ", two(t.microsecond)});
       if (t.fold) out += ", fold=1";
       if (t.has_offset)
-        out += ", tzinfo=timezone(timedelta(" + two(t.utc_offset.days) + ", " + two(t.utc_offset.seconds) + ", " +
-               two(t.utc_offset.microseconds) + "))";
+        out += util::concat({", tzinfo=timezone(timedelta(", two(t.utc_offset.days), ", ", two(t.utc_offset.seconds),
+                             ", ", two(t.utc_offset.microseconds), "))"});
       return out + ")";
     }
     case Kind::timedelta:
-      return "datetime.timedelta(" + two(node_->delta.days) + ", " + two(node_->delta.seconds) + ", " +
-             two(node_->delta.microseconds) + ")";
+      return util::concat({"datetime.timedelta(", two(node_->delta.days), ", ", two(node_->delta.seconds), ", ",
+                           two(node_->delta.microseconds), ")"});
     case Kind::uuid: {
       std::string out = "UUID('";
       char buf[4];

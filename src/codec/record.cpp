@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "codec/envelope.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::codec {
 
@@ -26,8 +27,9 @@ using namespace detail;
 
 void check_key_size(std::size_t size) {
   if (!eax::is_valid_key_size(size)) {
-    throw MissingEncryptionKeyError("The encryption key is " + std::to_string(size) +
-                                    " bytes long (UTF-8); AES needs a key of exactly 16, 24 or 32 bytes");
+    throw MissingEncryptionKeyError(
+        util::concat({"The encryption key is ", std::to_string(size),
+                      " bytes long (UTF-8); AES needs a key of exactly 16, 24 or 32 bytes"}));
   }
 }
 
@@ -133,8 +135,8 @@ std::string decode_record(std::string record, const Processing& processing) {
     return record;
   }
   if (record.size() < kEnvelopeHeaderSize) {
-    throw DataCorruptionError("The stored record is truncated: " + std::to_string(record.size()) +
-                              " bytes cannot hold its 10-byte header");
+    throw DataCorruptionError(util::concat(
+        {"The stored record is truncated: ", std::to_string(record.size()), " bytes cannot hold its 10-byte header"}));
   }
   const std::size_t signature_size = static_cast<unsigned char>(record[1]);
   const std::uint64_t data_size = read_u64_le(record, 2);

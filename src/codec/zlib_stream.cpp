@@ -10,6 +10,8 @@
 #include <new>
 #include <string>
 
+#include "util/text.hpp"
+
 namespace cshelve::codec {
 namespace {
 
@@ -56,7 +58,7 @@ class Deflater : public ZlibStream<deflateEnd> {
  public:
   explicit Deflater(int level) {
     if (deflateInit(&stream_, level) != Z_OK) {
-      throw ConfigurationError("zlib could not start compressing at level " + std::to_string(level));
+      throw ConfigurationError(util::concat({"zlib could not start compressing at level ", std::to_string(level)}));
     }
   }
 };
@@ -92,14 +94,15 @@ void trim(std::string& output, std::size_t used) {
     case Z_NEED_DICT:
       throw DataCorruptionError("The compressed data is damaged: the zlib stream asks for a preset dictionary");
     case Z_MEM_ERROR: throw std::bad_alloc();
-    default: throw DataCorruptionError("The compressed data is damaged: " + zlib_message(stream, status));
+    default:
+      throw DataCorruptionError(util::concat({"The compressed data is damaged: ", zlib_message(stream, status)}));
   }
 }
 
 void check_level(int level) {
   if (!is_valid_zlib_level(level)) {
-    throw ConfigurationError("zlib compression level " + std::to_string(level) +
-                             " is out of range: use -1 (zlib's default) or 0 to 9");
+    throw ConfigurationError(util::concat(
+        {"zlib compression level ", std::to_string(level), " is out of range: use -1 (zlib's default) or 0 to 9"}));
   }
 }
 
@@ -132,7 +135,7 @@ void zlib_compress_append(std::string_view input, int level, std::string& output
     used += space_before - stream.avail_out;
   } while (status == Z_OK);
   if (status != Z_STREAM_END) {
-    throw Error("zlib compression failed: " + zlib_message(stream, status));
+    throw Error(util::concat({"zlib compression failed: ", zlib_message(stream, status)}));
   }
   trim(output, used);
 }
@@ -205,14 +208,14 @@ ZlibCompressor::~ZlibCompressor() = default;
 void ZlibCompressor::update(std::string_view input, std::string& output) {
   const int status = state_->run(input, Z_NO_FLUSH, output);
   if (status != Z_OK && status != Z_BUF_ERROR) {
-    throw Error("zlib compression failed: " + zlib_message(state_->deflater.stream(), status));
+    throw Error(util::concat({"zlib compression failed: ", zlib_message(state_->deflater.stream(), status)}));
   }
 }
 
 void ZlibCompressor::finish(std::string& output) {
   const int status = state_->run({}, Z_FINISH, output);
   if (status != Z_STREAM_END) {
-    throw Error("zlib compression failed: " + zlib_message(state_->deflater.stream(), status));
+    throw Error(util::concat({"zlib compression failed: ", zlib_message(state_->deflater.stream(), status)}));
   }
 }
 

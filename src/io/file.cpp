@@ -1,4 +1,5 @@
 #include "io/file.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -32,7 +33,7 @@ std::size_t read_file_at(int fd, const std::string& path, std::uint64_t offset, 
     const ssize_t got = ::pread(fd, buffer + filled, room - filled, static_cast<off_t>(offset + filled));
     if (got < 0) {
       if (errno == EINTR) continue;
-      throw StorageError("cannot read '" + path + "': " + system_reason());
+      throw StorageError(util::concat({"cannot read '", path, "': ", system_reason()}));
     }
     if (got == 0) break;
     filled += static_cast<std::size_t>(got);
@@ -43,8 +44,8 @@ std::size_t read_file_at(int fd, const std::string& path, std::uint64_t offset, 
 void read_exactly_at(int fd, const std::string& path, std::uint64_t offset, char* buffer, std::size_t size) {
   const std::size_t got = read_file_at(fd, path, offset, buffer, size);
   if (got != size) {
-    throw StorageError("cannot read '" + path + "': it ended " + std::to_string(size - got) +
-                       " bytes early (was it changed while being read?)");
+    throw StorageError(util::concat({"cannot read '", path, "': it ended ", std::to_string(size - got),
+                                     " bytes early (was it changed while being read?)"}));
   }
 }
 
@@ -65,7 +66,7 @@ void write_file(int fd, const std::string& path, std::string_view data) {
     const ssize_t written = ::write(fd, data.data(), data.size());
     if (written < 0) {
       if (errno == EINTR) continue;
-      throw StorageError("cannot write '" + path + "': " + system_reason());
+      throw StorageError(util::concat({"cannot write '", path, "': ", system_reason()}));
     }
     data.remove_prefix(static_cast<std::size_t>(written));
   }
@@ -76,7 +77,7 @@ void write_file_at(int fd, const std::string& path, std::uint64_t offset, std::s
     const ssize_t written = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (written < 0) {
       if (errno == EINTR) continue;
-      throw StorageError("cannot write '" + path + "': " + system_reason());
+      throw StorageError(util::concat({"cannot write '", path, "': ", system_reason()}));
     }
     data.remove_prefix(static_cast<std::size_t>(written));
     offset += static_cast<std::uint64_t>(written);

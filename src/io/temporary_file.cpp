@@ -14,6 +14,7 @@
 #include <random>
 
 #include "util/hex.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::io {
 
@@ -75,7 +76,9 @@ void ReplacementFile::commit() {
   committed_ = true;
 }
 
-void ReplacementFile::fail() const { throw StorageError("cannot write '" + path_ + "': " + system_reason()); }
+void ReplacementFile::fail() const {
+  throw StorageError(util::concat({"cannot write '", path_, "': ", system_reason()}));
+}
 
 SpoolFile::SpoolFile(const std::string& folder) {
   std::string system_folder;
@@ -99,7 +102,7 @@ SpoolFile::SpoolFile(const std::string& folder) {
       return;
     }
   }
-  throw StorageError("cannot create a temporary file in '" + system_folder + "': " + system_reason());
+  throw StorageError(util::concat({"cannot create a temporary file in '", system_folder, "': ", system_reason()}));
 }
 
 void SpoolFile::append(std::string_view data) {
@@ -112,7 +115,8 @@ void SpoolFile::write_at(std::uint64_t offset, std::string_view data) {
 }
 
 void SpoolFile::truncate() {
-  if (::ftruncate(file_.get(), 0) != 0) throw StorageError("cannot write " + path_ + ": " + system_reason());
+  if (::ftruncate(file_.get(), 0) != 0)
+    throw StorageError(util::concat({"cannot write ", path_, ": ", system_reason()}));
   size_ = 0;
 }
 

@@ -15,6 +15,7 @@
 #include "util/hex.hpp"
 #include "providers/provider.hpp"
 #include "util/digest.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -115,7 +116,7 @@ class LocalProvider final : public Provider {
     if (exists()) return;
     std::string reason;
     if (!make_folders(root_, reason)) {
-      throw CanNotCreateDBError("cannot create local shelf folder '" + root_ + "': " + reason);
+      throw CanNotCreateDBError(util::concat({"cannot create local shelf folder '", root_, "': ", reason}));
     }
   }
 
@@ -133,8 +134,8 @@ class LocalProvider final : public Provider {
     std::string record;
     // A 32-bit process cannot hold a record of 4 GiB or more: its size must not wrap on the way.
     if (size > record.max_size()) {
-      throw StorageError("cannot read '" + path.shown + "': its " + std::to_string(size) +
-                         " bytes do not fit in this process's memory");
+      throw StorageError(util::concat({"cannot read '", path.shown, "': its ", std::to_string(size),
+                                       " bytes do not fit in this process's memory"}));
     }
     record.resize(static_cast<std::size_t>(size));
     std::size_t filled = 0;
@@ -143,7 +144,7 @@ class LocalProvider final : public Provider {
       const ssize_t got = ::read(file.get(), record.data() + filled, record.size() - filled);
       if (got < 0) {
         if (errno == EINTR) continue;
-        throw StorageError("cannot read '" + path.shown + "': " + system_reason());
+        throw StorageError(util::concat({"cannot read '", path.shown, "': ", system_reason()}));
       }
       if (got == 0) break;
       filled += static_cast<std::size_t>(got);
@@ -176,7 +177,7 @@ class LocalProvider final : public Provider {
     if (!chain.open(root_, path.folders, false)) return Erased::absent;
     if (::unlinkat(chain.last(), path.file.c_str(), 0) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return Erased::absent;
-      throw StorageError("cannot delete key '" + std::string(key) + "': " + system_reason());
+      throw StorageError(util::concat({"cannot delete key '", key, "': ", system_reason()}));
     }
     ::fsync(chain.last());  // makes the removal durable
     // Remove the piece folders the key leaves empty, deepest first; rmdir refuses non-empty ones.
@@ -221,7 +222,7 @@ class LocalProvider final : public Provider {
     const int link_error = created ? 0 : errno;
     const std::string why = created ? std::string() : system_reason();
     ::unlinkat(chain.last(), temporary.c_str(), 0);
-    if (!created && link_error != EEXIST) throw StorageError("cannot write key '" + std::string(key) + "': " + why);
+    if (!created && link_error != EEXIST) throw StorageError(util::concat({"cannot write key '", key, "': ", why}));
     if (created) ::fsync(chain.last());  // makes the new name durable
     return created;
   }
@@ -241,7 +242,7 @@ class LocalProvider final : public Provider {
   KeyPage list(const std::string&) override {
     KeyPage page;
     const int top = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (top < 0) throw StorageError("cannot list local shelf '" + root_ + "': " + system_reason());
+    if (top < 0) throw StorageError(util::concat({"cannot list local shelf '", root_, "': ", system_reason()}));
     walk(top, std::string(), 0, page.keys);
     return page;
   }
@@ -270,7 +271,7 @@ class LocalProvider final : public Provider {
       std::string temporary = io::temporary_name(local_tree::kTemporaryPrefix);
       if (write_synced(chain, temporary, body)) return temporary;
       if (attempt == 10) {
-        throw StorageError("cannot write key '" + std::string(key) + "': its folder keeps disappearing");
+        throw StorageError(util::concat({"cannot write key '", key, "': its folder keeps disappearing"}));
       }
       chain.open(root_, path.folders, true);
     }
@@ -281,7 +282,7 @@ class LocalProvider final : public Provider {
     if (::renameat(chain.last(), temporary.c_str(), chain.last(), path.file.c_str()) != 0) {
       const std::string why = system_reason();
       ::unlinkat(chain.last(), temporary.c_str(), 0);
-      throw StorageError("cannot write key '" + std::string(key) + "': " + why);
+      throw StorageError(util::concat({"cannot write key '", key, "': ", why}));
     }
     ::fsync(chain.last());  // makes the rename durable
   }
@@ -301,15 +302,16 @@ class LocalProvider final : public Provider {
         do {
           locked = ::flock(lock.get(), LOCK_EX);
         } while (locked != 0 && errno == EINTR);
-        if (locked != 0) throw StorageError("cannot lock '" + chain.shown() + "/" + name + "': " + system_reason());
+        if (locked != 0)
+          throw StorageError(util::concat({"cannot lock '", chain.shown(), "/", name, "': ", system_reason()}));
         return;
       }
-      if (errno == ELOOP) local_tree::throw_link(chain.shown() + "/" + name);
+      if (errno == ELOOP) local_tree::throw_link(util::concat({chain.shown(), "/", name}));
       // The folder of a long key may be removed by an erase between its opening and the lock
       // file's creation: again.
       if (errno != ENOENT || attempt == 10) {
-        throw StorageError("cannot lock key '" + std::string(key) + "' with '" + chain.shown() + "/" + name +
-                           "': " + system_reason());
+        throw StorageError(
+            util::concat({"cannot lock key '", key, "' with '", chain.shown(), "/", name, "': ", system_reason()}));
       }
     }
   }
@@ -322,7 +324,7 @@ class LocalProvider final : public Provider {
     const int fd = ::openat(folder, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0 && errno == ELOOP) local_tree::throw_link(path.shown);
     if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {
-      throw StorageError("cannot read '" + path.shown + "': " + system_reason());
+      throw StorageError(util::concat({"cannot read '", path.shown, "': ", system_reason()}));
     }
     return fd;
   }
@@ -340,15 +342,17 @@ class LocalProvider final : public Provider {
 
   static std::uint64_t regular_size(const FileDescriptor& file, const RecordPath& path) {
     struct stat info {};
-    if (::fstat(file.get(), &info) != 0) throw StorageError("cannot read '" + path.shown + "': " + system_reason());
-    if (!S_ISREG(info.st_mode)) throw StorageError("cannot read '" + path.shown + "': it is not a regular file");
+    if (::fstat(file.get(), &info) != 0)
+      throw StorageError(util::concat({"cannot read '", path.shown, "': ", system_reason()}));
+    if (!S_ISREG(info.st_mode))
+      throw StorageError(util::concat({"cannot read '", path.shown, "': it is not a regular file"}));
     return static_cast<std::uint64_t>(info.st_size);
   }
 
   RecordPath path_of(std::string_view key) const {
     if (key.size() > kMaxKeyBytes) {
-      throw StorageError("key of " + std::to_string(key.size()) + " bytes is longer than the " +
-                         std::to_string(kMaxKeyBytes) + " bytes a shelf key may have");
+      throw StorageError(util::concat({"key of ", std::to_string(key.size()), " bytes is longer than the ",
+                                       std::to_string(kMaxKeyBytes), " bytes a shelf key may have"}));
     }
     const std::string encoded = encode_key(key);
     RecordPath path;
@@ -375,7 +379,7 @@ class LocalProvider final : public Provider {
   void walk(int folder_fd, const std::string& encoded_prefix, int depth, std::vector<std::string>& keys) const {
     local_tree::FolderReader folder(folder_fd);
     if (folder.get() == nullptr) {
-      if (depth == 0) throw StorageError("cannot list local shelf '" + root_ + "': " + system_reason());
+      if (depth == 0) throw StorageError(util::concat({"cannot list local shelf '", root_, "': ", system_reason()}));
       return;
     }
     while (const dirent* entry = ::readdir(folder.get())) {
@@ -426,7 +430,7 @@ class LocalProvider final : public Provider {
         ::openat(chain.last(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
     if (file.get() < 0) {
       if (errno == ENOENT) return false;
-      throw StorageError("cannot create '" + shown + "': " + system_reason());
+      throw StorageError(util::concat({"cannot create '", shown, "': ", system_reason()}));
     }
     try {
       write_all(file, shown, body);
@@ -443,8 +447,8 @@ class LocalProvider final : public Provider {
       read_in_parts(body.file->fd, body.file->path, body.file->size,
                     [&](std::string_view part) { write_file(file.get(), path, part); });
     }
-    if (::fsync(file.get()) != 0) throw StorageError("cannot sync '" + path + "': " + system_reason());
-    if (!file.close()) throw StorageError("cannot close '" + path + "': " + system_reason());
+    if (::fsync(file.get()) != 0) throw StorageError(util::concat({"cannot sync '", path, "': ", system_reason()}));
+    if (!file.close()) throw StorageError(util::concat({"cannot close '", path, "': ", system_reason()}));
   }
 
   std::string root_;

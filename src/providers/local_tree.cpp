@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "io/file.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::providers::local_tree {
 namespace {
@@ -56,9 +57,9 @@ FolderReader::~FolderReader() {
 }
 
 void throw_link(const std::string& shown) {
-  throw StorageError("'" + shown +
-                     "' is a symbolic link: a local shelf never follows a link, so it never reads or "
-                     "writes outside its folder");
+  throw StorageError(util::concat(
+      {"'", shown,
+       "' is a symbolic link: a local shelf never follows a link, so it never reads or writes outside its folder"}));
 }
 
 int open_folder_at(int parent, const std::string& name, const std::string& shown) {
@@ -73,7 +74,7 @@ int open_folder_at(int parent, const std::string& name, const std::string& shown
   }
   if (error != ENOENT && error != ENOTDIR) {
     errno = error;
-    throw StorageError("cannot open folder '" + shown + "': " + io::system_reason());
+    throw StorageError(util::concat({"cannot open folder '", shown, "': ", io::system_reason()}));
   }
   errno = error;
   return -1;
@@ -86,7 +87,7 @@ bool FolderChain::open(const std::string& root, const std::vector<std::string>& 
   for (int round = 1;; ++round) {
     const Walk walk = open_once(root, names, create);
     if (walk != Walk::folder_removed) return walk == Walk::opened;
-    if (round == 10) throw StorageError("cannot create folder '" + shown_ + "': it keeps disappearing");
+    if (round == 10) throw StorageError(util::concat({"cannot create folder '", shown_, "': it keeps disappearing"}));
   }
 }
 
@@ -96,7 +97,7 @@ FolderChain::Walk FolderChain::open_once(const std::string& root, const std::vec
   const int top = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (top < 0) {
     if (!create && (errno == ENOENT || errno == ENOTDIR)) return Walk::missing;
-    throw StorageError("cannot open local shelf folder '" + root + "': " + io::system_reason());
+    throw StorageError(util::concat({"cannot open local shelf folder '", root, "': ", io::system_reason()}));
   }
   fds_.push_back(top);
   for (const std::string& name : names) {
@@ -108,7 +109,7 @@ FolderChain::Walk FolderChain::open_once(const std::string& root, const std::vec
     for (int attempt = 0; fd < 0 && errno == ENOENT && create && attempt < 10; ++attempt) {
       if (::mkdirat(last(), name.c_str(), 0777) != 0 && errno != EEXIST) {
         if (errno == ENOENT) return Walk::folder_removed;  // the open folder above is gone
-        throw StorageError("cannot create folder '" + shown_ + "': " + io::system_reason());
+        throw StorageError(util::concat({"cannot create folder '", shown_, "': ", io::system_reason()}));
       }
       // The new folder's entry must reach the disk too, or a synced file inside it can vanish in
       // a crash along with the folder.
@@ -117,7 +118,7 @@ FolderChain::Walk FolderChain::open_once(const std::string& root, const std::vec
     }
     if (fd < 0) {
       if (!create) return Walk::missing;  // no such key
-      if (errno == ENOTDIR) throw StorageError("'" + shown_ + "' exists and is not a folder");
+      if (errno == ENOTDIR) throw StorageError(util::concat({"'", shown_, "' exists and is not a folder"}));
       return Walk::folder_removed;
     }
     fds_.push_back(fd);

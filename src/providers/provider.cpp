@@ -1,6 +1,7 @@
 #include "providers/provider.hpp"
 
 #include "io/file.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -59,8 +60,8 @@ void Provider::clear() {
 void Provider::put_file(std::string_view key, const FileBody& body) {
   std::string data;
   if (body.size > data.max_size()) {
-    throw StorageError("cannot read '" + body.path + "': its " + std::to_string(body.size) +
-                       " bytes do not fit in this process's memory");
+    throw StorageError(util::concat({"cannot read '", body.path, "': its ", std::to_string(body.size),
+                                     " bytes do not fit in this process's memory"}));
   }
   data.resize(static_cast<std::size_t>(body.size));
   io::read_exactly_at(body.fd, body.path, 0, data.data(), data.size());

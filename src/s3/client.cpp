@@ -18,6 +18,7 @@
 #include "s3/failure.hpp"
 #include "s3/xml.hpp"
 #include "util/digest.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3 {
 namespace {
@@ -92,7 +93,7 @@ bool Client::Impl::refresh_for(const Call& call, const Failure& failure, Attempt
   const bool expired = failure.kind == FailureKind::server &&
                        (code == "ExpiredToken" || code == "InvalidToken" || code == "TokenRefreshRequired");
   if (!config.credentials_provider || !expired || !attempts.take_credentials_retry()) return false;
-  log(LogLevel::info, describe(call) + ": " + failure.summary + "; retrying with fresh credentials");
+  log(LogLevel::info, util::concat({describe(call), ": ", failure.summary, "; retrying with fresh credentials"}));
   config.credentials_provider->expired(used);
   return true;
 }
@@ -128,7 +129,8 @@ HttpResponse Client::Impl::execute(const Call& call) {
       // rather than the object. Not one of max_attempts, as a damaged body is retried anyway.
       md5_alongside = true;
       attempts.take_second_opinion();
-      log(LogLevel::info, describe(call) + ": " + failure.summary + "; fetching it again to check its MD5");
+      log(LogLevel::info,
+          util::concat({describe(call), ": ", failure.summary, "; fetching it again to check its MD5"}));
       continue;
     }
     const auto delay = retry.after_failure(call, attempts, failure);
@@ -286,7 +288,7 @@ ListResult Client::list_objects_v2(std::string_view bucket, const ListRequest& r
   try {
     return parse_list_objects_v2(response.body);
   } catch (const MalformedResponseError& error) {
-    throw MalformedResponseError(describe(call) + ": " + error.what());
+    throw MalformedResponseError(util::concat({describe(call), ": ", error.what()}));
   }
 }
 
@@ -329,7 +331,7 @@ DeleteResult Client::delete_objects(std::string_view bucket, const std::vector<s
         try {
           failures[i] = parse_delete_result(response.body);
         } catch (const MalformedResponseError& error) {
-          throw MalformedResponseError(describe(calls[i]) + ": " + error.what());
+          throw MalformedResponseError(util::concat({describe(calls[i]), ": ", error.what()}));
         }
       },
       errors, /*stop_at_failure=*/true);

@@ -6,6 +6,7 @@
 
 #include "s3/credential_sources.hpp"
 #include "util/ascii.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3::sources {
 
@@ -30,21 +31,23 @@ AwsFile read_aws_file(const std::string& path, bool* exists) {
   };
   while (std::getline(file, line)) {
     ++number;
-    if (number > 100000) throw AuthArgumentError("AWS file '" + path + "' has more than 100000 lines");
+    if (number > 100000) throw AuthArgumentError(util::concat({"AWS file '", path, "' has more than 100000 lines"}));
     const std::string text = trim(line);
     if (text.empty() || text[0] == '#' || text[0] == ';') continue;
     if (line[0] == ' ' || line[0] == '\t') continue;  // a nested setting
     if (text.front() == '[') {
       if (text.back() != ']') {
-        throw AuthArgumentError("AWS file '" + path + "' line " + std::to_string(number) + ": unclosed section header");
+        throw AuthArgumentError(
+            util::concat({"AWS file '", path, "' line ", std::to_string(number), ": unclosed section header"}));
       }
       section = &sections[trim(text.substr(1, text.size() - 2))];
       continue;
     }
     const auto equals = text.find('=');
     if (equals == std::string::npos || section == nullptr) {
-      throw AuthArgumentError("AWS file '" + path + "' line " + std::to_string(number) +
-                              (section == nullptr ? ": a setting before any [section]" : ": no '=' in the line"));
+      throw AuthArgumentError(
+          util::concat({"AWS file '", path, "' line ", std::to_string(number),
+                        section == nullptr ? ": a setting before any [section]" : ": no '=' in the line"}));
     }
     (*section)[util::to_lower_ascii(trim(text.substr(0, equals)))] = trim(text.substr(equals + 1));
   }
@@ -58,7 +61,7 @@ std::string home_file(const char* variable, const char* relative) {
     }
     return *path;
   }
-  return env("HOME").value_or("") + "/.aws/" + relative;
+  return util::concat({env("HOME").value_or(""), "/.aws/", relative});
 }
 
 }  // namespace
@@ -82,7 +85,7 @@ std::optional<AwsSection> SharedFiles::profile(const std::string& name) const {
   return merged;
 }
 
-std::string SharedFiles::where() const { return "'" + credentials_path + "' or '" + config_path + "'"; }
+std::string SharedFiles::where() const { return util::concat({"'", credentials_path, "' or '", config_path, "'"}); }
 
 std::string get(const AwsSection& section, const char* key) {
   const auto it = section.find(key);
@@ -97,19 +100,19 @@ std::unique_ptr<CredentialSource> named_source(const std::string& value, const s
   if (value == "Environment") return environment();
   if (value == "EcsContainer") return container(settings);
   if (value == "Ec2InstanceMetadata") return instance(settings);
-  throw AuthArgumentError("profile '" + profile +
-                          "': credential_source must be Environment, EcsContainer or "
-                          "Ec2InstanceMetadata, not '" +
-                          value + "'");
+  throw AuthArgumentError(util::concat({"profile '", profile,
+                                        "': credential_source must be Environment, EcsContainer or "
+                                        "Ec2InstanceMetadata, not '",
+                                        value, "'"}));
 }
 
 }  // namespace
 
 std::unique_ptr<CredentialSource> profile_source(const SharedFiles& files, const std::string& name,
                                                  const CredentialsSettings& settings, std::set<std::string>& visited) {
-  const std::string label = "profile '" + name + "'";
+  const std::string label = util::concat({"profile '", name, "'"});
   const auto section = files.profile(name);
-  if (!section) throw AuthArgumentError(label + " is in neither " + files.where());
+  if (!section) throw AuthArgumentError(util::concat({label, " is in neither ", files.where()}));
   if (!visited.insert(name).second) throw AuthArgumentError(label + ": source_profile goes round in a loop");
 
   const std::string role_arn = get(*section, "role_arn");

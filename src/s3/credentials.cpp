@@ -19,6 +19,7 @@
 
 #include "s3/credential_profiles.hpp"
 #include "s3/credential_sources.hpp"
+#include "util/text.hpp"
 
 extern char** environ;
 
@@ -63,9 +64,9 @@ std::shared_ptr<const Credentials> CredentialsProvider::current() {
     // A failed early refresh is not fatal while the old credentials last.
     if (usable(std::time(nullptr), std::chrono::seconds(0))) {
       if (logger_ && LogLevel::warning >= log_level_) {
-        logger_(
-            LogLevel::warning,
-            std::string("refreshing credentials failed; the current ones are used until they expire: ") + error.what());
+        logger_(LogLevel::warning,
+                util::concat(
+                    {"refreshing credentials failed; the current ones are used until they expire: ", error.what()}));
       }
       return credentials_;
     }
@@ -74,8 +75,8 @@ std::shared_ptr<const Credentials> CredentialsProvider::current() {
   auto credentials = std::make_shared<const Credentials>(std::move(fresh.credentials));
   if (logger_ && LogLevel::debug >= log_level_) {
     logger_(LogLevel::debug,
-            "credentials from " + source_->name() +
-                (fresh.expiration ? ", valid until " + amz_date(*fresh.expiration) : std::string(", not expiring")));
+            util::concat({"credentials from ", source_->name(), fresh.expiration ? ", valid until " : ", not expiring",
+                          fresh.expiration ? amz_date(*fresh.expiration) : std::string()}));
   }
   std::lock_guard<std::mutex> lock(state_mutex_);
   credentials_ = credentials;
@@ -99,15 +100,17 @@ std::optional<std::string> env(const char* name) {
 
 std::string read_token_file(const std::string& path, const std::string& what) {
   std::ifstream file(path, std::ios::binary);
-  if (!file) throw AuthArgumentError(what + ": cannot read token file '" + path + "'");
+  if (!file) throw AuthArgumentError(util::concat({what, ": cannot read token file '", path, "'"}));
   std::string text(16 * 1024 + 1, '\0');
   file.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(file.gcount()));
-  if (text.size() > 16 * 1024) throw AuthArgumentError(what + ": token file '" + path + "' is larger than 16 KiB");
+  if (text.size() > 16 * 1024) {
+    throw AuthArgumentError(util::concat({what, ": token file '", path, "' is larger than 16 KiB"}));
+  }
   const auto end = text.find_first_of("\r\n");
   if (end != std::string::npos) text.resize(end);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.pop_back();
-  if (text.empty()) throw AuthArgumentError(what + ": token file '" + path + "' is empty");
+  if (text.empty()) throw AuthArgumentError(util::concat({what, ": token file '", path, "' is empty"}));
   return text;
 }
 
@@ -120,8 +123,8 @@ HttpOutcome send_once(const HttpRequest& request, const HttpSettings& settings) 
     void write(std::string_view bytes) override {
       if (text.size() + bytes.size() > kMaxJsonSize) {
         const std::string rest = url_.substr(url_.find("://") + 3);
-        throw CredentialsError(rest.substr(0, rest.find('/')) + " sent a reply of more than " +
-                               std::to_string(kMaxJsonSize) + " bytes");
+        throw CredentialsError(util::concat(
+            {rest.substr(0, rest.find('/')), " sent a reply of more than ", std::to_string(kMaxJsonSize), " bytes"}));
       }
       text.append(bytes);
     }
@@ -200,19 +203,19 @@ TemporaryCredentials credentials_from_json(const std::string& json, const std::s
   try {
     object = parse_reply_json(json);
   } catch (const util::JsonError& error) {
-    throw CredentialsError(what + " gave " + error.what());
+    throw CredentialsError(util::concat({what, " gave ", error.what()}));
   }
   const auto text = [&](const char* name, bool required) -> std::string {
     const util::JsonValue* member = object.find(name);
     if (member == nullptr || member->is_null()) {
-      if (required) throw CredentialsError(what + " gave JSON without '" + name + "'");
+      if (required) throw CredentialsError(util::concat({what, " gave JSON without '", name, "'"}));
       return {};
     }
     if (!member->is(util::JsonValue::Kind::string)) {
-      throw CredentialsError(what + " gave JSON whose '" + name + "' is not a string");
+      throw CredentialsError(util::concat({what, " gave JSON whose '", name, "' is not a string"}));
     }
     if (required && member->as_string().empty()) {
-      throw CredentialsError(what + " gave JSON whose '" + name + "' is empty");
+      throw CredentialsError(util::concat({what, " gave JSON whose '", name, "' is empty"}));
     }
     return member->as_string();
   };
@@ -243,11 +246,10 @@ using sources::SharedFiles;
 // An auth_type that needs two variables and lacks one or both of them.
 [[noreturn]] void missing_variables(const char* auth_type, const char* first, bool has_first, const char* second,
                                     bool has_second) {
-  throw AuthArgumentError(std::string("auth_type ") + auth_type + " needs " + first + " and " + second + " (" +
-                          (!has_first && !has_second ? std::string("both are")
-                           : !has_first              ? std::string(first) + " is"
-                                                     : std::string(second) + " is") +
-                          " unset or empty)");
+  const bool both = !has_first && !has_second;
+  const char* const unset = both ? "both are" : !has_first ? first : second;
+  throw AuthArgumentError(util::concat({"auth_type ", auth_type, " needs ", first, " and ", second, " (", unset,
+                                        both ? "" : " is", " unset or empty)"}));
 }
 
 // --- environment ----------------------------------------------------------------------------
@@ -296,7 +298,7 @@ class ProcessSource final : public CredentialSource {
       try {
         return detail::parse_reply_json(output);
       } catch (const util::JsonError& error) {
-        throw CredentialsError(what + " printed " + error.what());
+        throw CredentialsError(util::concat({what, " printed ", error.what()}));
       }
     }();
     const util::JsonValue* version = object.find("Version");
@@ -357,12 +359,17 @@ class ProcessSource final : public CredentialSource {
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
-    if (timed_out)
-      throw CredentialsError(what + " did not finish within " + std::to_string(kProcessTimeoutMs / 1000) + " s");
-    if (too_long) throw CredentialsError(what + " printed more than " + std::to_string(kMaxJsonSize) + " bytes");
+    if (timed_out) {
+      throw CredentialsError(
+          util::concat({what, " did not finish within ", std::to_string(kProcessTimeoutMs / 1000), " s"}));
+    }
+    if (too_long) {
+      throw CredentialsError(util::concat({what, " printed more than ", std::to_string(kMaxJsonSize), " bytes"}));
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      throw CredentialsError(what + (WIFEXITED(status) ? " exited with status " + std::to_string(WEXITSTATUS(status))
-                                                       : std::string(" was killed by a signal")));
+      const bool exited = WIFEXITED(status);
+      throw CredentialsError(util::concat({what, exited ? " exited with status " : " was killed by a signal",
+                                           exited ? std::to_string(WEXITSTATUS(status)) : std::string()}));
     }
     return output;
   }
@@ -401,12 +408,12 @@ class ChainSource final : public CredentialSource {
         TemporaryCredentials credentials = source->fetch();
         if (settings_.logger && LogLevel::debug >= settings_.log_level) {
           settings_.logger(LogLevel::debug,
-                           std::string("default credential chain: using ") + which + " (" + source->name() + ")");
+                           util::concat({"default credential chain: using ", which, " (", source->name(), ")"}));
         }
         chosen_ = std::move(source);
         return credentials;
       } catch (const Error& error) {
-        reasons += std::string("; ") + which + ": " + error.what();
+        reasons += util::concat({"; ", which, ": ", error.what()});
       }
     }
     throw AuthArgumentError("auth_type default found no credentials" + reasons);
@@ -450,7 +457,7 @@ StsSettings sts_settings(const CredentialsSettings& settings) {
     sts.endpoint = *from_env;
   } else {
     const bool china = sts.region.rfind("cn-", 0) == 0;
-    sts.endpoint = "https://sts." + sts.region + (china ? ".amazonaws.com.cn" : ".amazonaws.com");
+    sts.endpoint = util::concat({"https://sts.", sts.region, china ? ".amazonaws.com.cn" : ".amazonaws.com"});
   }
   sts.verify_tls = settings.verify_tls;
   sts.ca_bundle = settings.ca_bundle;
@@ -474,7 +481,7 @@ CredentialsSetup make_credentials(const CredentialsSettings& settings) {
     SharedFiles files;
     const std::string name = profile_name(settings);
     if (!files.credentials_exists && !files.config_exists) {
-      throw AuthArgumentError("auth_type profile: neither " + files.where() + " exists");
+      throw AuthArgumentError(util::concat({"auth_type profile: neither ", files.where(), " exists"}));
     }
     std::set<std::string> visited;
     source = profile_source(files, name, settings, visited);
@@ -494,8 +501,9 @@ CredentialsSetup make_credentials(const CredentialsSettings& settings) {
     }
     source = std::make_unique<ChainSource>(settings);
   } else {
-    throw AuthTypeError(settings.origin + ": auth_type '" + type +
-                        "' is not one of access_key, environment, profile, web_identity, container, instance, default");
+    throw AuthTypeError(
+        util::concat({settings.origin, ": auth_type '", type,
+                      "' is not one of access_key, environment, profile, web_identity, container, instance, default"}));
   }
   setup.provider =
       std::make_shared<CredentialsProvider>(std::move(source), kRefreshAhead, settings.logger, settings.log_level);

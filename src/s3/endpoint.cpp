@@ -5,12 +5,13 @@
 #include <cctype>
 
 #include "util/ascii.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3 {
 
 Endpoint parse_endpoint(const std::string& url) {
   const auto fail = [&](const std::string& why) -> Endpoint {
-    throw ConfigurationError("S3 endpoint_url '" + url + "' " + why);
+    throw ConfigurationError(util::concat({"S3 endpoint_url '", url, "' ", why}));
   };
   Endpoint endpoint;
   const auto separator = url.find("://");
@@ -84,8 +85,8 @@ BucketAddress address_bucket(const Endpoint& endpoint, Addressing addressing, bo
     case Addressing::automatic: in_host = on_aws && fits_in_host_name(bucket); break;
   }
   if (in_host && !fits_in_host_name(bucket)) {
-    throw ConfigurationError("bucket name '" + std::string(bucket) +
-                             "' cannot be part of a host name (virtual-hosted addressing)");
+    throw ConfigurationError(
+        util::concat({"bucket name '", bucket, "' cannot be part of a host name (virtual-hosted addressing)"}));
   }
   BucketAddress address;
   address.in_host = in_host;

@@ -8,6 +8,7 @@
 #include "util/ascii.hpp"
 #include "util/digest.hpp"
 #include "util/hex.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3 {
 namespace {
@@ -65,7 +66,8 @@ std::optional<Failure> check_object_body(const Call& call, const HttpResponse& r
   };
   if (const std::string* length = response.header("content-length")) {
     if (*length != std::to_string(response.body_size)) {
-      return malformed("body of " + std::to_string(response.body_size) + " bytes where Content-Length says " + *length);
+      return malformed(
+          util::concat({"body of ", std::to_string(response.body_size), " bytes where Content-Length says ", *length}));
     }
   }
   const std::optional<std::string> etag = md5_etag(response);
@@ -94,10 +96,9 @@ std::optional<Failure> check_object_body(const Call& call, const HttpResponse& r
     }
     if (*md5 != *etag) return malformed(differs + ", and whose MD5 differs from its ETag");
     if (!log.told_wrong_checksum.exchange(true)) {
-      log(LogLevel::warning, describe(call) + ": the reply's " +
-                                 std::string(checksum_header(response.body_crc->kind())) +
-                                 " disagrees with a body whose MD5 matches its ETag; the body is accepted, and the "
-                                 "server's checksums are taken for wrong (said once)");
+      log(LogLevel::warning, util::concat({describe(call), ": the reply's ", checksum_header(response.body_crc->kind()),
+                                           " disagrees with a body whose MD5 matches its ETag; the body is accepted, "
+                                           "and the server's checksums are taken for wrong (said once)"}));
     }
     return std::nullopt;
   }
@@ -112,9 +113,9 @@ std::optional<Failure> check_object_body(const Call& call, const HttpResponse& r
 std::variant<HttpResponse, Failure> judge(const Call& call, const std::string& where, HttpOutcome&& outcome,
                                           const ClientLog& log) {
   if (log.enabled(LogLevel::debug)) {
-    log(LogLevel::debug, call.method + " " + where + " -> " +
-                             (outcome.failure ? "failed" : std::to_string(outcome.response.status)) + " in " +
-                             std::to_string(static_cast<long>(outcome.seconds * 1000)) + " ms");
+    log(LogLevel::debug, util::concat({call.method, " ", where, " -> ",
+                                       (outcome.failure ? "failed" : std::to_string(outcome.response.status)), " in ",
+                                       std::to_string(static_cast<long>(outcome.seconds * 1000)), " ms"}));
   }
 
   if (outcome.failure) {

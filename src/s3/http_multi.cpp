@@ -1,4 +1,5 @@
 #include "s3/http_multi.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -16,7 +17,7 @@ namespace cshelve::s3 {
 namespace {
 
 [[noreturn]] void throw_multi_error(const char* what, CURLMcode code) {
-  throw StorageError(std::string("libcurl's multi interface failed to ") + what + ": " + curl_multi_strerror(code));
+  throw StorageError(util::concat({"libcurl's multi interface failed to ", what, ": ", curl_multi_strerror(code)}));
 }
 
 short poll_events(int what) {

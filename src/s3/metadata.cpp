@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "s3/credential_sources.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3 {
 
@@ -75,9 +76,9 @@ std::string container_url(const char* relative_uri, const char* full_uri) {
   }
   if (scheme == "http" && !container_host_allowed(host)) {
     throw AuthArgumentError(
-        "auth_type container: AWS_CONTAINER_CREDENTIALS_FULL_URI may use plain http only to a "
-        "loopback address or 169.254.170.2, 169.254.170.23, fd00:ec2::23 (not '" +
-        host + "')");
+        util::concat({"auth_type container: AWS_CONTAINER_CREDENTIALS_FULL_URI may use plain http only to a "
+                      "loopback address or 169.254.170.2, 169.254.170.23, fd00:ec2::23 (not '",
+                      host, "')"}));
   }
   return full;
 }
@@ -115,7 +116,7 @@ class ContainerSource final : public CredentialSource {
     request.headers.emplace_back("Accept", "application/json");
     const HttpOutcome outcome = send_once(request, settings_);
     if (outcome.failure || outcome.response.status != 200) {
-      throw CredentialsError("container endpoint " + host() + " failed: " + describe_outcome(outcome));
+      throw CredentialsError(util::concat({"container endpoint ", host(), " failed: ", describe_outcome(outcome)}));
     }
     return detail::credentials_from_json(outcome.response.body, "container endpoint " + host(), "Token");
   }
@@ -156,8 +157,8 @@ class InstanceSource final : public CredentialSource {
     const HttpOutcome token_reply = send_once(token_request, settings_);
     if (token_reply.failure || token_reply.response.status != 200 || token_reply.response.body.empty() ||
         token_reply.response.body.size() > 4096 || has_line_break(token_reply.response.body)) {
-      throw CredentialsError(what + ": the session token request failed (" + describe_outcome(token_reply) +
-                             "); IMDSv1 is not used");
+      throw CredentialsError(util::concat(
+          {what, ": the session token request failed (", describe_outcome(token_reply), "); IMDSv1 is not used"}));
     }
     const std::string& token = token_reply.response.body;
 
@@ -167,7 +168,8 @@ class InstanceSource final : public CredentialSource {
       throw CredentialsError(what + ": the instance has no IAM role (HTTP 404)");
     }
     if (role_reply.failure || role_reply.response.status != 200) {
-      throw CredentialsError(what + ": reading the role name failed (" + describe_outcome(role_reply) + ")");
+      throw CredentialsError(
+          util::concat({what, ": reading the role name failed (", describe_outcome(role_reply), ")"}));
     }
     std::string role = role_reply.response.body.substr(0, role_reply.response.body.find_first_of("\r\n"));
     if (role.empty() || role.size() > 128 ||
@@ -177,20 +179,20 @@ class InstanceSource final : public CredentialSource {
     }
     const HttpOutcome reply = get(base + role, token);
     if (reply.failure || reply.response.status != 200) {
-      throw CredentialsError(what + ": reading the credentials of role '" + role + "' failed (" +
-                             describe_outcome(reply) + ")");
+      throw CredentialsError(util::concat(
+          {what, ": reading the credentials of role '", role, "' failed (", describe_outcome(reply), ")"}));
     }
     const util::JsonValue object = [&] {
       try {
         return detail::parse_reply_json(reply.response.body);
       } catch (const util::JsonError& error) {
-        throw CredentialsError(what + " gave " + error.what());
+        throw CredentialsError(util::concat({what, " gave ", error.what()}));
       }
     }();
     const util::JsonValue* code = object.find("Code");
     if (code != nullptr && code->scalar_text() != "Success") {
-      throw CredentialsError(what + ": the credentials of role '" + role + "' are not available (Code '" +
-                             code->scalar_text().substr(0, 64) + "')");
+      throw CredentialsError(util::concat({what, ": the credentials of role '", role, "' are not available (Code '",
+                                           code->scalar_text().substr(0, 64), "')"}));
     }
     return detail::credentials_from_json(reply.response.body, what, "Token");
   }

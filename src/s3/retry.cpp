@@ -1,4 +1,5 @@
 #include "s3/retry.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 
@@ -26,9 +27,9 @@ std::optional<std::chrono::milliseconds> RetryPolicy::after_failure(const Call& 
   attempts.failures_.push_back(failure.summary);
   if (!failure.retryable || attempts.number() >= max_attempts_ || !may_retry) return std::nullopt;
   const auto delay = backoff(attempts.number());
-  log_(LogLevel::warning, describe(call) + ": attempt " + std::to_string(attempts.number()) + " of " +
-                              std::to_string(max_attempts_) + " failed (" + failure.summary + "); retrying in " +
-                              std::to_string(delay.count()) + " ms");
+  log_(LogLevel::warning, util::concat({describe(call), ": attempt ", std::to_string(attempts.number()), " of ",
+                                        std::to_string(max_attempts_), " failed (", failure.summary, "); retrying in ",
+                                        std::to_string(delay.count()), " ms"}));
   return delay;
 }
 

@@ -11,6 +11,7 @@
 #include "s3/sha256.hpp"
 #include "util/ascii.hpp"
 #include "util/hex.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3 {
 
@@ -81,12 +82,12 @@ constexpr bool is_header_name_char(unsigned char c) {  // RFC 9110 "tchar"
 void check_header(std::string_view name, std::string_view value) {
   if (name.empty() || !std::all_of(name.begin(), name.end(),
                                    [](char c) { return is_header_name_char(static_cast<unsigned char>(c)); })) {
-    throw Error("SigV4: invalid header name '" + std::string(name) + "'");
+    throw Error(util::concat({"SigV4: invalid header name '", name, "'"}));
   }
   // A line break would let the value end the header early on the wire; its text is not quoted
   // because it may be a credential.
   if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
-    throw Error("SigV4: header '" + std::string(name) + "' has a line break or NUL in its value");
+    throw Error(util::concat({"SigV4: header '", name, "' has a line break or NUL in its value"}));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "s3/credential_sources.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3::sources {
 namespace {
@@ -19,10 +20,12 @@ struct Url {
 Url split_url(const std::string& url, const std::string& what) {
   Url parts;
   const auto separator = url.find("://");
-  if (separator == std::string::npos) throw AuthArgumentError(what + ": STS endpoint '" + url + "' has no scheme");
+  if (separator == std::string::npos) {
+    throw AuthArgumentError(util::concat({what, ": STS endpoint '", url, "' has no scheme"}));
+  }
   parts.scheme = url.substr(0, separator);
   if (parts.scheme != "http" && parts.scheme != "https") {
-    throw AuthArgumentError(what + ": STS endpoint '" + url + "' is neither http:// nor https://");
+    throw AuthArgumentError(util::concat({what, ": STS endpoint '", url, "' is neither http:// nor https://"}));
   }
   const std::string rest = url.substr(separator + 3);
   const auto slash = rest.find('/');
@@ -30,7 +33,7 @@ Url split_url(const std::string& url, const std::string& what) {
   parts.path = slash == std::string::npos ? "/" : rest.substr(slash);
   if (parts.host.empty() || parts.host.find_first_of("@?# ") != std::string::npos ||
       parts.path.find_first_of("?# ") != std::string::npos) {
-    throw AuthArgumentError(what + ": STS endpoint '" + url + "' must be scheme://host[:port][/path]");
+    throw AuthArgumentError(util::concat({what, ": STS endpoint '", url, "' must be scheme://host[:port][/path]"}));
   }
   return parts;
 }
@@ -63,8 +66,8 @@ TemporaryCredentials call_sts(const std::string& action, const std::vector<std::
                               const Credentials* signing, const StsSettings& sts, const std::string& what,
                               const std::string& secret = {}) {
   const Url url = split_url(sts.endpoint, what);
-  std::string body = "Action=" + action + "&Version=2011-06-15";
-  for (const auto& [name, value] : form) body += "&" + name + "=" + form_value(value);
+  std::string body = util::concat({"Action=", action, "&Version=2011-06-15"});
+  for (const auto& [name, value] : form) body += util::concat({"&", name, "=", form_value(value)});
 
   RequestToSign to_sign;
   to_sign.method = "POST";
@@ -76,10 +79,10 @@ TemporaryCredentials call_sts(const std::string& action, const std::vector<std::
   if (signing != nullptr) {
     const Signer signer(*signing, sts.region, "sts", ContentSha256Header::omit);
     SignedRequest signed_request = signer.sign(to_sign, std::time(nullptr));
-    request.url = url.scheme + "://" + url.host + signed_request.encoded_path;
+    request.url = util::concat({url.scheme, "://", url.host, signed_request.encoded_path});
     request.headers = std::move(signed_request.headers);
   } else {
-    request.url = url.scheme + "://" + url.host + uri_encode(url.path, true);
+    request.url = util::concat({url.scheme, "://", url.host, uri_encode(url.path, true)});
     request.headers = to_sign.headers;
   }
   RequestBody request_body;
@@ -87,8 +90,8 @@ TemporaryCredentials call_sts(const std::string& action, const std::vector<std::
   request.body = &request_body;
   const HttpSettings settings{sts.verify_tls, sts.ca_bundle, 10000, 10000};
   const HttpOutcome outcome = send_once(request, settings);
-  const std::string where = what + ": STS " + action + " at " + url.host;
-  if (outcome.failure) throw CredentialsError(where + " failed: " + describe_outcome(outcome));
+  const std::string where = util::concat({what, ": STS ", action, " at ", url.host});
+  if (outcome.failure) throw CredentialsError(util::concat({where, " failed: ", describe_outcome(outcome)}));
 
   pugi::xml_document document;
   const bool parsed = document.load_buffer(outcome.response.body.data(), outcome.response.body.size());
@@ -109,7 +112,7 @@ TemporaryCredentials call_sts(const std::string& action, const std::vector<std::
       if (!code.empty()) detail += " " + code;
       if (!message.empty()) detail += ": " + message;
     }
-    throw CredentialsError(where + " was refused: " + detail);
+    throw CredentialsError(util::concat({where, " was refused: ", detail}));
   }
   if (!parsed) throw CredentialsError(where + " gave a reply that is not XML");
   const pugi::xml_node credentials = child(child(root, (action + "Result").c_str()), "Credentials");
@@ -136,7 +139,7 @@ class AssumeRoleSource final : public CredentialSource {
  public:
   AssumeRoleSource(std::unique_ptr<CredentialSource> base, RoleRequest role, StsSettings sts, std::string name)
       : base_(std::move(base)), role_(std::move(role)), sts_(std::move(sts)), name_(std::move(name)) {}
-  std::string name() const override { return name_ + " (role " + role_.role_arn + ")"; }
+  std::string name() const override { return util::concat({name_, " (role ", role_.role_arn, ")"}); }
 
   TemporaryCredentials fetch() override {
     const TemporaryCredentials base = base_->fetch();
@@ -158,7 +161,7 @@ class WebIdentitySource final : public CredentialSource {
  public:
   WebIdentitySource(RoleRequest role, std::string token_file, StsSettings sts, std::string name)
       : role_(std::move(role)), token_file_(std::move(token_file)), sts_(std::move(sts)), name_(std::move(name)) {}
-  std::string name() const override { return name_ + " (role " + role_.role_arn + ")"; }
+  std::string name() const override { return util::concat({name_, " (role ", role_.role_arn, ")"}); }
 
   TemporaryCredentials fetch() override {
     // Read again each time: the orchestrator rotates the token in place.

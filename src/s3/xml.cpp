@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "util/hex.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3 {
 namespace {
@@ -42,7 +43,7 @@ std::string child_text(const pugi::xml_node& parent, std::string_view name) {
 }
 
 [[noreturn]] void malformed(std::string_view what, std::string_view detail) {
-  throw MalformedResponseError("malformed S3 " + std::string(what) + " reply: " + std::string(detail));
+  throw MalformedResponseError(util::concat({"malformed S3 ", what, " reply: ", detail}));
 }
 
 // Parses `body` and returns its root element, or an empty node when the body is not
@@ -68,7 +69,7 @@ pugi::xml_node expect_root(pugi::xml_document& document, std::string_view body, 
   pugi::xml_node root = parse_root(document, body, problem);
   if (!root) malformed(what, problem);
   if (local_name(root) != root_name) {
-    malformed(what, "root element is <" + std::string(local_name(root)) + ">, not <" + std::string(root_name) + ">");
+    malformed(what, util::concat({"root element is <", local_name(root), ">, not <", root_name, ">"}));
   }
   return root;
 }
@@ -76,17 +77,17 @@ pugi::xml_node expect_root(pugi::xml_document& document, std::string_view body, 
 bool parse_bool(const std::string& text, std::string_view field, std::string_view what) {
   if (text == "true") return true;
   if (text == "false") return false;
-  malformed(what, std::string(field) + " is neither true nor false");
+  malformed(what, util::concat({field, " is neither true nor false"}));
 }
 
 std::size_t parse_count(const std::string& text, std::string_view field, std::string_view what) {
   if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
-    malformed(what, std::string(field) + " is not a number");
+    malformed(what, util::concat({field, " is not a number"}));
   }
   errno = 0;
   unsigned long long value = std::strtoull(text.c_str(), nullptr, 10);
   if (errno == ERANGE || value > std::numeric_limits<std::size_t>::max()) {
-    malformed(what, std::string(field) + " is out of range");
+    malformed(what, util::concat({field, " is out of range"}));
   }
   return static_cast<std::size_t>(value);
 }

@@ -1,6 +1,7 @@
 // Many writers on one key: the conditional writes (store if absent, compare-and-swap) and update(),
 // the read-apply-write loop built on them. All go to the storage at once, even with writeback.
 #include "shelf/shelf_impl.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -71,15 +72,15 @@ std::string Shelf::update(std::string_view key,
       return next;
     }
     if (round >= rounds) break;
-    impl.log(LogLevel::debug, "update of key '" + std::string(key) + "' in shelf '" + impl.name +
-                                  "': another writer changed it, round " + std::to_string(round) + " of " +
-                                  std::to_string(rounds));
+    impl.log(LogLevel::debug,
+             util::concat({"update of key '", key, "' in shelf '", impl.name, "': another writer changed it, round ",
+                           std::to_string(round), " of ", std::to_string(rounds)}));
     std::this_thread::sleep_for(backoff(policy, round, random));
   }
-  throw ConflictError("update of key '" + std::string(key) + "' in shelf '" + impl.name + "' gave up after " +
-                          std::to_string(rounds) + (rounds == 1 ? " attempt" : " attempts") +
-                          ": other writers changed the key each time",
-                      {std::string(key)});
+  throw ConflictError(
+      util::concat({"update of key '", key, "' in shelf '", impl.name, "' gave up after ", std::to_string(rounds),
+                    (rounds == 1 ? " attempt" : " attempts"), ": other writers changed the key each time"}),
+      {std::string(key)});
 }
 
 }  // namespace cshelve

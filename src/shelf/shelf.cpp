@@ -10,12 +10,13 @@
 #include "codec/record_file.hpp"
 #include "io/file.hpp"
 #include "io/temporary_file.hpp"
+#include "util/text.hpp"
 
 namespace cshelve {
 
 void Shelf::Impl::require_writable() const {
   if (flag == Flag::read) {
-    throw ReadOnlyError("shelf '" + name + "' is open read-only (flag r): writes are refused");
+    throw ReadOnlyError(util::concat({"shelf '", name, "' is open read-only (flag r): writes are refused"}));
   }
 }
 
@@ -60,8 +61,8 @@ void Shelf::Impl::close_quietly() noexcept {
   try {
     flush();
   } catch (const std::exception& error) {
-    log(LogLevel::error, "closing shelf '" + name + "' lost " + std::to_string(cache ? cache->pending() : 0) +
-                             " pending changes: " + error.what() + " (call close() to see such errors)");
+    log(LogLevel::error, util::concat({"closing shelf '", name, "' lost ", std::to_string(cache ? cache->pending() : 0),
+                                       " pending changes: ", error.what(), " (call close() to see such errors)"}));
   } catch (...) {
   }
   release();
@@ -114,9 +115,9 @@ void Shelf::set_file(std::string_view key, const std::string& path) {
   io::FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat info {};
   if (file.get() < 0 || ::fstat(file.get(), &info) != 0) {
-    throw StorageError("cannot read '" + path + "': " + io::system_reason());
+    throw StorageError(util::concat({"cannot read '", path, "': ", io::system_reason()}));
   }
-  if (!S_ISREG(info.st_mode)) throw StorageError("cannot read '" + path + "': not a regular file");
+  if (!S_ISREG(info.st_mode)) throw StorageError(util::concat({"cannot read '", path, "': not a regular file"}));
   const codec::FileRecord record(impl.processing, file.get(), path, static_cast<std::uint64_t>(info.st_size));
   impl.provider->put_file(key, providers::FileBody{record.head(), record.fd(), record.path(), record.size()});
   // Only now is a pending change to the key superseded: had the write failed, it would still stand.

@@ -1,4 +1,5 @@
 #include "shelf/writeback_cache.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -94,13 +95,14 @@ void WritebackCache::flush(providers::Provider& provider, const codec::Processin
     }
   }
   if (log) {
-    log(LogLevel::debug, "writeback: wrote " + std::to_string(records.size()) + " values, deleted " +
-                             std::to_string(removed.size()) + " keys, " + std::to_string(failed.size()) + " failed");
+    log(LogLevel::debug,
+        util::concat({"writeback: wrote ", std::to_string(records.size()), " values, deleted ",
+                      std::to_string(removed.size()), " keys, ", std::to_string(failed.size()), " failed"}));
   }
   if (!failed.empty()) {
-    throw StorageError("writing back shelf '" + name + "': " + std::to_string(failed.size()) + " of " +
-                       std::to_string(records.size() + removed.size()) +
-                       " changes failed and stay pending; the first, " + first_failure);
+    throw StorageError(util::concat({"writing back shelf '", name, "': ", std::to_string(failed.size()), " of ",
+                                     std::to_string(records.size() + removed.size()),
+                                     " changes failed and stay pending; the first, ", first_failure}));
   }
 }
 
@@ -136,24 +138,24 @@ void WritebackCache::flush_checked(providers::Provider& provider, const codec::P
     }
   }
   if (log) {
-    log(LogLevel::debug, "writeback with conflict detection: " + std::to_string(dirty_keys.size()) + " changes, " +
-                             std::to_string(conflicts.size()) + " conflicts, " + std::to_string(failed.size()) +
-                             " failed");
+    log(LogLevel::debug,
+        util::concat({"writeback with conflict detection: ", std::to_string(dirty_keys.size()), " changes, ",
+                      std::to_string(conflicts.size()), " conflicts, ", std::to_string(failed.size()), " failed"}));
   }
   std::string lost;
   for (const std::string& key : conflicts) lost += (lost.empty() ? "'" : ", '") + key + "'";
   if (!failed.empty()) {
-    throw StorageError("writing back shelf '" + name + "': " + std::to_string(failed.size()) + " of " +
-                       std::to_string(dirty_keys.size()) + " changes failed and stay pending; the first, " +
-                       first_failure + (conflicts.empty() ? "" : "; changed by another writer meanwhile: " + lost));
+    throw StorageError(
+        util::concat({"writing back shelf '", name, "': ", std::to_string(failed.size()), " of ",
+                      std::to_string(dirty_keys.size()), " changes failed and stay pending; the first, ", first_failure,
+                      (conflicts.empty() ? "" : "; changed by another writer meanwhile: " + lost)}));
   }
   if (!conflicts.empty()) {
     // Built first: the keys are moved into the error, and arguments are evaluated in no set order.
-    const std::string message = "writing back shelf '" + name + "': " + std::to_string(conflicts.size()) +
-                                (conflicts.size() == 1 ? " key was" : " keys were") +
-                                " changed by another writer since this shelf read them, and this shelf's "
-                                "change was dropped: " +
-                                lost;
+    const std::string message = util::concat(
+        {"writing back shelf '", name, "': ", std::to_string(conflicts.size()),
+         (conflicts.size() == 1 ? " key was" : " keys were"),
+         " changed by another writer since this shelf read them, and this shelf's change was dropped: ", lost});
     throw ConflictError(message, std::move(conflicts));
   }
 }

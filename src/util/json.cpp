@@ -1,5 +1,6 @@
 #include "util/json.hpp"
 #include "util/escape.hpp"
+#include "util/text.hpp"
 #include "util/utf8.hpp"
 
 #include <algorithm>
@@ -37,13 +38,13 @@ class JsonParser {
     JsonValue result;
     value(0, result);
     skip_space();
-    if (pos_ != text_.size()) fail(std::string("unexpected text after the ") + json_kind_name(result.kind_));
+    if (pos_ != text_.size()) fail(util::concat({"unexpected text after the ", json_kind_name(result.kind_)}));
     return result;
   }
 
  private:
   [[noreturn]] void fail(const std::string& why) const {
-    throw JsonError("malformed JSON at byte " + std::to_string(pos_) + ": " + why);
+    throw JsonError(util::concat({"malformed JSON at byte ", std::to_string(pos_), ": ", why}));
   }
 
   int peek() const { return pos_ < text_.size() ? static_cast<unsigned char>(text_[pos_]) : -1; }
@@ -56,7 +57,7 @@ class JsonParser {
   }
 
   void expect(char c) {
-    if (peek() != static_cast<unsigned char>(c)) fail(std::string("expected '") + c + "'");
+    if (peek() != static_cast<unsigned char>(c)) fail(util::concat({"expected '", std::string_view(&c, 1), "'"}));
     ++pos_;
   }
 
@@ -280,10 +281,10 @@ class JsonParser {
 namespace {
 
 [[noreturn]] void wrong_kind(JsonValue::Kind wanted, JsonValue::Kind got) {
-  throw JsonError(
-      std::string("JSON value is ") + (got == JsonValue::Kind::array || got == JsonValue::Kind::object ? "an " : "a ") +
-      json_kind_name(got) + ", not " +
-      (wanted == JsonValue::Kind::array || wanted == JsonValue::Kind::object ? "an " : "a ") + json_kind_name(wanted));
+  throw JsonError(util::concat(
+      {"JSON value is ", got == JsonValue::Kind::array || got == JsonValue::Kind::object ? "an " : "a ",
+       json_kind_name(got), ", not ",
+       wanted == JsonValue::Kind::array || wanted == JsonValue::Kind::object ? "an " : "a ", json_kind_name(wanted)}));
 }
 
 // `value` itself, or a JsonError when it is not of kind `wanted`.
@@ -311,7 +312,7 @@ std::int64_t JsonValue::as_int64() const {
   const std::string& text = number_text();
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), result);
   if (error != std::errc() || end != text.data() + text.size()) {
-    throw JsonError("JSON number " + text.substr(0, 64) + " is not an integer within 64 bits");
+    throw JsonError(util::concat({"JSON number ", text.substr(0, 64), " is not an integer within 64 bits"}));
   }
   return result;
 }
@@ -357,7 +358,7 @@ double JsonValue::as_double() const {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), result);
   if (error == std::errc::result_out_of_range && underflows(text)) return text[0] == '-' ? -0.0 : 0.0;
   if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(result)) {
-    throw JsonError("JSON number " + text.substr(0, 64) + " is out of the range of a double");
+    throw JsonError(util::concat({"JSON number ", text.substr(0, 64), " is out of the range of a double"}));
   }
   return result;
 }
@@ -374,15 +375,15 @@ const JsonValue& JsonValue::at(std::string_view name) const {
   const JsonValue* found = find(name);
   if (found == nullptr) {
     if (kind_ != Kind::object) wrong_kind(Kind::object, kind_);
-    throw JsonError("JSON object has no member '" + std::string(name) + "'");
+    throw JsonError(util::concat({"JSON object has no member '", name, "'"}));
   }
   return *found;
 }
 
 JsonValue parse_json(std::string_view text, const JsonLimits& limits) {
   if (text.size() > limits.max_size) {
-    throw JsonError("JSON of " + std::to_string(text.size()) + " bytes, more than the " +
-                    std::to_string(limits.max_size) + " allowed");
+    throw JsonError(util::concat({"JSON of ", std::to_string(text.size()), " bytes, more than the ",
+                                  std::to_string(limits.max_size), " allowed"}));
   }
   return JsonParser(text, limits).document();
 }
