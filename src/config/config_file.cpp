@@ -1,4 +1,5 @@
 #include "config/config_file.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -28,7 +29,7 @@ class OpenFile {
 };
 
 [[noreturn]] void refuse(const std::string& path, const std::string& why) {
-  throw ConfigurationError("configuration file '" + path + "' " + why);
+  throw ConfigurationError(util::concat({"configuration file '", path, "' ", why}));
 }
 
 }  // namespace
@@ -70,9 +71,9 @@ std::size_t first_invalid_utf8(std::string_view text) {
 std::string read_config_file(const std::string& path) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
   OpenFile file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-  if (file.get() < 0) refuse(path, "cannot be read (missing or not readable): " + std::string(std::strerror(errno)));
+  if (file.get() < 0) refuse(path, util::concat({"cannot be read (missing or not readable): ", std::strerror(errno)}));
   struct stat info {};
-  if (::fstat(file.get(), &info) != 0) refuse(path, "cannot be read: " + std::string(std::strerror(errno)));
+  if (::fstat(file.get(), &info) != 0) refuse(path, util::concat({"cannot be read: ", std::strerror(errno)}));
   if (!S_ISREG(info.st_mode)) refuse(path, "is not a regular file (a device, pipe, socket or folder)");
   const std::string too_large =
       "is larger than the " + std::to_string(kMaxConfigFileBytes >> 20) + " MiB a configuration file may hold";
@@ -84,7 +85,7 @@ std::string read_config_file(const std::string& path) {
     const ssize_t got = ::read(file.get(), text.data() + filled, text.size() - filled);
     if (got < 0) {
       if (errno == EINTR) continue;
-      refuse(path, "cannot be read: " + std::string(std::strerror(errno)));
+      refuse(path, util::concat({"cannot be read: ", std::strerror(errno)}));
     }
     if (got == 0) break;
     filled += static_cast<std::size_t>(got);

@@ -5,6 +5,7 @@
 #include <cshelve/errors.hpp>
 
 #include "util/ascii.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -43,8 +44,8 @@ std::string interpolate(const std::string& name, const RawSection& section, cons
   if (const auto done = expanded.find(name); done != expanded.end()) return done->second;
   const RawOption& option = section.options.at(name);
   if (depth > 10) {
-    throw ConfigurationError(where(origin, option.line) + ": option '" + name +
-                             "' refers to itself through %(...)s references");
+    throw ConfigurationError(util::concat(
+        {where(origin, option.line), ": option '", name, "' refers to itself through %(...)s references"}));
   }
   const std::string& text = option.value;
   std::string out;
@@ -64,20 +65,20 @@ std::string interpolate(const std::string& name, const RawSection& section, cons
       if (close != std::string::npos) {
         const std::string referenced = util::to_lower_ascii(text.substr(i + 2, close - i - 2));
         if (section.options.count(referenced) == 0) {
-          throw ConfigurationError(where(origin, option.line) + ": option '" + name + "' refers to missing option '" +
-                                   referenced + "'");
+          throw ConfigurationError(util::concat(
+              {where(origin, option.line), ": option '", name, "' refers to missing option '", referenced, "'"}));
         }
         out += interpolate(referenced, section, origin, depth + 1, expanded);
         if (out.size() > kMaxExpandedBytes) {
-          throw ConfigurationError(where(origin, option.line) + ": option '" + name +
-                                   "' is longer than 1 MiB once its %(...)s references are expanded");
+          throw ConfigurationError(util::concat({where(origin, option.line), ": option '", name,
+                                                 "' is longer than 1 MiB once its %(...)s references are expanded"}));
         }
         i = close + 1;
         continue;
       }
     }
-    throw ConfigurationError(where(origin, option.line) + ": option '" + name +
-                             "' has a lone '%' (write '%%' for a percent sign)");
+    throw ConfigurationError(util::concat(
+        {where(origin, option.line), ": option '", name, "' has a lone '%' (write '%%' for a percent sign)"}));
   }
   expanded.emplace(name, out);
   return out;
@@ -96,8 +97,8 @@ std::string expand_environment(const std::string& value, const std::string& opti
   const std::string variable = value.substr(1);
   const char* found = variable.empty() ? nullptr : std::getenv(variable.c_str());
   if (found == nullptr) {
-    throw ConfigurationError(where(origin, line) + ": option '" + option + "' names environment variable '" + variable +
-                             "', which is not set");
+    throw ConfigurationError(util::concat({where(origin, line), ": option '", option, "' names environment variable '",
+                                           variable, "', which is not set"}));
   }
   return found;
 }
@@ -142,12 +143,13 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
 
     if (content.front() == '[') {
       if (content.back() != ']' || content.size() < 3) {
-        throw ConfigurationError(where(origin, line_number) + ": malformed section header '" + std::string(content) +
-                                 "'");
+        throw ConfigurationError(
+            util::concat({where(origin, line_number), ": malformed section header '", content, "'"}));
       }
       current_name = std::string(content.substr(1, content.size() - 2));
       if (raw.count(current_name) != 0) {
-        throw ConfigurationError(where(origin, line_number) + ": section [" + current_name + "] appears twice");
+        throw ConfigurationError(
+            util::concat({where(origin, line_number), ": section [", current_name, "] appears twice"}));
       }
       current = &raw[current_name];
       section_order.push_back(current_name);
@@ -167,8 +169,8 @@ Ini parse_ini(std::string_view text, const std::string& origin) {
     }
     std::string name = util::to_lower_ascii(util::trim_blanks(content.substr(0, delimiter)));
     if (current->options.count(name) != 0) {
-      throw ConfigurationError(where(origin, line_number) + ": option '" + name + "' appears twice in section [" +
-                               current_name + "]");
+      throw ConfigurationError(util::concat(
+          {where(origin, line_number), ": option '", name, "' appears twice in section [", current_name, "]"}));
     }
     current->options[name] = RawOption{std::string(util::trim_blanks(content.substr(delimiter + 1))), line_number};
     current->order.push_back(name);

@@ -10,6 +10,7 @@
 #include "codec/zlib_stream.hpp"
 #include "config/settings.hpp"
 #include "config/values.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::config {
 namespace {
@@ -27,18 +28,19 @@ int parse_zlib_level(const std::string& text, const std::string& at) {
   while (begin < end && is_space(text[begin])) ++begin;
   while (end > begin && is_space(text[end - 1])) --end;
   const std::string trimmed = text.substr(begin, end - begin);
-  const std::string problem = at + "[compression] level = '" + trimmed + "' ";
+  const auto refuse = [&](std::string_view problem) {
+    throw ConfigurationError(util::concat({at, "[compression] level = '", trimmed, "' ", problem}));
+  };
   std::size_t first_digit = 0;
   if (!trimmed.empty() && (trimmed[0] == '-' || trimmed[0] == '+')) first_digit = 1;
-  if (first_digit == trimmed.size()) throw ConfigurationError(problem + "is not an integer");
-  for (std::size_t i = first_digit; i < trimmed.size(); ++i) {
-    if (trimmed[i] < '0' || trimmed[i] > '9') throw ConfigurationError(problem + "is not an integer");
-  }
+  bool digits = first_digit < trimmed.size();
+  for (std::size_t i = first_digit; i < trimmed.size(); ++i) digits = digits && trimmed[i] >= '0' && trimmed[i] <= '9';
+  if (!digits) refuse("is not an integer");
   errno = 0;
   const long level = std::strtol(trimmed.c_str(), nullptr, 10);
   if (errno == ERANGE || level < std::numeric_limits<int>::min() || level > std::numeric_limits<int>::max() ||
       !codec::is_valid_zlib_level(static_cast<int>(level))) {
-    throw ConfigurationError(problem + "is out of range: use -1 (zlib's default) or 0 to 9");
+    refuse("is out of range: use -1 (zlib's default) or 0 to 9");
   }
   return static_cast<int>(level);
 }
@@ -54,8 +56,8 @@ codec::Processing processing_from_config(const Section* compression, const Secti
   if (compression != nullptr) {
     if (const std::string* algorithm = find(*compression, "algorithm")) {
       if (*algorithm != "zlib") {
-        throw UnknownCompressionAlgorithmError(at + "Unknown [compression] algorithm '" + *algorithm +
-                                               "': the only one is 'zlib'");
+        throw UnknownCompressionAlgorithmError(
+            util::concat({at, "Unknown [compression] algorithm '", *algorithm, "': the only one is 'zlib'"}));
       }
       const std::string* level = find(*compression, "level");
       processing.zlib_level = level != nullptr ? parse_zlib_level(*level, at) : Z_DEFAULT_COMPRESSION;
@@ -68,18 +70,18 @@ codec::Processing processing_from_config(const Section* compression, const Secti
       if (const std::string* variable = find(*encryption, "environment_key")) {
         const char* value = std::getenv(variable->c_str());
         if (value == nullptr || *value == '\0') {
-          throw MissingEncryptionKeyError(at + "[encryption] environment_key names the variable '" + *variable +
-                                          "', which is not set or is empty");
+          throw MissingEncryptionKeyError(util::concat(
+              {at, "[encryption] environment_key names the variable '", *variable, "', which is not set or is empty"}));
         }
         processing.encryption_key = value;
       } else if (const std::string* key = find(*encryption, "key"); key != nullptr && !key->empty()) {
         processing.encryption_key = *key;
       } else {
-        throw MissingEncryptionKeyError(at + "[encryption] has no key: set `key` or `environment_key`");
+        throw MissingEncryptionKeyError(util::concat({at, "[encryption] has no key: set `key` or `environment_key`"}));
       }
       if (*algorithm != "aes256") {
-        throw UnknownEncryptionAlgorithmError(at + "Unknown [encryption] algorithm '" + *algorithm +
-                                              "': the only one is 'aes256'");
+        throw UnknownEncryptionAlgorithmError(
+            util::concat({at, "Unknown [encryption] algorithm '", *algorithm, "': the only one is 'aes256'"}));
       }
       codec::check_key_size(processing.encryption_key.size());
       if (const std::string* strict = find(*encryption, "strict")) {

@@ -7,6 +7,7 @@
 
 #include "config/settings.hpp"
 #include "config/values.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::config {
 namespace {
@@ -24,7 +25,7 @@ const char* const kKnownParams[] = {
 std::string required(const Section& defaults, const std::string& origin, const std::string& option) {
   const auto it = defaults.find(option);
   if (it == defaults.end() || it->second.empty()) {
-    throw ConfigurationError(origin + ": provider aws-s3 needs '" + option + "' in [default]");
+    throw ConfigurationError(util::concat({origin, ": provider aws-s3 needs '", option, "' in [default]"}));
   }
   return it->second;
 }
@@ -34,11 +35,12 @@ void read_credentials(const Section& defaults, const std::string& origin, S3Sett
   const auto auth = defaults.find("auth_type");
   const bool from_source = auth != defaults.end() && s3::is_credentials_auth_type(auth->second);
   if (!from_source && (auth == defaults.end() || auth->second != "access_key")) {
-    throw AuthTypeError(
-        origin +
-        ": provider aws-s3 needs auth_type = access_key, environment, profile, "
-        "web_identity, container, instance or default" +
-        (auth == defaults.end() ? std::string(" (auth_type is missing)") : " (not '" + auth->second + "')"));
+    const bool missing = auth == defaults.end();
+    throw AuthTypeError(util::concat({origin,
+                                      ": provider aws-s3 needs auth_type = access_key, environment, profile, "
+                                      "web_identity, container, instance or default",
+                                      missing ? " (auth_type is missing)" : " (not '", missing ? "" : auth->second,
+                                      missing ? "" : "')"}));
   }
   if (from_source) {
     s3::CredentialsSettings& source = settings.credentials_source.emplace();
@@ -50,8 +52,8 @@ void read_credentials(const Section& defaults, const std::string& origin, S3Sett
   for (const char* option : {"key_id", "key_secret"}) {
     const auto it = defaults.find(option);
     if (it == defaults.end() || it->second.empty()) {
-      throw AuthArgumentError(origin + ": auth_type access_key needs '" + option + "' in [default]" +
-                              (it == defaults.end() ? "" : " (it is empty)"));
+      throw AuthArgumentError(util::concat({origin, ": auth_type access_key needs '", option, "' in [default]",
+                                            it == defaults.end() ? "" : " (it is empty)"}));
     }
   }
   settings.client.credentials.access_key_id = defaults.at("key_id");
@@ -71,14 +73,17 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
   s3::ClientConfig& config = settings.client;
   read_credentials(defaults, origin, settings);
 
-  std::string known;
-  for (const char* candidate : kKnownParams) known += (known.empty() ? "" : ", ") + std::string(candidate);
   for (const auto& [name, value] : params) {
     bool found = false;
     for (const char* candidate : kKnownParams) found = found || name == candidate;
-    if (!found)
-      throw ConfigurationError(origin + ": unknown provider parameter '" + name + "' for aws-s3 (known: " + known +
-                               ")");
+    if (found) continue;
+    std::string known;
+    for (const char* candidate : kKnownParams) {
+      if (!known.empty()) known += ", ";
+      known += candidate;
+    }
+    throw ConfigurationError(
+        util::concat({origin, ": unknown provider parameter '", name, "' for aws-s3 (known: ", known, ")"}));
   }
   const auto param = [&](const char* name) -> const std::string* {
     const auto it = params.find(name);
@@ -90,15 +95,14 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
     try {
       config.endpoint = s3::parse_endpoint(*value);
     } catch (const ConfigurationError& error) {
-      throw ConfigurationError(name_of("endpoint_url").describe() + ": " + error.what());
+      throw_bad_value(name_of("endpoint_url"), error.what());
     }
   }
   if (auto value = param("region_name"); value && !value->empty()) config.region = *value;
   if (auto value = param("addressing_style")) {
-    const std::string style = parse_word(*value, name_of("addressing_style"), {"auto", "path", "virtual"});
-    config.addressing = style == "path"      ? s3::Addressing::path
-                        : style == "virtual" ? s3::Addressing::virtual_hosted
-                                             : s3::Addressing::automatic;
+    constexpr s3::Addressing kStyles[] = {s3::Addressing::automatic, s3::Addressing::path,
+                                          s3::Addressing::virtual_hosted};
+    config.addressing = kStyles[parse_choice(*value, name_of("addressing_style"), {"auto", "path", "virtual"})];
   }
   if (auto value = param("aws_session_token")) config.credentials.session_token = *value;
   if (auto value = param("verify")) {
@@ -109,28 +113,34 @@ S3Settings s3_settings(const Section& defaults, const std::string& origin, const
       config.ca_bundle = *value;  // as written: relative to the process, as boto3 reads it
     }
   }
-  if (auto value = param("connect_timeout")) {
-    config.connect_timeout_ms = as_long_ms(parse_seconds_as_ms(*value, name_of("connect_timeout"), kMaxTimeoutSeconds));
-  }
-  if (auto value = param("read_timeout")) {
-    config.read_timeout_ms = as_long_ms(parse_seconds_as_ms(*value, name_of("read_timeout"), kMaxTimeoutSeconds));
-  }
-  if (auto value = param("attempt_timeout")) {
-    config.attempt_timeout_ms = as_long_ms(parse_seconds_as_ms(*value, name_of("attempt_timeout"), kMaxTimeoutSeconds));
+  // The durations and counts, each into its field of the client's configuration.
+  struct Duration {
+    const char* name;
+    long s3::ClientConfig::*field;
+  };
+  for (const Duration& duration : {Duration{"connect_timeout", &s3::ClientConfig::connect_timeout_ms},
+                                   Duration{"read_timeout", &s3::ClientConfig::read_timeout_ms},
+                                   Duration{"attempt_timeout", &s3::ClientConfig::attempt_timeout_ms}}) {
+    if (auto value = param(duration.name)) {
+      config.*duration.field = as_long_ms(parse_seconds_as_ms(*value, name_of(duration.name), kMaxTimeoutSeconds));
+    }
   }
   if (auto value = param("min_transfer_speed")) {
     config.min_transfer_speed =
         static_cast<long>(parse_whole_number(*value, name_of("min_transfer_speed"), 1, kMaxTransferSpeed));
   }
-  if (auto value = param("max_attempts")) {
-    config.max_attempts = static_cast<int>(parse_whole_number(*value, name_of("max_attempts"), 1, kMaxCount));
-  }
-  if (auto value = param("max_pool_connections")) {
-    config.max_pool_connections =
-        static_cast<int>(parse_whole_number(*value, name_of("max_pool_connections"), 1, kMaxCount));
+  struct Count {
+    const char* name;
+    int s3::ClientConfig::*field;
+  };
+  for (const Count& count : {Count{"max_attempts", &s3::ClientConfig::max_attempts},
+                             Count{"max_pool_connections", &s3::ClientConfig::max_pool_connections}}) {
+    if (auto value = param(count.name)) {
+      config.*count.field = static_cast<int>(parse_whole_number(*value, name_of(count.name), 1, kMaxCount));
+    }
   }
   if (auto value = param("checksum")) {
-    config.object_checksums = parse_word(*value, name_of("checksum"), {"crc64nvme", "off"}) == "crc64nvme";
+    config.object_checksums = parse_choice(*value, name_of("checksum"), {"crc64nvme", "off"}) == 0;
   }
   if (settings.credentials_source) {
     s3::CredentialsSettings& source = *settings.credentials_source;

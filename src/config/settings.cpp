@@ -3,17 +3,14 @@
 #include <cshelve/errors.hpp>
 
 #include "config/values.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::config {
 namespace {
 
 LogLevel parse_level(const std::string& word, const std::string& origin) {
-  const std::string level =
-      parse_word(word, OptionName{origin, "logging", "level"}, {"debug", "info", "warning", "error"});
-  if (level == "debug") return LogLevel::debug;
-  if (level == "info") return LogLevel::info;
-  if (level == "warning") return LogLevel::warning;
-  return LogLevel::error;
+  constexpr LogLevel kLevels[] = {LogLevel::debug, LogLevel::info, LogLevel::warning, LogLevel::error};
+  return kLevels[parse_choice(word, OptionName{origin, "logging", "level"}, {"debug", "info", "warning", "error"})];
 }
 
 // `provider = local` keeps a shelf in a folder, so a local shelf can have compression and
@@ -21,7 +18,7 @@ LogLevel parse_level(const std::string& word, const std::string& origin) {
 LocalSettings local_settings(const Section& defaults, const std::string& origin) {
   const auto it = defaults.find("folder");
   if (it == defaults.end() || it->second.empty()) {
-    throw ConfigurationError(origin + ": provider local needs 'folder = PATH' in [default]");
+    throw ConfigurationError(util::concat({origin, ": provider local needs 'folder = PATH' in [default]"}));
   }
   return LocalSettings{resolve_path(it->second, origin)};
 }
@@ -54,19 +51,20 @@ Settings settings_from_ini(const Ini& ini, [[maybe_unused]] const ProviderParams
       settings.log_level = parse_level(it->second, origin);
   }
   const Section* defaults = ini.find("default");
-  if (defaults == nullptr) throw ConfigurationError(origin + ": missing section [default]");
+  if (defaults == nullptr) throw ConfigurationError(util::concat({origin, ": missing section [default]"}));
   const auto provider = defaults->find("provider");
   if (provider == defaults->end() || provider->second.empty()) {
-    throw ConfigurationError(origin +
-                             ": section [default] must name a provider (provider = aws-s3, in-memory or local)");
+    throw ConfigurationError(
+        util::concat({origin, ": section [default] must name a provider (provider = aws-s3, in-memory or local)"}));
   }
-  settings.provider = provider->second;
   settings.processing = processing_from_config(ini.find("compression"), ini.find("encryption"), origin);
-  if (settings.provider == "in-memory") {
+  settings.provider = provider->second;
+  const std::string& name = settings.provider;
+  if (name == "in-memory") {
     settings.storage = memory_settings(*defaults, origin);
-  } else if (settings.provider == "local") {
+  } else if (name == "local") {
     settings.storage = local_settings(*defaults, origin);
-  } else if (settings.provider == "aws-s3") {
+  } else if (name == "aws-s3") {
 #if CSHELVE_WITH_AWS_S3
     settings.storage =
         s3_settings(*defaults, origin, merge_provider_params(provider_params, ini.find("provider_params")));
@@ -74,8 +72,8 @@ Settings settings_from_ini(const Ini& ini, [[maybe_unused]] const ProviderParams
     throw UnknownProviderError("provider 'aws-s3' is not part of this build of cshelve (built with -Daws_s3=disabled)");
 #endif
   } else {
-    throw UnknownProviderError(origin + ": unknown provider '" + settings.provider +
-                               "' (known: aws-s3, in-memory, local)");
+    throw UnknownProviderError(
+        util::concat({origin, ": unknown provider '", name, "' (known: aws-s3, in-memory, local)"}));
   }
   return settings;
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "util/ascii.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::config {
 namespace {
@@ -22,32 +23,27 @@ int bool_value(std::string_view value) {
 }  // namespace
 
 std::string OptionName::describe() const {
-  std::string text;
-  if (!origin.empty()) text += std::string(origin) + ": ";
-  if (section == "provider_params") {
-    text += "provider parameter '" + std::string(option) + "'";
-  } else {
-    text += "[" + std::string(section) + "] option '" + std::string(option) + "'";
-  }
-  return text;
+  const std::string_view separator = origin.empty() ? "" : ": ";
+  if (section == "provider_params") return util::concat({origin, separator, "provider parameter '", option, "'"});
+  return util::concat({origin, separator, "[", section, "] option '", option, "'"});
 }
 
 void throw_bad_value(const OptionName& name, const std::string& problem) {
-  throw ConfigurationError(name.describe() + ": " + problem);
+  throw ConfigurationError(util::concat({name.describe(), ": ", problem}));
 }
 
 bool is_bool_word(std::string_view value) { return bool_value(value) >= 0; }
 
 bool parse_bool(std::string_view value, const OptionName& name) {
   const int parsed = bool_value(value);
-  if (parsed < 0) throw_bad_value(name, "must be true or false, not '" + std::string(value) + "'");
+  if (parsed < 0) throw_bad_value(name, util::concat({"must be true or false, not '", value, "'"}));
   return parsed == 1;
 }
 
 bool parse_bool(std::string_view value, std::string_view what) {
   const int parsed = bool_value(value);
   if (parsed < 0) {
-    throw ConfigurationError(std::string(what) + " must be true or false, not '" + std::string(value) + "'");
+    throw ConfigurationError(util::concat({what, " must be true or false, not '", value, "'"}));
   }
   return parsed == 1;
 }
@@ -61,8 +57,8 @@ long long parse_whole_number(std::string_view value, const OptionName& name, lon
     const long long number = std::strtoll(text.c_str(), &end, 10);
     if (errno == 0 && end == text.c_str() + text.size() && number >= min && number <= max) return number;
   }
-  throw_bad_value(name, "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
-                            ", not '" + std::string(value) + "'");
+  throw_bad_value(name, util::concat({"must be a whole number from ", std::to_string(min), " to ", std::to_string(max),
+                                      ", not '", value, "'"}));
 }
 
 std::int64_t parse_seconds_as_ms(std::string_view value, const OptionName& name, double max_seconds) {
@@ -74,23 +70,29 @@ std::int64_t parse_seconds_as_ms(std::string_view value, const OptionName& name,
       return static_cast<std::int64_t>(std::ceil(seconds * 1000));
     }
   }
-  throw_bad_value(name, "must be a positive number of seconds below " +
-                            std::to_string(static_cast<long long>(max_seconds)) + ", not '" + std::string(value) + "'");
+  throw_bad_value(name, util::concat({"must be a positive number of seconds below ",
+                                      std::to_string(static_cast<long long>(max_seconds)), ", not '", value, "'"}));
 }
 
-std::string parse_word(std::string_view value, const OptionName& name, std::initializer_list<std::string_view> words) {
+std::size_t parse_choice(std::string_view value, const OptionName& name,
+                         std::initializer_list<std::string_view> words) {
+  std::size_t position = 0;
+  for (std::string_view word : words) {
+    if (value == word) return position;
+    ++position;
+  }
   std::string known;
   for (std::string_view word : words) {
-    if (value == word) return std::string(value);
-    known += (known.empty() ? "" : ", ") + std::string(word);
+    if (!known.empty()) known += ", ";
+    known += word;
   }
-  throw_bad_value(name, "must be one of " + known + ", not '" + std::string(value) + "'");
+  throw_bad_value(name, util::concat({"must be one of ", known, ", not '", value, "'"}));
 }
 
 std::string resolve_path(const std::string& value, std::string_view origin) {
   const auto slash = origin.rfind('/');
   if (value.empty() || value.front() == '/' || slash == std::string_view::npos) return value;
-  return std::string(origin.substr(0, slash + 1)) + value;
+  return util::concat({origin.substr(0, slash + 1), value});
 }
 
 }  // namespace cshelve::config

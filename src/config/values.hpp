@@ -35,8 +35,8 @@ long long parse_whole_number(std::string_view value, const OptionName& name, lon
 // A positive number of seconds below `max_seconds`, as whole milliseconds rounded up.
 std::int64_t parse_seconds_as_ms(std::string_view value, const OptionName& name, double max_seconds);
 
-// One of `words`, as written.
-std::string parse_word(std::string_view value, const OptionName& name, std::initializer_list<std::string_view> words);
+// Which of `words` the value is, as written: its position in the list.
+std::size_t parse_choice(std::string_view value, const OptionName& name, std::initializer_list<std::string_view> words);
 
 // A path as written, or taken from the INI file's folder when relative and the value came from one.
 std::string resolve_path(const std::string& value, std::string_view origin);
