@@ -4,6 +4,7 @@
 #include "providers/provider.hpp"
 #include "s3/client.hpp"
 #include "s3/credentials.hpp"
+#include "util/text.hpp"
 
 #include <cshelve/errors.hpp>
 
@@ -30,7 +31,7 @@ class AwsS3Provider final : public Provider {
     try {
       client_.create_bucket(bucket_);
     } catch (const StorageError& error) {
-      throw CanNotCreateDBError("cannot create bucket '" + bucket_ + "': " + error.what());
+      throw CanNotCreateDBError(util::concat({"cannot create bucket '", bucket_, "': ", error.what()}));
     }
   }
 
@@ -100,7 +101,8 @@ class AwsS3Provider final : public Provider {
     page.keys = std::move(result.keys);
     if (result.is_truncated) {
       if (result.next_continuation_token.empty()) {
-        throw MalformedResponseError("listing bucket '" + bucket_ + "': truncated page without a continuation token");
+        throw MalformedResponseError(
+            util::concat({"listing bucket '", bucket_, "': truncated page without a continuation token"}));
       }
       page.next = std::move(result.next_continuation_token);
     }
@@ -111,9 +113,9 @@ class AwsS3Provider final : public Provider {
     const s3::DeleteResult result = client_.delete_objects(bucket_, keys);
     if (!result.failures.empty()) {
       const auto& first = result.failures.front();
-      throw StorageError("deleting from bucket '" + bucket_ + "': " + std::to_string(result.failures.size()) +
-                         " keys could not be deleted, the first '" + first.key + "': " + first.code + " " +
-                         first.message);
+      throw StorageError(
+          util::concat({"deleting from bucket '", bucket_, "': ", std::to_string(result.failures.size()),
+                        " keys could not be deleted, the first '", first.key, "': ", first.code, " ", first.message}));
     }
   }
 
@@ -152,13 +154,13 @@ class AwsS3Provider final : public Provider {
 
 }  // namespace
 
-std::unique_ptr<Provider> make_aws_s3_provider(const config::S3Settings& settings, const ProviderRuntime& runtime) {
-  s3::ClientConfig config = settings.client;
+std::unique_ptr<Provider> make_aws_s3_provider(config::S3Settings settings, const ProviderRuntime& runtime) {
+  s3::ClientConfig& config = settings.client;
   config.logger = runtime.log;
   config.log_level = runtime.log_level;
   if (settings.credentials_source) {
     // Credentials from the source auth_type names (environment, profile, role, metadata).
-    s3::CredentialsSettings source = *settings.credentials_source;
+    s3::CredentialsSettings& source = *settings.credentials_source;
     source.logger = runtime.log;
     source.log_level = runtime.log_level;
     s3::CredentialsSetup setup = s3::make_credentials(source);

@@ -110,11 +110,11 @@ struct ProviderRuntime {
 };
 
 // Builds the provider the settings name.
-std::unique_ptr<Provider> make_provider(const config::StorageSettings& settings, const ProviderRuntime& runtime);
+std::unique_ptr<Provider> make_provider(config::StorageSettings settings, const ProviderRuntime& runtime);
 
 std::unique_ptr<Provider> make_local_provider(const config::LocalSettings& settings);
 std::unique_ptr<Provider> make_memory_provider(const config::MemorySettings& settings);
-std::unique_ptr<Provider> make_aws_s3_provider(const config::S3Settings& settings, const ProviderRuntime& runtime);
+std::unique_ptr<Provider> make_aws_s3_provider(config::S3Settings settings, const ProviderRuntime& runtime);
 
 }  // namespace cshelve::providers
 

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "config/settings.hpp"
+#include "util/text.hpp"
 
 namespace cshelve {
 
@@ -17,7 +18,7 @@ Flag parse_flag(std::string_view letter) {
   if (letter == "w") return Flag::write;
   if (letter == "c") return Flag::create;
   if (letter == "n") return Flag::truncate;
-  throw ConfigurationError("unknown flag '" + std::string(letter) + "' (use r, w, c or n)");
+  throw ConfigurationError(util::concat({"unknown flag '", letter, "' (use r, w, c or n)"}));
 }
 
 std::string_view to_string(LogLevel level) noexcept {
@@ -32,14 +33,14 @@ std::string_view to_string(LogLevel level) noexcept {
 
 namespace {
 
-char flag_letter(Flag flag) {
+const char* flag_letter(Flag flag) {
   switch (flag) {
-    case Flag::read: return 'r';
-    case Flag::write: return 'w';
-    case Flag::create: return 'c';
-    case Flag::truncate: return 'n';
+    case Flag::read: return "r";
+    case Flag::write: return "w";
+    case Flag::create: return "c";
+    case Flag::truncate: return "n";
   }
-  return '?';
+  return "?";
 }
 
 bool ends_with(std::string_view text, std::string_view suffix) {
@@ -68,9 +69,9 @@ void apply_flag(providers::Provider& provider, Flag flag, const std::string& pat
     case Flag::write:
       if (!exists) {
         const std::string where = provider.where();
-        throw DBDoesNotExistError("shelf '" + path + "'" + (where.empty() ? "" : " (" + where + ")") +
-                                  " does not exist (flag " + flag_letter(flag) +
-                                  " opens only an existing shelf; use c to create it)");
+        throw DBDoesNotExistError(
+            util::concat({"shelf '", path, "'", (where.empty() ? "" : " (" + where + ")"), " does not exist (flag ",
+                          flag_letter(flag), " opens only an existing shelf; use c to create it)"}));
       }
       break;
     case Flag::create:
@@ -81,7 +82,7 @@ void apply_flag(providers::Provider& provider, Flag flag, const std::string& pat
         } catch (const CanNotCreateDBError&) {
           throw;
         } catch (const Error& error) {
-          throw CanNotCreateDBError("cannot create shelf '" + path + "': " + error.what());
+          throw CanNotCreateDBError(util::concat({"cannot create shelf '", path, "': ", error.what()}));
         }
       }
       break;
@@ -95,16 +96,16 @@ void apply_flag(providers::Provider& provider, Flag flag, const std::string& pat
 
 Shelf open(std::string_view path_view, Flag flag, Options options) {
   const std::string path(path_view);
-  const config::Settings settings = ends_with(path, ".ini")
-                                        ? config::settings_from_ini(config::read_ini(path), options.provider_params)
-                                        : config::settings_for_folder(path);
+  config::Settings settings = ends_with(path, ".ini")
+                                  ? config::settings_from_ini(config::read_ini(path), options.provider_params)
+                                  : config::settings_for_folder(path);
   const LogLevel threshold = settings.log_level.value_or(options.log_level);
 
   auto impl = std::make_unique<Shelf::Impl>();
   impl->name = path;
   impl->flag = flag;
   impl->logger = filtered_logger(options.logger, threshold);
-  impl->processing = settings.processing;
+  impl->processing = std::move(settings.processing);
   if (options.detect_conflicts && !options.writeback) {
     throw ConfigurationError("Options::detect_conflicts checks what writeback writes at sync(): it needs writeback");
   }
@@ -117,10 +118,11 @@ Shelf open(std::string_view path_view, Flag flag, Options options) {
   if (options.logger) runtime.log = impl->logger;
   runtime.log_level = threshold;
   runtime.progress = options.progress;
-  impl->provider = providers::make_provider(settings.storage, runtime);
+  impl->provider = providers::make_provider(std::move(settings.storage), runtime);
 
   apply_flag(*impl->provider, flag, path);
-  impl->log(LogLevel::info, "opened " + settings.provider + " shelf '" + path + "' with flag " + flag_letter(flag));
+  impl->log(LogLevel::info,
+            util::concat({"opened ", settings.provider, " shelf '", path, "' with flag ", flag_letter(flag)}));
   return Shelf(std::move(impl));
 }
 
