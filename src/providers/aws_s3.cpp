@@ -167,7 +167,7 @@ std::unique_ptr<Provider> make_aws_s3_provider(config::S3Settings settings, cons
     if (!setup.region.empty()) config.region = setup.region;
     config.credentials_provider = std::move(setup.provider);
   }
-  return std::make_unique<AwsS3Provider>(settings.bucket, std::move(config), runtime.progress);
+  return std::make_unique<AwsS3Provider>(std::move(settings.bucket), std::move(config), runtime.progress);
 }
 
 }  // namespace cshelve::providers
