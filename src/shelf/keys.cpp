@@ -40,8 +40,9 @@ struct Shelf::KeyIterator::Cursor {
         }
         // The storage is done: the pending writes it did not list follow, as one last page.
         storage_done = true;
-        page.keys.assign(unlisted_writes.begin(), unlisted_writes.end());
+        page.keys.clear();
         page.next.clear();
+        for (const std::string& key : unlisted_writes) page.keys.push_back(key);
         index = 0;
         unlisted_writes.clear();
       }
