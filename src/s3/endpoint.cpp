@@ -90,9 +90,10 @@ BucketAddress address_bucket(const Endpoint& endpoint, Addressing addressing, bo
   }
   BucketAddress address;
   address.in_host = in_host;
-  address.host = (in_host ? std::string(bucket) + "." : std::string()) + endpoint.host;
-  if (!endpoint.port.empty()) address.host += ":" + endpoint.port;
-  address.path = in_host ? "/" : "/" + std::string(bucket);
+  const bool has_port = !endpoint.port.empty();
+  address.host =
+      util::concat({in_host ? bucket : "", in_host ? "." : "", endpoint.host, has_port ? ":" : "", endpoint.port});
+  address.path = util::concat({"/", in_host ? "" : bucket});
   return address;
 }
 

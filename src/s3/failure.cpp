@@ -19,10 +19,10 @@ Failure server_failure(long status, std::optional<ErrorReply> reply) {
   failure.status = status;
   if (reply) failure.reply = std::move(*reply);
   failure.retryable = is_retryable_reply(status, failure.reply.code);
-  failure.summary = "HTTP " + std::to_string(status);
-  if (!failure.reply.code.empty()) failure.summary += " " + failure.reply.code;
-  if (!failure.reply.message.empty()) failure.summary += ": " + failure.reply.message;
-  if (!reply) failure.summary += " without an S3 error document";
+  const std::string& code = failure.reply.code;
+  const std::string& message = failure.reply.message;
+  failure.summary = util::concat({"HTTP ", std::to_string(status), code.empty() ? "" : " ", code,
+                                  message.empty() ? "" : ": ", message, reply ? "" : " without an S3 error document"});
   return failure;
 }
 
@@ -85,16 +85,16 @@ std::optional<Failure> check_object_body(const Call& call, const HttpResponse& r
         util::base64(response.body_crc->digest()) == checksum->value) {
       return std::nullopt;
     }
-    const std::string differs = "body whose " + std::string(checksum_name(response.body_crc->kind())) +
-                                " differs from " + std::string(checksum_header(response.body_crc->kind()));
+    const std::string differs = util::concat({"body whose ", checksum_name(response.body_crc->kind()), " differs from ",
+                                              checksum_header(response.body_crc->kind())});
     if (!etag) return malformed(differs);
     const std::optional<std::string> md5 = body_md5();
     if (!md5) {
-      Failure failure = malformed(differs + " (its MD5 is to be checked against the ETag)");
+      Failure failure = malformed(util::concat({differs, " (its MD5 is to be checked against the ETag)"}));
       failure.md5_would_tell = true;
       return failure;
     }
-    if (*md5 != *etag) return malformed(differs + ", and whose MD5 differs from its ETag");
+    if (*md5 != *etag) return malformed(util::concat({differs, ", and whose MD5 differs from its ETag"}));
     if (!log.told_wrong_checksum.exchange(true)) {
       log(LogLevel::warning, util::concat({describe(call), ": the reply's ", checksum_header(response.body_crc->kind()),
                                            " disagrees with a body whose MD5 matches its ETag; the body is accepted, "
@@ -152,19 +152,19 @@ std::variant<HttpResponse, Failure> judge(const Call& call, const std::string& w
 }
 
 void throw_error(const Call& call, const Failure& last, const std::vector<std::string>& failures) {
-  std::string message = describe(call) + " failed";
+  std::string message = describe(call);
   if (failures.size() == 1 && !last.retryable) {
-    message += ": " + failures.front();
+    message += util::concat({" failed: ", failures.front()});
   } else {
     // Retries ran out (max_attempts may be 1): say how many attempts were made, and each reason.
-    message += " after " + std::to_string(failures.size()) + (failures.size() == 1 ? " attempt" : " attempts");
+    message += util::concat(
+        {" failed after ", std::to_string(failures.size()), failures.size() == 1 ? " attempt" : " attempts"});
     for (std::size_t i = 0; i < failures.size(); ++i) {
-      message += (i == 0 ? ": " : "; ");
-      message += "attempt " + std::to_string(i + 1) + ": " + failures[i];
+      message += util::concat({i == 0 ? ": " : "; ", "attempt ", std::to_string(i + 1), ": ", failures[i]});
     }
   }
   const ErrorReply& reply = last.reply;
-  if (!reply.request_id.empty()) message += " (request id " + reply.request_id + ")";
+  if (!reply.request_id.empty()) message += util::concat({" (request id ", reply.request_id, ")"});
 
   switch (last.kind) {
     case FailureKind::network: throw NetworkError(message);

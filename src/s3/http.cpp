@@ -14,6 +14,7 @@
 #include "s3/http_transfer.hpp"
 #include "util/ascii.hpp"
 #include "util/digest.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3 {
 namespace {
@@ -25,7 +26,7 @@ void initialise_libcurl_once() {
   static CURLcode status = CURLE_OK;
   std::call_once(once, [] { status = curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (status != CURLE_OK) {
-    throw StorageError(std::string("libcurl could not be initialised: ") + curl_easy_strerror(status));
+    throw StorageError(util::concat({"libcurl could not be initialised: ", curl_easy_strerror(status)}));
   }
 }
 
@@ -268,8 +269,8 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   HttpOutcome outcome = std::move(active.outcome);
   if (active.refused != CURLE_OK) {
-    outcome.failure =
-        TransportFailure{std::string("libcurl refused an option: ") + curl_easy_strerror(active.refused), false, false};
+    outcome.failure = TransportFailure{
+        util::concat({"libcurl refused an option: ", curl_easy_strerror(active.refused)}), false, false};
     active.headers.reset();
     return outcome;
   }
@@ -283,25 +284,27 @@ HttpOutcome HttpConnection::finish(int curl_code) {
   if (active.transfer.progress_error) std::rethrow_exception(active.transfer.progress_error);
   if (active.transfer.io_error) std::rethrow_exception(active.transfer.io_error);
   if (active.transfer.too_large) {
-    TransportFailure failure{"reply body longer than the " + std::to_string(kMaxBufferedReplyBytes >> 20) +
-                                 " MiB a reply kept in memory may hold",
+    TransportFailure failure{util::concat({"reply body longer than the ", std::to_string(kMaxBufferedReplyBytes >> 20),
+                                           " MiB a reply kept in memory may hold"}),
                              false, false};
     failure.malformed = true;
     outcome.failure = std::move(failure);
     return outcome;
   }
   if (code == CURLE_ABORTED_BY_CALLBACK && active.transfer.stalled) {
-    outcome.failure = TransportFailure{
-        "no data moved for " + std::to_string(active.transfer.read_timeout.count()) + " ms (read timeout)", true, true};
+    outcome.failure =
+        TransportFailure{util::concat({"no data moved for ", std::to_string(active.transfer.read_timeout.count()),
+                                       " ms (read timeout)"}),
+                         true, true};
     return outcome;
   }
   if (code != CURLE_OK) {
     std::string message = active.error_text[0] != '\0' ? std::string(active.error_text) : curl_easy_strerror(code);
     if (code == CURLE_OPERATION_TIMEDOUT) {
       // Which limit ended it, in the provider parameters' terms.
-      message += " (limits per attempt: " + std::to_string(settings_.total_timeout_ms / 1000) + " s in all, at least " +
-                 std::to_string(settings_.min_speed) + " bytes/s over " +
-                 std::to_string(whole_seconds_at_least_one(settings_.read_timeout_ms)) + " s)";
+      message += util::concat({" (limits per attempt: ", std::to_string(settings_.total_timeout_ms / 1000),
+                               " s in all, at least ", std::to_string(settings_.min_speed), " bytes/s over ",
+                               std::to_string(whole_seconds_at_least_one(settings_.read_timeout_ms)), " s)"});
     }
     outcome.failure = TransportFailure{std::move(message), code == CURLE_OPERATION_TIMEDOUT, is_retryable(code)};
     return outcome;

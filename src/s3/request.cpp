@@ -5,6 +5,7 @@
 
 #include "s3/object_checksum.hpp"
 #include "util/crc.hpp"
+#include "util/text.hpp"
 
 namespace cshelve::s3 {
 namespace {
@@ -54,7 +55,10 @@ Target target_of(const Call& call, const BucketAddress& address) {
   RequestToSign& to_sign = target.to_sign;
   to_sign.method = call.method;
   to_sign.path = address.path;
-  if (call.key) to_sign.path += (address.in_host ? "" : "/") + std::string(*call.key);
+  if (call.key) {
+    if (!address.in_host) to_sign.path += '/';
+    to_sign.path += *call.key;
+  }
   to_sign.query = call.query;
   to_sign.headers.emplace_back("host", target.host);
   for (const auto& header : call.headers) to_sign.headers.push_back(header);
@@ -74,9 +78,9 @@ HttpRequest signed_request(const Signer& signer, const std::string& scheme, cons
   SignedRequest signed_request = signer.sign(target.to_sign, std::time(nullptr));
   HttpRequest request;
   request.method = call.method;
-  where = target.host + signed_request.encoded_path;
-  request.url = scheme + "://" + where;
-  if (!signed_request.encoded_query.empty()) request.url += "?" + signed_request.encoded_query;
+  where = util::concat({target.host, signed_request.encoded_path});
+  const std::string_view query = signed_request.encoded_query;
+  request.url = util::concat({scheme, "://", where, query.empty() ? "" : "?", query});
   request.headers = std::move(signed_request.headers);
   request.body = &call.body;
   request.sink = call.sink;
