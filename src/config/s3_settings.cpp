@@ -36,11 +36,12 @@ void read_credentials(const Section& defaults, const std::string& origin, S3Sett
   const bool from_source = auth != defaults.end() && s3::is_credentials_auth_type(auth->second);
   if (!from_source && (auth == defaults.end() || auth->second != "access_key")) {
     const bool missing = auth == defaults.end();
-    throw AuthTypeError(util::concat({origin,
-                                      ": provider aws-s3 needs auth_type = access_key, environment, profile, "
-                                      "web_identity, container, instance or default",
-                                      missing ? " (auth_type is missing)" : " (not '", missing ? "" : auth->second,
-                                      missing ? "" : "')"}));
+    throw AuthTypeError(
+        util::concat({origin,
+                      ": provider aws-s3 needs auth_type = access_key, environment, profile, "
+                      "web_identity, container, instance or default",
+                      missing ? " (auth_type is missing)" : " (not '",
+                      missing ? std::string_view() : std::string_view(auth->second), missing ? "" : "')"}));
   }
   if (from_source) {
     s3::CredentialsSettings& source = settings.credentials_source.emplace();

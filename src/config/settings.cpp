@@ -57,8 +57,8 @@ Settings settings_from_ini(const Ini& ini, [[maybe_unused]] const ProviderParams
     throw ConfigurationError(
         util::concat({origin, ": section [default] must name a provider (provider = aws-s3, in-memory or local)"}));
   }
-  settings.processing = processing_from_config(ini.find("compression"), ini.find("encryption"), origin);
   settings.provider = provider->second;
+  settings.processing = processing_from_config(ini.find("compression"), ini.find("encryption"), origin);
   const std::string& name = settings.provider;
   if (name == "in-memory") {
     settings.storage = memory_settings(*defaults, origin);

@@ -42,6 +42,8 @@ struct Shelf::KeyIterator::Cursor {
         storage_done = true;
         page.keys.clear();
         page.next.clear();
+        // A loop rather than assign(begin, end): that would instantiate a range copy for the set's
+        // iterators, about a kilobyte of the size-optimized library.
         for (const std::string& key : unlisted_writes) page.keys.push_back(key);
         index = 0;
         unlisted_writes.clear();

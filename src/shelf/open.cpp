@@ -69,9 +69,9 @@ void apply_flag(providers::Provider& provider, Flag flag, const std::string& pat
     case Flag::write:
       if (!exists) {
         const std::string where = provider.where();
-        throw DBDoesNotExistError(
-            util::concat({"shelf '", path, "'", (where.empty() ? "" : " (" + where + ")"), " does not exist (flag ",
-                          flag_letter(flag), " opens only an existing shelf; use c to create it)"}));
+        throw DBDoesNotExistError(util::concat({"shelf '", path, "'", where.empty() ? "" : " (", where,
+                                                where.empty() ? "" : ")", " does not exist (flag ", flag_letter(flag),
+                                                " opens only an existing shelf; use c to create it)"}));
       }
       break;
     case Flag::create:
@@ -105,7 +105,7 @@ Shelf open(std::string_view path_view, Flag flag, Options options) {
   impl->name = path;
   impl->flag = flag;
   impl->logger = filtered_logger(options.logger, threshold);
-  impl->processing = std::move(settings.processing);
+  impl->processing = settings.processing;
   if (options.detect_conflicts && !options.writeback) {
     throw ConfigurationError("Options::detect_conflicts checks what writeback writes at sync(): it needs writeback");
   }
